@@ -1,0 +1,25 @@
+"""Exception types. Each subclasses the built-in error a Python user would expect to catch."""
+
+
+class ChainruleError(Exception):
+    """Base of every error chainrule raises on purpose."""
+
+
+class ShapeError(ChainruleError, ValueError):
+    """Operand shapes that an op cannot combine."""
+
+
+class DTypeError(ChainruleError, TypeError):
+    """A dtype an op or autograd cannot work with."""
+
+
+class GraphError(ChainruleError, RuntimeError):
+    """Misuse of the recorded graph: freed, modified in place, or nothing to differentiate."""
+
+
+class AnomalyError(ChainruleError, FloatingPointError):
+    """NaN or Inf produced while anomaly detection is on."""
+
+
+class SpecError(ChainruleError, ValueError):
+    """A bad network spec, answer sheet or data file; the message names file and key."""

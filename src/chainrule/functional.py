@@ -1,0 +1,149 @@
+"""Free functions over tensors (``cr.relu``, ``cr.cat``, losses, ...), each a thin call of one op."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+from .ops import REGISTRY as OPS
+from .tensor import Tensor, _const, _lift, _shape_str, apply
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _t(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def exp(x):
+    return _t(x).exp()
+
+
+def log(x):
+    return _t(x).log()
+
+
+def sqrt(x):
+    return _t(x).sqrt()
+
+
+def abs(x):  # noqa: A001
+    return _t(x).abs()
+
+
+def tanh(x):
+    return _t(x).tanh()
+
+
+def sigmoid(x):
+    return _t(x).sigmoid()
+
+
+def relu(x):
+    return _t(x).relu()
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    return _t(x).leaky_relu(negative_slope)
+
+
+def clip(x, min=None, max=None):  # noqa: A002
+    return _t(x).clip(min, max)
+
+
+clamp = clip
+
+
+def softmax(x, dim: int = -1):
+    return _t(x).softmax(dim)
+
+
+def log_softmax(x, dim: int = -1):
+    return _t(x).log_softmax(dim)
+
+
+def matmul(a, b):
+    return _t(a) @ b
+
+
+def where(cond, a, b) -> Tensor:
+    """Element-wise ``a if cond else b``; differentiable in ``a`` and ``b``."""
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else _t(a)
+    return apply(OPS["where"], _lift(a, like), _lift(b, like), cond=cond)
+
+
+def _check_same_rank(name, tensors, axis, stacked):
+    if not tensors:
+        raise ShapeError(f"{name}: expected a non-empty list of tensors")
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        same = t.shape == first if stacked else (
+            len(t.shape) == len(first)
+            and all(a == b for k, (a, b) in enumerate(zip(t.shape, first)) if k != axis % max(len(first), 1))
+        )
+        if not same:
+            rule = "all tensors must have the same shape" if stacked else f"sizes must match except in dimension {axis}"
+            raise ShapeError(
+                f"{name}: {rule}; tensor 0 has shape {_shape_str(first)} but tensor {i} has shape {_shape_str(t.shape)}"
+            )
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = [_t(t) for t in tensors]
+    _check_same_rank("cat", tensors, dim, stacked=False)
+    return apply(OPS["cat"], *tensors, axis=dim)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = [_t(t) for t in tensors]
+    _check_same_rank("stack", tensors, dim, stacked=True)
+    return apply(OPS["stack"], *tensors, axis=dim)
+
+
+def _reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _reduction("mse_loss", reduction)
+    return apply(OPS["mse_loss"], _t(input), _lift(target, _t(input)), reduction=reduction)
+
+
+def half_sse_loss(input, target) -> Tensor:  # noqa: A002
+    """½ Σ (target − input)², the loss of the seed's worked example."""
+    return apply(OPS["half_sse_loss"], _t(input), _lift(target, _t(input)))
+
+
+def cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _reduction("cross_entropy", reduction)
+    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    return apply(OPS["cross_entropy"], _t(input), labels=labels, reduction=reduction)
+
+
+def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _reduction("binary_cross_entropy", reduction)
+    return apply(OPS["binary_cross_entropy"], _t(input), _lift(target, _t(input)), reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _reduction("binary_cross_entropy_with_logits", reduction)
+    return apply(
+        OPS["binary_cross_entropy_with_logits"], _t(input), _lift(target, _t(input)), reduction=reduction
+    )
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """x @ weightᵀ + bias, with weight of shape (out_features, in_features) as in PyTorch."""
+    x = _t(x)
+    if bias is None:
+        return apply(OPS["linear"], x, weight)
+    return apply(OPS["linear"], x, weight, bias)
+
+
+def detach(x):
+    return _const(_t(x).data)

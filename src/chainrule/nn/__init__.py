@@ -1,0 +1,12 @@
+"""Neural-network building blocks with PyTorch's names: ``Module``, ``Linear``, losses, ``init``."""
+
+from . import functional, init
+from .layers import Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfSquaredError, HalfSSELoss, MSELoss
+from .module import Module, Parameter
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HalfSSELoss", "HalfSquaredError", "Identity",
+    "LeakyReLU", "Linear", "MSELoss", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "functional", "init",
+]

@@ -1,0 +1,167 @@
+"""``Module`` and ``Parameter``: named parameter trees with PyTorch's state-dict conventions."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..errors import ShapeError
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a ``Module`` registers as trainable (requires grad by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class: assign ``Parameter``s and sub-``Module``s as attributes and define ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_children(self):
+        yield from self._modules.items()
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = ""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, p in module._parameters.items():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    # ------------------------------------------------------------ state
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad = np.zeros_like(p.grad)
+
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Parameter name (PyTorch-style, e.g. ``0.weight``) to a copy of its array."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy arrays (NumPy arrays, tensors or nested lists) into the parameters, checking names and shapes."""
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing keys: " + ", ".join(missing))
+            if unexpected:
+                parts.append("unexpected keys: " + ", ".join(unexpected))
+            raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
+        arrays = {}
+        for name, value in state_dict.items():
+            if name not in own:
+                continue
+            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if arr.shape != own[name].shape:
+                raise ShapeError(
+                    f"load_state_dict for {type(self).__name__}: size mismatch for {name}: the checkpoint "
+                    f"has shape {arr.shape}, the model has shape {own[name].shape}"
+                )
+            arrays[name] = arr
+        with no_grad():
+            for name, arr in arrays.items():
+                own[name].data = arr.astype(own[name].dtype, copy=True)
+                own[name]._bump()
+        return missing, unexpected
+
+    def to(self, dtype) -> "Module":
+        """Convert every parameter to ``dtype`` (e.g. ``np.float64``) in place."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None if p.grad is None else p.grad.astype(dtype)
+            p._bump()
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def apply(self, fn) -> "Module":
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        body = "\n  ".join(([extra] if extra else []) + lines)
+        return f"{type(self).__name__}(\n  {body}\n)"

@@ -1,0 +1,254 @@
+"""Element-wise arithmetic and activation ops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Op, register
+
+
+@register
+class Add(Op):
+    name = "add"
+    uses_inputs = False
+    formula, formula_latex = "a + b", "a + b"
+    derivative, derivative_latex = "∂/∂a = 1, ∂/∂b = 1", r"\frac{\partial}{\partial a}=1,\ \frac{\partial}{\partial b}=1"
+
+    def forward(self, a, b):
+        return a + b
+
+    def vjp(self, n, g, a, b):
+        return g, g
+
+
+@register
+class Sub(Op):
+    name = "sub"
+    uses_inputs = False
+    formula, formula_latex = "a − b", "a - b"
+    derivative, derivative_latex = "∂/∂a = 1, ∂/∂b = −1", r"\frac{\partial}{\partial a}=1,\ \frac{\partial}{\partial b}=-1"
+
+    def forward(self, a, b):
+        return a - b
+
+    def vjp(self, n, g, a, b):
+        return g, (-g if n.needs[1] else None)
+
+
+@register
+class Mul(Op):
+    name = "mul"
+    formula, formula_latex = "a × b", r"a \times b"
+    derivative, derivative_latex = "∂/∂a = b, ∂/∂b = a", r"\frac{\partial}{\partial a}=b,\ \frac{\partial}{\partial b}=a"
+
+    def forward(self, a, b):
+        return a * b
+
+    def vjp(self, n, g, a, b):
+        return (g * b if n.needs[0] else None), (g * a if n.needs[1] else None)
+
+
+@register
+class Div(Op):
+    name = "div"
+    formula, formula_latex = "a / b", r"\frac{a}{b}"
+    derivative, derivative_latex = "∂/∂a = 1/b, ∂/∂b = −a/b²", r"\frac{\partial}{\partial a}=\frac{1}{b},\ \frac{\partial}{\partial b}=-\frac{a}{b^2}"
+
+    def forward(self, a, b):
+        return a / b
+
+    def vjp(self, n, g, a, b):
+        ga = g / b if n.needs[0] else None
+        gb = -g * n.out / b if n.needs[1] else None
+        return ga, gb
+
+
+@register
+class Pow(Op):
+    name = "pow"
+    formula, formula_latex = "a ^ b", "a^{b}"
+    derivative, derivative_latex = "∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a", r"\frac{\partial}{\partial a}=b\,a^{b-1},\ \frac{\partial}{\partial b}=a^{b}\ln a"
+
+    def forward(self, a, b):
+        return a**b
+
+    def vjp(self, n, g, a, b):
+        ga = gb = None
+        if n.needs[0]:
+            ga = g * b * a ** (b - 1)
+        if n.needs[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.log(a)
+            # d/db of 0**b is 0 for b >= 0 (PyTorch's convention), not 0 * -inf.
+            gb = g * np.where((a == 0) & (b >= 0), 0.0, n.out * log_a)
+        return ga, gb
+
+
+@register
+class Neg(Op):
+    name = "neg"
+    uses_inputs = False
+    formula, formula_latex = "−a", "-a"
+    derivative, derivative_latex = "−1", "-1"
+
+    def forward(self, a):
+        return -a
+
+    def vjp(self, n, g, a):
+        return (-g,)
+
+
+@register
+class Exp(Op):
+    name = "exp"
+    formula, formula_latex = "e^z", "e^{z}"
+    derivative, derivative_latex = "e^z", "e^{z}"
+
+    def forward(self, a):
+        return np.exp(a)
+
+    def vjp(self, n, g, a):
+        return (g * n.out,)
+
+
+@register
+class Log(Op):
+    name = "log"
+    formula, formula_latex = "ln z", r"\ln z"
+    derivative, derivative_latex = "1/z", r"\frac{1}{z}"
+
+    def forward(self, a):
+        return np.log(a)
+
+    def vjp(self, n, g, a):
+        return (g / a,)
+
+
+@register
+class Sqrt(Op):
+    name = "sqrt"
+    formula, formula_latex = "√z", r"\sqrt{z}"
+    derivative, derivative_latex = "1/(2√z)", r"\frac{1}{2\sqrt{z}}"
+
+    def forward(self, a):
+        return np.sqrt(a)
+
+    def vjp(self, n, g, a):
+        return (g / (2 * n.out),)
+
+
+@register
+class Abs(Op):
+    name = "abs"
+    formula, formula_latex = "|z|", r"\lvert z\rvert"
+    derivative, derivative_latex = "sign(z)", r"\operatorname{sign}(z)"
+
+    def forward(self, a):
+        return np.abs(a)
+
+    def vjp(self, n, g, a):
+        return (g * np.sign(a),)
+
+
+@register
+class Tanh(Op):
+    name = "tanh"
+    formula, formula_latex = "tanh(z)", r"\tanh(z)"
+    derivative, derivative_latex = "1 − tanh²(z)", r"1-\tanh^2(z)"
+
+    def forward(self, a):
+        return np.tanh(a)
+
+    def vjp(self, n, g, a):
+        return (g * (1 - n.out * n.out),)
+
+
+@register
+class Sigmoid(Op):
+    name = "sigmoid"
+    formula, formula_latex = "σ(z) = 1/(1+e^(−z))", r"\sigma(z)=\frac{1}{1+e^{-z}}"
+    derivative, derivative_latex = "σ(z)(1 − σ(z))", r"\sigma(z)\,(1-\sigma(z))"
+
+    def forward(self, a):
+        # The tanh form cannot overflow for any input, unlike 1 / (1 + exp(-a)).
+        return 0.5 * (1 + np.tanh(0.5 * a))
+
+    def vjp(self, n, g, a):
+        return (g * n.out * (1 - n.out),)
+
+
+@register
+class Relu(Op):
+    name = "relu"
+    formula, formula_latex = "max(0, z)", r"\max(0, z)"
+    derivative, derivative_latex = "1 if z > 0 else 0", r"\begin{cases}1 & z>0\\0 & z\le 0\end{cases}"
+
+    def forward(self, a):
+        return np.maximum(a, 0)
+
+    def vjp(self, n, g, a):
+        return (g * (a > 0),)
+
+
+@register
+class LeakyRelu(Op):
+    name = "leaky_relu"
+    formula, formula_latex = "z if z > 0 else α·z", r"\begin{cases}z & z>0\\\alpha z & z\le 0\end{cases}"
+    derivative, derivative_latex = "1 if z > 0 else α", r"\begin{cases}1 & z>0\\\alpha & z\le 0\end{cases}"
+
+    def forward(self, a, negative_slope=0.01):
+        return np.where(a > 0, a, a * negative_slope)
+
+    def vjp(self, n, g, a):
+        return (g * np.where(a > 0, 1.0, n.attrs["negative_slope"]).astype(g.dtype, copy=False),)
+
+
+@register
+class Clip(Op):
+    name = "clip"
+    formula, formula_latex = "min(max(z, lo), hi)", r"\min(\max(z, lo), hi)"
+    derivative, derivative_latex = "1 if lo ≤ z ≤ hi else 0", r"\begin{cases}1 & lo\le z\le hi\\0 & \text{otherwise}\end{cases}"
+
+    def forward(self, a, lo=None, hi=None):
+        return np.clip(a, lo, hi)
+
+    def vjp(self, n, g, a):
+        lo, hi = n.attrs["lo"], n.attrs["hi"]
+        mask = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
+        return (g * mask,)
+
+
+@register
+class Where(Op):
+    name = "where"
+    uses_inputs = False
+    formula, formula_latex = "a if cond else b", r"\begin{cases}a & \text{cond}\\b & \text{otherwise}\end{cases}"
+    derivative, derivative_latex = "∂/∂a = cond, ∂/∂b = not cond", r"\frac{\partial}{\partial a}=[\text{cond}],\ \frac{\partial}{\partial b}=[\lnot\text{cond}]"
+
+    def forward(self, a, b, cond=None):
+        return np.where(cond, a, b)
+
+    def vjp(self, n, g, a, b):
+        cond = n.attrs["cond"]
+        zero = np.zeros((), dtype=g.dtype)
+        ga = np.where(cond, g, zero) if n.needs[0] else None
+        gb = np.where(cond, zero, g) if n.needs[1] else None
+        return ga, gb
+
+
+@register
+class Cast(Op):
+    name = "cast"
+    uses_inputs = False
+    formula, formula_latex = "z", "z"
+    derivative, derivative_latex = "1", "1"
+
+    def forward(self, a, dtype=None):
+        return a.astype(dtype)
+
+    def vjp(self, n, g, a):
+        return (g,)

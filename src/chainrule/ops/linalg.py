@@ -1,0 +1,90 @@
+"""Matrix multiplication with NumPy's rules for 1-D, 2-D and batched operands."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError
+from .base import Op, register
+
+
+def _dims(shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+@register
+class MatMul(Op):
+    name = "matmul"
+    formula, formula_latex = "(AB)_ij = Σ_k A_ik B_kj", r"(AB)_{ij}=\sum_k A_{ik}B_{kj}"
+    derivative, derivative_latex = "∂/∂A = G Bᵀ, ∂/∂B = Aᵀ G", r"\frac{\partial}{\partial A}=G B^{\top},\ \frac{\partial}{\partial B}=A^{\top}G"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        inner_a = a.shape[-1]
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if inner_a != inner_b:
+            raise ShapeError(
+                f"matmul: mat1 and mat2 shapes cannot be multiplied ({_dims(a.shape)} and {_dims(b.shape)})"
+            )
+        if a.dtype != b.dtype:
+            raise DTypeError(
+                f"matmul: expected both operands to have the same dtype, but got {a.dtype} and {b.dtype}"
+            )
+        return a @ b
+
+    def vjp(self, n, g, a, b):
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if n.needs[0]:
+            ga = g @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if n.needs[1]:
+            gb = np.swapaxes(a2, -1, -2) @ g
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+
+@register
+class Linear(Op):
+    """``x @ Wᵀ + b`` in one node (weight stored (out, in) as in PyTorch); bias optional."""
+
+    name = "linear"
+    formula, formula_latex = "z_j = Σ_i w_ij·x_i + b_j", r"z_j=\sum_i w_{ij}x_i+b_j"
+    derivative, derivative_latex = "∂z_j/∂w_ij = x_i, ∂z_j/∂x_i = w_ij, ∂z_j/∂b_j = 1", r"\frac{\partial z_j}{\partial w_{ij}}=x_i,\ \frac{\partial z_j}{\partial x_i}=w_{ij},\ \frac{\partial z_j}{\partial b_j}=1"
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            rows = "x".join(str(s) for s in (x.shape[:-1] or (1,)))
+            raise ShapeError(
+                f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1] if x.ndim else 0} "
+                f"and {w.shape[1]}x{w.shape[0]}): the input has {x.shape[-1] if x.ndim else 0} features, "
+                f"the layer expects {w.shape[1]} (input shape {x.shape}, weight shape {w.shape})"
+            )
+        if x.dtype != w.dtype:
+            raise DTypeError(
+                f"linear: input dtype {x.dtype} does not match weight dtype {w.dtype}; convert one "
+                f"(e.g. model.double() or x.float())"
+            )
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    def vjp(self, n, g, x, w, b=None):
+        needs = n.needs
+        gx = g @ w if needs[0] else None
+        gw = gb = None
+        if needs[1]:
+            g2 = g.reshape(-1, g.shape[-1])
+            gw = g2.T @ x.reshape(-1, x.shape[-1])
+        if b is not None and needs[2]:
+            gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
+        return gx, gw, gb

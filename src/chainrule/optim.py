@@ -1,0 +1,142 @@
+"""Optimizers with PyTorch's update rules, so trajectories match ``torch.optim`` step for step."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class Optimizer:
+    """Holds parameter groups and per-parameter state; subclasses implement ``_update``."""
+
+    defaults: dict = {}
+
+    def __init__(self, params, **hyper):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        for group in groups:
+            group = {**self.defaults, **hyper, **group}
+            group["params"] = list(group["params"])
+            for p in group["params"]:
+                if not isinstance(p, Tensor) or not p.requires_grad:
+                    raise TypeError(f"{type(self).__name__}: every parameter must be a tensor that requires grad, got {p!r}")
+            self._validate(group)
+            self.param_groups.append(group)
+        self.state: dict[int, dict] = {}
+
+    def _validate(self, group) -> None:
+        if group["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad = np.zeros_like(p.grad)
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (its version counter advances)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.setdefault(id(p), {})
+                np.copyto(p.data, self._update(p.data, p.grad, state, group))
+                p._bump()
+
+    def _update(self, w, g, state, group):
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Per-parameter state in parameter order, plus hyperparameters (arrays and numbers only)."""
+        order = [id(p) for group in self.param_groups for p in group["params"]]
+        return {
+            "state": {i: dict(self.state[pid]) for i, pid in enumerate(order) if pid in self.state},
+            "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups],
+        }
+
+    def load_state_dict(self, state_dict) -> None:
+        params = [p for group in self.param_groups for p in group["params"]]
+        for group, saved in zip(self.param_groups, state_dict["param_groups"]):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {id(params[int(i)]): dict(s) for i, s in state_dict["state"].items()}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
+
+    defaults = {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
+
+    def _validate(self, group):
+        super()._validate(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+
+    def _update(self, w, g, state, group):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * w
+        momentum = group["momentum"]
+        if momentum:
+            buf = state.get("momentum_buffer")
+            buf = g.copy() if buf is None else momentum * buf + (1 - group["dampening"]) * g
+            state["momentum_buffer"] = buf
+            g = g + momentum * buf if group["nesterov"] else buf
+        return w - group["lr"] * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` adds an L2 term to the gradient."""
+
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=None, amsgrad=False):
+        hyper = {"lr": lr, "betas": tuple(betas), "eps": eps, "amsgrad": amsgrad}
+        if weight_decay is not None:
+            hyper["weight_decay"] = weight_decay
+        super().__init__(params, **hyper)
+
+    def _validate(self, group):
+        super()._validate(group)
+        b1, b2 = group["betas"]
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']}")
+
+    def _update(self, w, g, state, group):
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if wd and self.decoupled:
+            w = w * (1 - lr * wd)
+        elif wd:
+            g = g + wd * w
+        step = state.get("step", 0) + 1
+        m = state.get("exp_avg")
+        v = state.get("exp_avg_sq")
+        m = (1 - b1) * g if m is None else b1 * m + (1 - b1) * g
+        v = (1 - b2) * g * g if v is None else b2 * v + (1 - b2) * g * g
+        state.update(step=step, exp_avg=m, exp_avg_sq=v)
+        if group["amsgrad"]:
+            vmax = np.maximum(state.get("max_exp_avg_sq", v), v)
+            state["max_exp_avg_sq"] = vmax
+            v = vmax
+        bias1 = 1 - b1**step
+        bias2 = 1 - b2**step
+        denom = np.sqrt(v) / math.sqrt(bias2) + eps
+        return w - (lr / bias1) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``w ← w(1 − lr·wd)`` before the Adam step."""
+
+    defaults = {**Adam.defaults, "weight_decay": 1e-2}
+    decoupled = True
