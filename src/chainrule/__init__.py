@@ -19,6 +19,7 @@ from .functional import (
     leaky_relu,
     log,
     log_softmax,
+    logsumexp,
     matmul,
     relu,
     sigmoid,
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError", "ChainruleError", "DTypeError", "GraphError", "ShapeError", "SpecError", "Tensor",
     "abs", "arange", "cat", "clamp", "clip", "detect_anomaly", "enable_grad", "exp", "eye", "float32",
-    "float64", "full", "get_default_dtype", "int64", "is_grad_enabled", "leaky_relu", "log", "log_softmax",
+    "float64", "full", "get_default_dtype", "int64", "is_grad_enabled", "leaky_relu", "log", "log_softmax", "logsumexp",
     "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "rand", "randn", "relu",
     "set_default_dtype", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor", "where", "zeros",
     "zeros_like",

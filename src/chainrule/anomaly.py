@@ -43,7 +43,7 @@ class detect_anomaly:
 def user_frame() -> str:
     """'file:line in function' of the innermost frame that is not chainrule's own code."""
     for frame in reversed(traceback.extract_stack()[:-1]):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep):
             return f"{frame.filename}:{frame.lineno} in {frame.name}"
     return "<unknown>"
 

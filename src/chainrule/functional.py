@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .ops import REGISTRY as OPS
-from .tensor import Tensor, _const, _lift, _shape_str, apply
+from .tensor import Tensor, _const, _lift, _shape_str, apply, check_dim
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -62,6 +62,10 @@ def log_softmax(x, dim: int = -1):
     return _t(x).log_softmax(dim)
 
 
+def logsumexp(x, dim: int = -1, keepdim: bool = False):
+    return _t(x).logsumexp(dim, keepdim)
+
+
 def matmul(a, b):
     return _t(a) @ b
 
@@ -70,7 +74,15 @@ def where(cond, a, b) -> Tensor:
     """Element-wise ``a if cond else b``; differentiable in ``a`` and ``b``."""
     cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else _t(a)
-    return apply(OPS["where"], _lift(a, like), _lift(b, like), cond=cond)
+    a, b = _lift(a, like), _lift(b, like)
+    try:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(
+            f"where: condition {_shape_str(cond.shape)}, input {_shape_str(a.shape)} and other "
+            f"{_shape_str(b.shape)} cannot be broadcast together"
+        ) from None
+    return apply(OPS["where"], a, b, cond=cond)
 
 
 def _check_same_rank(name, tensors, axis, stacked):
@@ -91,6 +103,8 @@ def _check_same_rank(name, tensors, axis, stacked):
 
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = [_t(t) for t in tensors]
+    if tensors:
+        dim = check_dim("cat", dim, tensors[0].ndim)
     _check_same_rank("cat", tensors, dim, stacked=False)
     return apply(OPS["cat"], *tensors, axis=dim)
 
@@ -100,6 +114,8 @@ concatenate = cat
 
 def stack(tensors, dim: int = 0) -> Tensor:
     tensors = [_t(t) for t in tensors]
+    if tensors:
+        dim = check_dim("stack", dim, tensors[0].ndim, extra=1)
     _check_same_rank("stack", tensors, dim, stacked=True)
     return apply(OPS["stack"], *tensors, axis=dim)
 

@@ -31,8 +31,17 @@ class Optimizer:
         self.state: dict[int, dict] = {}
 
     def _validate(self, group) -> None:
-        if group["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
+        """PyTorch's checks and wording ("Invalid learning rate: -1"), prefixed with the optimizer."""
+        name = type(self).__name__
+        for key, label in (("lr", "learning rate"), ("momentum", "momentum value"), ("dampening", "dampening value"),
+                           ("weight_decay", "weight_decay value"), ("eps", "epsilon value")):
+            if key not in group:
+                continue
+            value = group[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise TypeError(f"{name}: {key} must be a number, got {value!r} of type {type(value).__name__}")
+            if not value >= 0 or not math.isfinite(value):
+                raise ValueError(f"{name}: Invalid {label}: {value} (it must be a finite number >= 0)")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
@@ -109,9 +118,14 @@ class Adam(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        b1, b2 = group["betas"]
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']}")
+        if len(group["betas"]) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {group['betas']}")
+        for i, beta in enumerate(group["betas"]):
+            if not 0 <= beta < 1:
+                raise ValueError(
+                    f"{type(self).__name__}: Invalid beta parameter at index {i}: {beta}; betas must be in [0, 1), "
+                    f"got {group['betas']}"
+                )
 
     def _update(self, w, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import anomaly, autograd
 from .dtypes import as_array, get_default_dtype
-from .errors import DTypeError, GraphError, ShapeError
+from .errors import ChainruleError, DTypeError, GraphError, ShapeError
 from .ops import REGISTRY as OPS
 
 _ADD, _SUB, _MUL, _DIV, _POW, _NEG, _MATMUL = (
@@ -18,15 +20,64 @@ def _shape_str(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
+_AxisError = getattr(np, "exceptions", np).AxisError
+
+
+def check_dim(name: str, dim: int, ndim: int, extra: int = 0) -> int:
+    """``dim`` made non-negative, or PyTorch's "Dimension out of range" naming the op.
+
+    ``extra`` is 1 for ops that insert a dimension (``stack``).
+    """
+    n = max(ndim + extra, 1)
+    if not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+        raise ShapeError(
+            f"{name}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim}) "
+            f"for a tensor with {ndim} dimensions"
+        )
+    return int(dim) % n
+
+
+def _broadcast_message(name: str, shapes) -> str | None:
+    """PyTorch's wording for the last dimension where the operand shapes cannot broadcast."""
+    width = max(len(s) for s in shapes)
+    padded = [(1,) * (width - len(s)) + tuple(s) for s in shapes]
+    for d in range(width - 1, -1, -1):
+        sizes = [s[d] for s in padded]
+        big = [(i, n) for i, n in enumerate(sizes) if n != 1]
+        for (i, n), (j, m) in itertools.pairwise(big):
+            if n != m:
+                a, b = "abcdefgh"[i], "abcdefgh"[j]
+                shown = " and ".join(_shape_str(s) for s in shapes)
+                return (
+                    f"{name}: shapes {shown} cannot be broadcast together: the size of tensor {a} ({n}) "
+                    f"must match the size of tensor {b} ({m}) at non-singleton dimension {d}"
+                )
+    return None
+
+
+def _forward_error(op, parents, exc) -> Exception:
+    """Turn a NumPy error from inside an op's forward into one that names the op and the shapes."""
+    shapes = [p.data.shape for p in parents]
+    shown = " and ".join(_shape_str(s) for s in shapes)
+    if isinstance(exc, _AxisError):
+        return ShapeError(f"{op.name}: {exc} (operand shapes {shown})")
+    if isinstance(exc, IndexError):
+        return IndexError(f"{op.name}: {exc} (tensor of shape {shown})")
+    if len(parents) > 1 and "broadcast" in str(exc):
+        message = _broadcast_message(op.name, shapes)
+        if message:
+            return ShapeError(message)
+    return ShapeError(f"{op.name}: cannot combine operands of shapes {shown}: {exc}")
+
+
 def apply(op, *parents, **attrs) -> "Tensor":
     """Run ``op`` forward on the parents' arrays and record a node when a gradient is needed."""
     try:
         out = op.forward(*[p.data for p in parents], **attrs)
-    except ValueError as exc:
-        if isinstance(exc, ShapeError):
+    except (ValueError, IndexError) as exc:
+        if isinstance(exc, ChainruleError):
             raise
-        shapes = " and ".join(_shape_str(p.data.shape) for p in parents)
-        raise ShapeError(f"{op.name}: cannot combine operands of shapes {shapes}: {exc}") from None
+        raise _forward_error(op, parents, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = Tensor.__new__(Tensor)
@@ -422,10 +473,14 @@ class Tensor:
     clamp = clip
 
     def softmax(self, dim: int = -1):
-        return apply(OPS["softmax"], self, axis=dim)
+        return apply(OPS["softmax"], self, axis=check_dim("softmax", dim, self.ndim))
 
     def log_softmax(self, dim: int = -1):
-        return apply(OPS["log_softmax"], self, axis=dim)
+        return apply(OPS["log_softmax"], self, axis=check_dim("log_softmax", dim, self.ndim))
+
+    def logsumexp(self, dim: int = -1, keepdim: bool = False):
+        """log Σ exp along ``dim``, computed from shifted values so ±1000 neither overflows nor warns."""
+        return apply(OPS["logsumexp"], self, axis=check_dim("logsumexp", dim, self.ndim), keepdims=bool(keepdim))
 
     # ----------------------------------------------------------------- reductions
     def _reduce(self, name, axis, keepdims, dim, keepdim):
@@ -477,9 +532,10 @@ class Tensor:
     def permute(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+        axes = tuple(check_dim("permute", a, self.ndim) for a in axes)
+        if sorted(axes) != list(range(self.ndim)):
             raise ShapeError(f"permute: {list(axes)} is not a permutation of the {self.ndim} dims of shape {_shape_str(self.shape)}")
-        return apply(OPS["permute"], self, axes=tuple(a % self.ndim for a in axes))
+        return apply(OPS["permute"], self, axes=axes)
 
     def transpose(self, dim0=None, dim1=None):
         """Swap two dimensions (PyTorch); with no arguments, swap the last two (a matrix transpose)."""
@@ -487,6 +543,7 @@ class Tensor:
             return self
         if dim0 is None and dim1 is None:
             dim0, dim1 = -2, -1
+        dim0, dim1 = check_dim("transpose", dim0, self.ndim), check_dim("transpose", dim1, self.ndim)
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return self.permute(*axes)

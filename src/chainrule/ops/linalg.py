@@ -27,6 +27,15 @@ class MatMul(Op):
             raise ShapeError(
                 f"matmul: mat1 and mat2 shapes cannot be multiplied ({_dims(a.shape)} and {_dims(b.shape)})"
             )
+        if a.ndim > 2 or b.ndim > 2:
+            batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+            try:
+                np.broadcast_shapes(batch_a, batch_b)
+            except ValueError:
+                raise ShapeError(
+                    f"matmul: batch dimensions {batch_a} and {batch_b} cannot be broadcast together "
+                    f"(shapes {_dims(a.shape)} and {_dims(b.shape)})"
+                ) from None
         if a.dtype != b.dtype:
             raise DTypeError(
                 f"matmul: expected both operands to have the same dtype, but got {a.dtype} and {b.dtype}"
@@ -36,10 +45,10 @@ class MatMul(Op):
     def vjp(self, n, g, a, b):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
+        if b.ndim == 1:  # restore the dropped axes, last one first (1-D @ 1-D gives a 0-d g)
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         ga = gb = None
         if n.needs[0]:
             ga = g @ np.swapaxes(b2, -1, -2)

@@ -125,10 +125,11 @@ class BCELoss(Op):
         _same_shape(self.name, p, target)
         outside = np.flatnonzero(~((p >= 0) & (p <= 1)))
         if outside.size:
-            i = np.unravel_index(int(outside[0]), p.shape)
+            i = tuple(int(k) for k in np.unravel_index(int(outside[0]), p.shape))
             raise ShapeError(
-                f"binary_cross_entropy: input must be probabilities in [0, 1], but input{list(i)} = "
-                f"{p[i]!r}; apply sigmoid first, or use binary_cross_entropy_with_logits on raw scores"
+                f"binary_cross_entropy: all elements of input should be between 0 and 1, but input{list(i)} = "
+                f"{float(p[i])!r} (input shape {p.shape}); apply sigmoid first, or use "
+                f"binary_cross_entropy_with_logits on raw scores"
             )
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), _LOG_FLOOR)

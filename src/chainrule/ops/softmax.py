@@ -37,3 +37,22 @@ class LogSoftmax(Op):
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
         return (g - np.exp(n.out) * g.sum(axis=axis, keepdims=True),)
+
+
+@register
+class LogSumExp(Op):
+    name = "logsumexp"
+    formula, formula_latex = "log Σ_j e^(z_j)", r"\log\sum_j e^{z_j}"
+    derivative, derivative_latex = "∂/∂z_j = softmax(z)_j", r"\operatorname{softmax}(z)_j"
+
+    def forward(self, a, axis=-1, keepdims=False):
+        top = a.max(axis=axis, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0)  # all -inf (or an inf) along the axis: no shift
+        out = top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))
+        return out if keepdims else out.squeeze(axis)
+
+    def vjp(self, n, g, a):
+        axis = n.attrs["axis"]
+        out = n.out if n.attrs["keepdims"] else np.expand_dims(n.out, axis)
+        g = g if n.attrs["keepdims"] else np.expand_dims(g, axis)
+        return (g * np.exp(a - out),)
