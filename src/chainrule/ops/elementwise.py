@@ -74,13 +74,13 @@ class Pow(Op):
 
     def vjp(self, n, g, a, b):
         ga = gb = None
-        if n.needs[0]:
-            ga = g * b * a ** (b - 1)
-        if n.needs[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.log(a)
-            # d/db of 0**b is 0 for b >= 0 (PyTorch's convention), not 0 * -inf.
-            gb = g * np.where((a == 0) & (b >= 0), 0.0, n.out * log_a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if n.needs[0]:
+                # d/da of a**0 is 0 everywhere, a = 0 included (PyTorch), not 0 * 0**-1 = nan.
+                ga = g * np.where(b == 0, 0.0, b * a ** (b - 1))
+            if n.needs[1]:
+                # d/db of 0**b is 0 for b >= 0 (PyTorch's convention), not 0 * -inf.
+                gb = g * np.where((a == 0) & (b >= 0), 0.0, n.out * np.log(a))
         return ga, gb
 
 

@@ -1,0 +1,477 @@
+"""Every op's value and gradient against PyTorch in float64 (the "PyTorch twin" test).
+
+Each case is one lambda ``fn(lib, *tensors)`` run with ``lib=chainrule`` and ``lib=torch`` on the
+same float64 inputs; values and every input's gradient (for a random upstream gradient) must
+agree to 1e-10 relative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helpers import assert_close, twin
+
+import chainrule as cr
+
+R = np.random.default_rng(1234)
+
+
+def rnd(*shape, lo=-2.0, hi=2.0):
+    return R.uniform(lo, hi, shape)
+
+
+def pos(*shape):
+    return R.uniform(0.3, 2.5, shape)
+
+
+def away(*shape):
+    """Values bounded away from 0 (for abs, relu, sign-dependent ops)."""
+    return R.uniform(0.2, 2.0, shape) * R.choice([-1.0, 1.0], shape)
+
+
+def ix(lib, arr):
+    """An index/condition array as each library wants it."""
+    return arr if lib is cr else torch.as_tensor(arr)
+
+
+def F(lib):
+    return cr.nn.functional if lib is cr else torch.nn.functional
+
+
+# ----------------------------------------------------------------------------- arithmetic and broadcasting
+BINARY = [
+    ("add", lambda L, a, b: a + b),
+    ("sub", lambda L, a, b: a - b),
+    ("mul", lambda L, a, b: a * b),
+    ("div", lambda L, a, b: a / b),
+    ("pow", lambda L, a, b: a**b),
+]
+SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 3, 4)),
+    ((3, 1), (4,)),
+    ((2, 1, 4), (3, 1)),
+    ((), (3, 2)),
+    ((3, 2), ()),
+]
+
+
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+@pytest.mark.parametrize("name,fn", BINARY, ids=[b[0] for b in BINARY])
+def test_binary_broadcasting(name, fn, shapes):
+    sa, sb = shapes
+    a = pos(*sa) if name == "pow" else rnd(*sa)
+    b = pos(*sb) if name == "div" else rnd(*sb)
+    twin(fn, a, b)
+
+
+@pytest.mark.parametrize("grad_of", [[0], [1]])
+@pytest.mark.parametrize("name,fn", BINARY, ids=[b[0] for b in BINARY])
+def test_binary_only_one_input_requires_grad(name, fn, grad_of):
+    twin(fn, pos(3, 1), pos(4), grad_of=grad_of)
+
+
+SCALAR_CASES = [
+    ("x+2", lambda L, x: x + 2.0),
+    ("2+x", lambda L, x: 2.0 + x),
+    ("x-3", lambda L, x: x - 3),
+    ("3-x", lambda L, x: 3 - x),
+    ("x*1.5", lambda L, x: x * 1.5),
+    ("-1.5*x", lambda L, x: -1.5 * x),
+    ("x/4", lambda L, x: x / 4),
+    ("4/x", lambda L, x: 4 / x),
+    ("x**2", lambda L, x: x**2),
+    ("x**3int", lambda L, x: x**3),
+    ("x**0.5", lambda L, x: x**0.5),
+    ("x**-1.5", lambda L, x: x**-1.5),
+    ("2**x", lambda L, x: 2.0**x),
+    ("e**x", lambda L, x: np.e**x),
+    ("neg", lambda L, x: -x),
+    ("pos", lambda L, x: +x * 1.0),
+]
+
+
+@pytest.mark.parametrize("name,fn", SCALAR_CASES, ids=[c[0] for c in SCALAR_CASES])
+def test_scalar_on_either_side(name, fn):
+    twin(fn, pos(3, 4))
+
+
+def test_numpy_array_on_the_left():
+    c = rnd(3, 4)
+
+    def f(L, x):
+        k = c if L is cr else torch.tensor(c)
+        return k * x + k - x / (k + 5)
+
+    twin(f, rnd(3, 4))
+
+
+def test_pow_tensor_tensor_with_zero_base():
+    # d/db 0**b = 0 for b >= 0 (PyTorch's convention), not nan from 0 * log(0)
+    a = np.array([0.0, 0.0, 1.5, 2.0])
+    b = np.array([2.0, 3.0, 0.5, -1.0])
+    twin(lambda L, a, b: a**b, a, b)
+
+
+def test_pow_zero_exponent_at_zero_base():
+    # d/da a**0 = 0 even at a = 0 (PyTorch), not 0 * 0**-1
+    twin(lambda L, x: x**0, np.array([0.0, 1.0, -2.0]))
+    twin(lambda L, a, b: a**b, np.array([0.0, 0.0, 2.0]), np.array([0.0, 0.0, 1.0]))
+
+
+def test_pow_negative_base_integer_exponent():
+    twin(lambda L, x: x**3 + x**2, rnd(5))
+
+
+def test_reused_node_gets_sum_of_paths():
+    twin(lambda L, x: x * x + x, rnd(3, 4))
+    twin(lambda L, x: (x.exp() * x.exp() + x.exp()).sum() * x.sum(), rnd(3))
+
+
+def test_diamond_graph():
+    def f(L, x, w):
+        h = (x * w).tanh()
+        return (h * h).sum() + (h / 2).sum() + h[0].sum() * h[1].sum()
+
+    twin(f, rnd(2, 3), rnd(3))
+
+
+# ----------------------------------------------------------------------------- matmul
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3,)),
+    ((2, 3), (3, 4)),
+    ((5, 2, 3), (3, 4)),
+    ((2, 3), (5, 3, 4)),
+    ((5, 2, 3), (5, 3, 4)),
+    ((2, 1, 2, 3), (3, 3, 4)),
+    ((5, 2, 3), (3,)),
+    ((3,), (5, 3, 4)),
+    ((1, 2, 3), (4, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=str)
+def test_matmul(sa, sb):
+    twin(lambda L, a, b: a @ b, rnd(*sa), rnd(*sb))
+
+
+def test_matmul_function_and_numpy_operand():
+    m = rnd(3, 2)
+    twin(lambda L, a: L.matmul(a, L.tensor(m) if L is torch else m), rnd(4, 3))
+    twin(lambda L, a: (m.T @ a) if L is cr else torch.tensor(m.T) @ a, rnd(3, 4))
+
+
+# ----------------------------------------------------------------------------- reductions
+def reduce(L, x, name, axis, keep):
+    if L is cr:
+        return getattr(x, name)(axis=axis, keepdims=keep)
+    fn = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin}[name]
+    if axis is None:
+        return fn(x, dim=() if name in ("max", "min") else None, keepdim=keep)
+    return fn(x, dim=axis, keepdim=keep)
+
+
+AXES = [None, 0, 1, -1, 2, (0, 2), (-1, 0), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+def test_reductions(name, axis, keep):
+    twin(lambda L, x: reduce(L, x, name, axis, keep), rnd(2, 3, 4))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1], ids=str)
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_ties_share_gradient(name, axis):
+    x = np.array([[1.0, 3.0, 3.0, -2.0], [-2.0, -2.0, 0.5, 3.0], [3.0, -2.0, 1.0, 1.0]])
+    twin(lambda L, x: reduce(L, x, name, axis, False), x)
+
+
+def test_reduction_torch_style_keywords():
+    twin(lambda L, x: x.sum(dim=1, keepdim=True) + x.mean(dim=(0, 1), keepdim=True), rnd(3, 4))
+
+
+def test_reduction_of_1d_and_0d():
+    twin(lambda L, x: x.sum() * x.mean(), rnd(5))
+    twin(lambda L, x: x.sum() + x * 2, rnd())
+
+
+# ----------------------------------------------------------------------------- shape ops
+SHAPE_CASES = [
+    ("reshape", lambda L, x: x.reshape(4, 6), None),
+    ("reshape-1", lambda L, x: x.reshape(-1, 3), None),
+    ("reshape_tuple", lambda L, x: x.reshape((3, 8)), None),
+    ("view", lambda L, x: x.view(24), None),
+    ("flatten", lambda L, x: x.flatten(), None),
+    ("permute", lambda L, x: x.permute(2, 0, 1), None),
+    ("permute_neg", lambda L, x: x.permute(-1, 1, 0), None),
+    ("transpose01", lambda L, x: x.transpose(0, 1), None),
+    ("transpose_neg", lambda L, x: x.transpose(-1, 0), None),
+    ("transpose_default", lambda L, x: x.transpose(), lambda L, x: x.transpose(-2, -1)),
+    ("T3d", lambda L, x: x.T, lambda L, x: x.permute(2, 1, 0)),
+]
+
+
+@pytest.mark.parametrize("name,fn,fn_torch", SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES])
+def test_shape_ops(name, fn, fn_torch):
+    twin(lambda L, x: fn(L, x) * 1.0, rnd(2, 3, 4), fn_torch=fn_torch and (lambda L, x: fn_torch(L, x) * 1.0))
+
+
+def test_matrix_transposes():
+    twin(lambda L, x: x.T @ x, rnd(3, 2))
+    twin(lambda L, x: x.t() * 2, rnd(3, 2))
+
+
+# ----------------------------------------------------------------------------- indexing
+INDEX_CASES = [
+    ("int", lambda L, x: x[1]),
+    ("neg_int", lambda L, x: x[-1]),
+    ("two_ints", lambda L, x: x[1, 2]),
+    ("slice", lambda L, x: x[1:3]),
+    ("step_slice", lambda L, x: x[::2, 1:]),
+    ("col", lambda L, x: x[:, 1]),
+    ("ellipsis_reversed", lambda L, x: x[..., ::-1] if L is cr else x.flip(-1)),
+    ("newaxis", lambda L, x: x[None, 1]),
+    ("int_array_repeated", lambda L, x: x[ix(L, np.array([0, 2, 0, 0, 3]))]),
+    ("list_repeated", lambda L, x: x[[1, 1, 3]]),
+    ("int_array_col_repeated", lambda L, x: x[:, ix(L, np.array([4, 0, 4, 4]))]),
+    ("pairs_repeated", lambda L, x: x[ix(L, np.array([0, 1, 0, 0])), ix(L, np.array([2, 2, 2, 3]))]),
+    ("2d_index_array", lambda L, x: x[ix(L, np.array([[0, 1], [1, 0], [0, 0]]))]),
+    ("bool_mask_rows", lambda L, x: x[ix(L, np.array([True, False, True, True]))]),
+    ("bool_mask_full", lambda L, x: x[ix(L, np.arange(20).reshape(4, 5) % 3 == 0)]),
+]
+
+
+@pytest.mark.parametrize("name,fn", INDEX_CASES, ids=[c[0] for c in INDEX_CASES])
+def test_indexing(name, fn):
+    twin(lambda L, x: fn(L, x) * 1.0, rnd(4, 5))
+
+
+def test_index_with_tensor_and_mask_from_comparison():
+    x = rnd(4, 5)
+    twin(lambda L, x: x[x > 0], x)
+    twin(lambda L, x: x[L.tensor(np.array([3, 3, 0]))], x)
+
+
+def test_repeated_index_scatter_adds_by_hand():
+    x = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x[np.array([0, 0, 0, 2])].sum().backward()
+    assert_close(x.grad, [3.0, 0.0, 1.0])
+
+
+# ----------------------------------------------------------------------------- element-wise functions
+def _leaky(L, x, slope):
+    return cr.leaky_relu(x, slope) if L is cr else torch.nn.functional.leaky_relu(x, slope)
+
+
+UNARY = [
+    ("exp", lambda L, x: x.exp(), rnd),
+    ("exp_fn", lambda L, x: L.exp(x), rnd),
+    ("log", lambda L, x: x.log(), pos),
+    ("log_fn", lambda L, x: L.log(x), pos),
+    ("sqrt", lambda L, x: x.sqrt(), pos),
+    ("sqrt_fn", lambda L, x: L.sqrt(x), pos),
+    ("abs", lambda L, x: x.abs(), away),
+    ("abs_fn", lambda L, x: L.abs(x), away),
+    ("tanh", lambda L, x: x.tanh(), rnd),
+    ("tanh_fn", lambda L, x: L.tanh(x), rnd),
+    ("sigmoid", lambda L, x: x.sigmoid(), rnd),
+    ("sigmoid_fn", lambda L, x: L.sigmoid(x), rnd),
+    ("relu", lambda L, x: x.relu(), away),
+    ("relu_fn", lambda L, x: L.relu(x), away),
+    ("leaky_relu", lambda L, x: _leaky(L, x, 0.01), away),
+    ("leaky_relu_0.2", lambda L, x: _leaky(L, x, 0.2), away),
+    ("clip", lambda L, x: x.clip(-0.5, 0.7), rnd),
+    ("clip_min", lambda L, x: x.clip(min=-0.5), rnd),
+    ("clip_max", lambda L, x: x.clip(max=0.5), rnd),
+    ("clamp_fn", lambda L, x: L.clamp(x, -1.0, 1.0), rnd),
+]
+
+
+@pytest.mark.parametrize("name,fn,gen", UNARY, ids=[u[0] for u in UNARY])
+def test_unary(name, fn, gen):
+    twin(fn, gen(3, 4))
+
+
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        ("relu", lambda L, x: x.relu()),
+        ("abs", lambda L, x: x.abs()),
+        ("leaky", lambda L, x: _leaky(L, x, 0.1)),
+        ("clip_boundary", lambda L, x: x.clip(-1.0, 1.0)),
+    ],
+)
+def test_kinks_follow_torch_conventions(name, fn):
+    # subgradient choices at the kink: relu'(0)=0, |x|'(0)=0, leaky'(0)=slope, clip passes at the bounds
+    twin(fn, np.array([-1.0, 0.0, 0.0, 1.0, 2.0, -2.0]))
+
+
+def test_sigmoid_extreme_values_are_finite():
+    twin(lambda L, x: x.sigmoid(), np.array([-800.0, -40.0, 0.0, 40.0, 800.0]))
+
+
+# ----------------------------------------------------------------------------- softmax
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax(name, dim):
+    twin(lambda L, x: getattr(L, name)(x, dim=dim), rnd(3, 4, 5))
+    twin(lambda L, x: getattr(x, name)(dim), rnd(3, 4))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_is_stable_for_huge_logits(name):
+    out, _ = twin(lambda L, x: getattr(L, name)(x, dim=-1), np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 999.0]]))
+    assert np.isfinite(out.data).all()
+
+
+# ----------------------------------------------------------------------------- where, cat, stack
+def test_where_broadcasting():
+    cond = R.random((3, 4)) > 0.5
+    twin(lambda L, a, b: L.where(ix(L, cond), a, b), rnd(3, 1), rnd(4))
+    twin(lambda L, a, b: L.where(ix(L, cond), a, b), rnd(3, 4), rnd(3, 4))
+
+
+def test_where_with_scalar_branch():
+    cond = np.array([True, False, True])
+    twin(lambda L, a: L.where(ix(L, cond), a, 0.0), rnd(3))
+    twin(lambda L, a: L.where(a > 0, a, a * 0.1), rnd(3, 3))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat(dim):
+    shapes = {0: [(1, 3), (2, 3), (4, 3)], 1: [(2, 1), (2, 2), (2, 4)], -1: [(2, 3), (2, 1), (2, 2)]}[dim]
+    twin(lambda L, a, b, c: L.cat([a, b, c], dim=dim), *[rnd(*s) for s in shapes])
+
+
+def test_cat_with_constant_part():
+    twin(lambda L, a, b: L.cat([a, b * 2], dim=0), rnd(2, 3), rnd(1, 3), grad_of=[0])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_stack(dim):
+    twin(lambda L, a, b, c: L.stack([a, b, c], dim=dim), rnd(2, 3), rnd(2, 3), rnd(2, 3))
+
+
+# ----------------------------------------------------------------------------- fused losses
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss(reduction):
+    twin(lambda L, p, t: F(L).mse_loss(p, t, reduction=reduction), rnd(4, 3), rnd(4, 3))
+    twin(lambda L, p, t: F(L).mse_loss(p, t, reduction=reduction), rnd(4, 3), rnd(4, 3), grad_of=[0])
+
+
+def test_half_sse_loss():
+    def f(L, p, t):
+        return cr.nn.functional.half_sse_loss(p, t) if L is cr else 0.5 * ((t - p) ** 2).sum()
+
+    twin(f, rnd(4, 3), rnd(4, 3))
+    twin(f, rnd(1), rnd(1), grad_of=[0])
+
+
+def test_half_sse_loss_by_hand():
+    # the seed: y' = 180, y = 60 -> L = 7200, dL/dy' = 120
+    p = cr.tensor(np.array([180.0]), requires_grad=True)
+    loss = cr.nn.functional.half_sse_loss(p, np.array([60.0]))
+    loss.backward()
+    assert loss.item() == 7200.0
+    assert_close(p.grad, [120.0])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy(reduction):
+    labels = np.array([0, 4, 2, 2, 1])
+    twin(lambda L, z: F(L).cross_entropy(z, ix(L, labels), reduction=reduction), rnd(5, 5) * 3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_unbatched(reduction):
+    twin(lambda L, z: F(L).cross_entropy(z, ix(L, np.array(3)), reduction=reduction), rnd(5))
+
+
+def test_cross_entropy_huge_logits_and_tensor_labels():
+    z = np.array([[1000.0, -1000.0, 0.0], [0.0, 0.0, 2000.0]])
+    out, _ = twin(lambda L, z: F(L).cross_entropy(z, L.tensor(np.array([1, 2]))), z)
+    assert np.isfinite(out.data).all()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy(reduction):
+    p = R.uniform(0.05, 0.95, (4, 3))
+    t = R.uniform(0.0, 1.0, (4, 3))
+    twin(lambda L, p, t: F(L).binary_cross_entropy(p, t, reduction=reduction), p, t)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_with_logits(reduction):
+    z = rnd(4, 3) * 4
+    t = R.uniform(0.0, 1.0, (4, 3))
+    twin(lambda L, z, t: F(L).binary_cross_entropy_with_logits(z, t, reduction=reduction), z, t)
+
+
+def test_binary_cross_entropy_with_logits_extreme():
+    z = np.array([-500.0, -30.0, 0.0, 30.0, 500.0])
+    t = np.array([0.0, 1.0, 0.5, 0.0, 1.0])
+    twin(lambda L, z, t: F(L).binary_cross_entropy_with_logits(z, t, reduction="sum"), z, t)
+
+
+# ----------------------------------------------------------------------------- linear
+@pytest.mark.parametrize("xshape", [(5, 3), (3,), (2, 5, 3), (2, 1, 4, 3)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(xshape, bias):
+    if bias:
+        twin(lambda L, x, w, b: F(L).linear(x, w, b), rnd(*xshape), rnd(4, 3), rnd(4))
+    else:
+        twin(lambda L, x, w: F(L).linear(x, w), rnd(*xshape), rnd(4, 3))
+
+
+def test_linear_constant_input_only_weight_grads():
+    twin(lambda L, x, w, b: F(L).linear(x, w, b), rnd(6, 3), rnd(2, 3), rnd(2), grad_of=[1, 2])
+
+
+# ----------------------------------------------------------------------------- a small network end to end
+def test_mlp_composite():
+    def f(L, x, w1, b1, w2, b2):
+        h = F(L).linear(x, w1, b1).tanh()
+        z = F(L).linear(h, w2, b2)
+        return F(L).cross_entropy(z, ix(L, np.array([0, 2, 1, 2]))) + (w1**2).sum() * 1e-3
+
+    twin(f, rnd(4, 5), rnd(6, 5), rnd(6), rnd(3, 6), rnd(3))
+
+
+# ----------------------------------------------------------------------------- comparisons and dtypes
+@pytest.mark.parametrize("op", ["__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"])
+def test_comparisons_return_constant_bool_tensors(op):
+    x = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    out = getattr(x, op)(2.0)
+    expected = getattr(torch.tensor([1.0, 2.0, 3.0]), op)(2.0).numpy()
+    assert out.dtype == np.bool_
+    assert not out.requires_grad and out.grad_fn is None
+    np.testing.assert_array_equal(out.data, expected)
+
+
+def test_float32_ops_keep_float32_and_grads_match_torch():
+    x = R.uniform(-1, 1, (3, 4)).astype(np.float32)
+    a = cr.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ya = (a.tanh() * 2.0 + 1.0).sum()
+    yb = (b.tanh() * 2.0 + 1.0).sum()
+    assert ya.dtype == np.float32
+    ya.backward()
+    yb.backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-6)
+
+
+def test_cast_gradient_flows_back_in_source_dtype():
+    x = cr.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (x.double() * 3).sum().backward()
+    assert x.grad.dtype == np.float32
+    assert_close(x.grad, [3.0, 3.0])
