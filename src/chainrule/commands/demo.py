@@ -1,0 +1,108 @@
+"""Run the seed document's worked example end to end: one training step written out as tables,
+then the 100-epoch training run, then the same run in PyTorch for comparison (when installed)."""
+
+from __future__ import annotations
+
+HELP = "run the seed's worked example (2-3-1 network, x = (40, 80), y = 60)"
+
+LABELS = {
+    "en": {
+        "title": "The seed's network: 2 → 3 → 1, no bias, no activation, x = (40, 80), y = 60, η = 1e-5",
+        "forward": "1. Forward pass",
+        "loss": "2. Loss",
+        "backward": "3. Backward pass: gradients",
+        "update": "4. Gradient descent update (every gradient uses the weights from before the update)",
+        "train": "Training",
+        "neuron": "neuron", "value": "value", "param": "parameter", "grad": "∂L/∂w",
+        "before": "before", "after": "after", "epoch": "epoch", "pred": "prediction y'", "lossc": "loss",
+        "dldy": "∂L/∂y' = y' − y",
+        "torch": "PyTorch float64, same {n} epochs: largest difference in predictions {p}, losses {l}, weights {w}",
+        "no_torch": "PyTorch is not installed; skipping the side-by-side run (pip install 'chainrule[test]').",
+        "more": "The full derivation, every product written out: chainrule derive seed",
+        "symmetric": "Note: the three hidden units start equal and stay equal forever (symmetric initialisation).",
+    },
+    "zh": {
+        "title": "种子网络：2 → 3 → 1，无偏置、无激活函数，x = (40, 80)，y = 60，学习率 η = 1e-5",
+        "forward": "一、前向传播",
+        "loss": "二、计算误差（损失值）",
+        "backward": "三、反向传播：3.1 计算梯度",
+        "update": "3.2 梯度更新（所有梯度都用更新前的权重计算）",
+        "train": "训练过程",
+        "neuron": "神经元", "value": "值", "param": "参数", "grad": "∂L/∂w",
+        "before": "更新前", "after": "更新后", "epoch": "轮次", "pred": "预测值 y'", "lossc": "损失值",
+        "dldy": "损失函数的梯度 ∂L/∂y' = y' − y",
+        "torch": "PyTorch float64 同样训练 {n} 轮：预测值最大差 {p}，损失值最大差 {l}，权重最大差 {w}",
+        "no_torch": "未安装 PyTorch，跳过对照运行（pip install 'chainrule[test]'）。",
+        "more": "完整的公式推导（每个乘积都写出）：chainrule derive seed --lang zh",
+        "symmetric": "注意：三个隐藏神经元初始值相同，训练中永远保持相同（对称初始化）。",
+    },
+}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="label language (default en)")
+    p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100, as in the seed)")
+
+
+def run(args) -> int:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from .. import notation, torch_reference
+    from ..network import run as run_spec
+    from ..numbers import fmt
+    from ..spec import load_spec
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    t = LABELS[args.lang]
+    console = Console(highlight=False)
+    spec = load_spec("seed")
+    result = run_spec(spec, steps=args.epochs, keep_graph=1)
+    first = result.steps[0]
+    depth = spec.depth
+
+    console.print(f"[bold]{t['title']}[/bold]\n")
+    forward = Table(title=t["forward"], title_justify="left")
+    forward.add_column(t["neuron"])
+    forward.add_column(t["value"], justify="right")
+    for layer, z in enumerate(first.zs, 1):
+        for j, v in enumerate(z.data.reshape(-1), 1):
+            forward.add_row(notation.neuron("z", layer, j, depth) if layer < depth else "y'", fmt(v))
+    console.print(forward)
+    y_pred, y = first.output.data.item(), float(spec.y.item())
+    console.print(f"[bold]{t['loss']}[/bold]  L = ½(y − y')² = ½({fmt(y)} − {fmt(y_pred)})² = {fmt(first.loss.item())}\n")
+    console.print(f"[bold]{t['backward']}[/bold]  {t['dldy']} = {fmt(y_pred)} − {fmt(y)} = {fmt(first.output.grad.item())}")
+
+    update = Table(title=t["update"], title_justify="left")
+    for col in (t["param"], t["before"], t["grad"], t["after"]):
+        update.add_column(col, justify="right" if col != t["param"] else "left")
+    for name in reversed(list(first.grads)):
+        for index in np.ndindex(first.grads[name].shape):
+            symbol = notation.param(name, index)
+            g = first.grads[name][index]
+            update.add_row(symbol, fmt(first.params_before[name][index]), fmt(g), fmt(first.params_after[name][index]))
+    console.print(update)
+    console.print(t["symmetric"] + "\n")
+
+    train = Table(title=t["train"], title_justify="left")
+    for col in (t["epoch"], t["pred"], t["lossc"]):
+        train.add_column(col, justify="right")
+    for k, step in enumerate(result.steps):
+        train.add_row(str(k), repr(step.output.data.item()), repr(step.loss.item()))
+    console.print(train)
+
+    if torch_reference.available():
+        ref = torch_reference.run(spec, steps=args.epochs)
+        dp = max(abs(s.output.data.item() - r["output"].item()) for s, r in zip(result.steps, ref))
+        dl = max(abs(s.loss.item() - r["loss"]) for s, r in zip(result.steps, ref))
+        dw = max(
+            float(np.max(np.abs(s.params_after[k] - r["params_after"][k])))
+            for s, r in zip(result.steps, ref) for k in r["params_after"]
+        )
+        console.print(t["torch"].format(n=args.epochs, p=f"{dp:.1e}", l=f"{dl:.1e}", w=f"{dw:.1e}"))
+    else:
+        console.print(t["no_torch"])
+    console.print(t["more"])
+    return 0

@@ -1,0 +1,322 @@
+"""Network specs: a small TOML (or JSON) file that describes a fully-connected network, its data and
+one training setup. Every problem is reported as a ``SpecError`` naming the file and the key.
+
+Weight matrices are written in (from, to) order, the way the seed writes w_ij: row i is neuron i of
+the layer below, column j is neuron j of the layer above.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from .errors import SpecError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ACTIVATIONS = ("none", "relu", "sigmoid", "tanh", "leaky_relu", "softmax")
+LOSSES = ("half_sse", "mse", "sse", "cross_entropy", "bce")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+TOP_KEYS = {
+    "name", "description", "layers", "activations", "bias", "loss", "lr", "steps", "optimizer",
+    "momentum", "beta1", "beta2", "eps", "negative_slope", "init", "data",
+}
+INIT_KEYS = {"weights", "biases", "seed"}
+DATA_KEYS = {"x", "y"}
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NEURONS_PER_LAYER = 10_000
+MAX_PARAMETERS = 1_000_000
+MAX_SAMPLES = 100_000
+
+
+@dataclass
+class Spec:
+    """A validated network spec. Arrays are float64; ``weights[l]`` has shape (from, to)."""
+
+    name: str
+    layers: list[int]
+    activations: list[str]
+    bias: list[bool]
+    loss: str
+    lr: float
+    steps: int
+    optimizer: str
+    weights: list[np.ndarray | None]
+    biases: list[np.ndarray | None]
+    x: np.ndarray
+    y: np.ndarray
+    single_sample: bool
+    seed: int | None = None
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    negative_slope: float = 0.01
+    description: str = ""
+    source: str = "<spec>"
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers."""
+        return len(self.layers) - 1
+
+    @property
+    def n_params(self) -> int:
+        return sum(a * b + (b if bias else 0) for a, b, bias in zip(self.layers, self.layers[1:], self.bias))
+
+    @property
+    def batch_size(self) -> int:
+        return self.x.shape[0]
+
+
+def shipped_specs() -> list[str]:
+    """Names of the specs that ship with the package (``chainrule derive seed`` etc.)."""
+    folder = resources.files("chainrule") / "specs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_spec(source, *, steps: int | None = None) -> Spec:
+    """A ``Spec`` from a path, a shipped spec's name, a dict, or a ``Spec`` (returned as is)."""
+    if isinstance(source, Spec):
+        return source
+    if isinstance(source, dict):
+        return parse_spec(source, "<dict>", steps=steps)
+    text, where = _read(str(source))
+    if where.endswith(".json"):
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{where}: not valid JSON: {exc}") from None
+    else:
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: the top level must be a table of keys, got {type(raw).__name__}")
+    return parse_spec(raw, where, steps=steps)
+
+
+def _read(source: str) -> tuple[str, str]:
+    if os.path.exists(source):
+        size = os.path.getsize(source)
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"{source}: file is {size:,} bytes; specs larger than {MAX_FILE_BYTES:,} bytes are refused")
+        try:
+            with open(source, encoding="utf-8") as fh:
+                return fh.read(), source
+        except UnicodeDecodeError:
+            raise SpecError(f"{source}: not a UTF-8 text file") from None
+        except OSError as exc:
+            raise SpecError(f"{source}: cannot read: {exc.strerror}") from None
+    if source in shipped_specs():
+        ref = resources.files("chainrule") / "specs" / f"{source}.toml"
+        return ref.read_text(encoding="utf-8"), f"{source} (shipped spec)"
+    raise SpecError(
+        f"{source}: no such file, and not a shipped spec (shipped specs: {', '.join(shipped_specs())})"
+    )
+
+
+class _Checker:
+    """Validation helpers that prefix every message with the file and key."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, key: str, message: str):
+        raise SpecError(f"{self.where}: key '{key}': {message}")
+
+    def number(self, key, value, *, positive=False, integer=False, minimum=None):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(key, f"expected a number, got {value!r}")
+        if integer and (not isinstance(value, int) and not float(value).is_integer()):
+            self.fail(key, f"expected a whole number, got {value!r}")
+        if not math.isfinite(value):
+            self.fail(key, f"expected a finite number, got {value!r}")
+        if positive and value <= 0:
+            self.fail(key, f"expected a number > 0, got {value!r}")
+        if minimum is not None and value < minimum:
+            self.fail(key, f"expected a number >= {minimum}, got {value!r}")
+        return int(value) if integer else float(value)
+
+    def choice(self, key, value, options):
+        if value not in options:
+            self.fail(key, f"expected one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def array(self, key, value, *, integer=False) -> np.ndarray:
+        """A numeric array of any rank from nested lists; ragged or non-numeric input is refused."""
+        def walk(v, path):
+            if isinstance(v, list):
+                return [walk(item, f"{path}[{i}]") for i, item in enumerate(v)]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                self.fail(path, f"expected a number, got {v!r}")
+            if not math.isfinite(v):
+                self.fail(path, f"expected a finite number, got {v!r}")
+            if integer and not float(v).is_integer():
+                self.fail(path, f"expected a whole number (a class index), got {v!r}")
+            return v
+
+        checked = walk(value, key)
+        try:
+            arr = np.array(checked, dtype=np.int64 if integer else np.float64)
+        except ValueError:
+            self.fail(key, "rows have different lengths")
+        return arr
+
+
+def _per_layer(check, key, value, depth, convert):
+    """A value given once for all weight layers, or a list with one entry per weight layer."""
+    if isinstance(value, list):
+        if len(value) != depth:
+            check.fail(key, f"expected {depth} entries (one per weight layer), got {len(value)}")
+        return [convert(f"{key}[{i}]", v, i) for i, v in enumerate(value)]
+    return [convert(key, value, i) for i in range(depth)]
+
+
+def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None) -> Spec:
+    check = _Checker(where)
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        check.fail(unknown[0], f"unknown key (known keys: {', '.join(sorted(TOP_KEYS))})")
+    for section, allowed in (("init", INIT_KEYS), ("data", DATA_KEYS)):
+        value = raw.get(section, {})
+        if not isinstance(value, dict):
+            check.fail(section, f"expected a table [{section}], got {type(value).__name__}")
+        extra = sorted(set(value) - allowed)
+        if extra:
+            check.fail(f"{section}.{extra[0]}", f"unknown key (known keys: {', '.join(sorted(allowed))})")
+
+    if "layers" not in raw:
+        check.fail("layers", "missing; give the layer sizes, e.g. layers = [2, 3, 1]")
+    layers = raw["layers"]
+    if not isinstance(layers, list) or len(layers) < 2:
+        check.fail("layers", f"expected a list of at least two sizes (input ... output), got {layers!r}")
+    layers = [check.number(f"layers[{i}]", n, integer=True, minimum=1) for i, n in enumerate(layers)]
+    for i, n in enumerate(layers):
+        if n > MAX_NEURONS_PER_LAYER:
+            check.fail(f"layers[{i}]", f"{n:,} neurons is more than the {MAX_NEURONS_PER_LAYER:,} a spec may have per layer")
+    depth = len(layers) - 1
+
+    activations = raw.get("activations", ["none"] * depth)
+    if not isinstance(activations, list):
+        activations = [activations] * depth
+    if len(activations) != depth:
+        check.fail("activations", f"expected {depth} entries (one per weight layer), got {len(activations)}")
+    activations = [check.choice(f"activations[{i}]", a, ACTIVATIONS) for i, a in enumerate(activations)]
+
+    def as_bool(key, v, _):
+        if not isinstance(v, bool):
+            check.fail(key, f"expected true or false, got {v!r}")
+        return v
+
+    bias = _per_layer(check, "bias", raw.get("bias", False), depth, as_bool)
+    n_params = sum(a * b + (b if has else 0) for a, b, has in zip(layers, layers[1:], bias))
+    if n_params > MAX_PARAMETERS:
+        check.fail("layers", f"{n_params:,} parameters is more than the {MAX_PARAMETERS:,} a spec may have")
+
+    loss = check.choice("loss", raw.get("loss", "half_sse"), LOSSES)
+    lr = check.number("lr", raw.get("lr", 0.1), positive=True)
+    n_steps = check.number("steps", raw.get("steps", 1), integer=True, minimum=1)
+    if steps is not None:
+        n_steps = check.number("steps", steps, integer=True, minimum=1)
+    optimizer = check.choice("optimizer", raw.get("optimizer", "sgd"), OPTIMIZERS)
+    momentum = check.number("momentum", raw.get("momentum", 0.9), minimum=0)
+    beta1 = check.number("beta1", raw.get("beta1", 0.9), minimum=0)
+    beta2 = check.number("beta2", raw.get("beta2", 0.999), minimum=0)
+    for key, b in (("beta1", beta1), ("beta2", beta2)):
+        if b >= 1:
+            check.fail(key, f"expected a number in [0, 1), got {b!r}")
+    eps = check.number("eps", raw.get("eps", 1e-8), positive=True)
+    slope = check.number("negative_slope", raw.get("negative_slope", 0.01))
+    if "softmax" in activations[:-1]:
+        check.fail(f"activations[{activations.index('softmax')}]", "softmax is only supported on the output layer")
+    if loss == "bce" and activations[-1] != "sigmoid":
+        check.fail("activations", f"loss 'bce' needs probabilities: set the last activation to 'sigmoid' (got {activations[-1]!r})")
+
+    init = raw.get("init", {})
+    seed = init.get("seed")
+    if seed is not None:
+        seed = check.number("init.seed", seed, integer=True, minimum=0)
+    if seed is None and "weights" not in init:
+        check.fail("init.weights", "missing; give a constant or matrix per weight layer, or set init.seed for random initialisation")
+
+    def weight(key, v, i):
+        shape = (layers[i], layers[i + 1])
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return np.full(shape, check.number(key, v))
+        arr = check.array(key, v)
+        if arr.shape != shape:
+            check.fail(
+                key,
+                f"expected a number or a {shape[0]}x{shape[1]} matrix in (from, to) order (row i = input neuron i "
+                f"of layer {i + 1}, column j = output neuron j), got shape {'x'.join(map(str, arr.shape)) or 'scalar'}",
+            )
+        return arr
+
+    def bias_vector(key, v, i):
+        n = layers[i + 1]
+        if not bias[i]:
+            return None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return np.full(n, check.number(key, v))
+        arr = check.array(key, v)
+        if arr.shape != (n,):
+            check.fail(key, f"expected a number or a list of {n} biases, got shape {arr.shape}")
+        return arr
+
+    weights = _per_layer(check, "init.weights", init["weights"], depth, weight) if "weights" in init else [None] * depth
+    if "biases" in init:
+        if not any(bias):
+            check.fail("init.biases", "given, but bias = false; set bias = true or remove init.biases")
+        biases = _per_layer(check, "init.biases", init["biases"], depth, bias_vector)
+    else:
+        biases = [np.zeros(layers[i + 1]) if bias[i] and seed is None else None for i in range(depth)]
+
+    data = raw.get("data", {})
+    for key in ("x", "y"):
+        if key not in data:
+            check.fail(f"data.{key}", "missing")
+    x = check.array("data.x", data["x"])
+    single = x.ndim == 1
+    x2 = x[None, :] if single else x
+    if x2.ndim != 2 or x2.shape[1] != layers[0]:
+        check.fail("data.x", f"expected {layers[0]} inputs per sample (layers[0] = {layers[0]}), got shape {x.shape}")
+    if x2.shape[0] > MAX_SAMPLES:
+        check.fail("data.x", f"{x2.shape[0]:,} samples is more than the {MAX_SAMPLES:,} a spec may carry")
+    n = x2.shape[0]
+    if loss == "cross_entropy":
+        y = check.array("data.y", data["y"], integer=True).reshape(-1)
+        if y.shape != (n,):
+            check.fail("data.y", f"expected {n} class index(es), one per sample, got {y.size}")
+        bad = np.flatnonzero((y < 0) | (y >= layers[-1]))
+        if bad.size:
+            check.fail(f"data.y[{bad[0]}]", f"class index {y[bad[0]]} is out of range for {layers[-1]} classes (0..{layers[-1] - 1})")
+    else:
+        y = check.array("data.y", data["y"])
+        y = y.reshape(1, -1) if (single or y.ndim == 1) and y.size == layers[-1] and n == 1 else y
+        if y.ndim == 1 and layers[-1] == 1:
+            y = y.reshape(-1, 1)
+        if y.shape != (n, layers[-1]):
+            check.fail("data.y", f"expected {layers[-1]} target(s) per sample for {n} sample(s), got shape {np.shape(data['y'])}")
+        if loss == "bce" and ((y < 0) | (y > 1)).any():
+            check.fail("data.y", "binary cross-entropy targets must lie in [0, 1]")
+
+    name = raw.get("name", os.path.splitext(os.path.basename(where))[0])
+    if not isinstance(name, str):
+        check.fail("name", f"expected a string, got {name!r}")
+    return Spec(
+        name=name, layers=layers, activations=activations, bias=bias, loss=loss, lr=lr, steps=n_steps,
+        optimizer=optimizer, weights=weights, biases=biases, x=x2, y=y, single_sample=single, seed=seed,
+        momentum=momentum, betas=(beta1, beta2), eps=eps, negative_slope=slope,
+        description=str(raw.get("description", "")), source=where, raw=raw,
+    )

@@ -1,0 +1,32 @@
+"""The command line: the demo's numbers and the one-line error with status 2."""
+
+import subprocess
+import sys
+
+from chainrule.cli import main
+
+
+def test_demo_prints_the_seed_numbers(capsys):
+    assert main(["demo", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    for number in ("60", "180", "7200", "120", "4800", "9600", "0.928", "0.452", "0.404"):
+        assert number in out
+
+
+def test_demo_in_chinese(capsys):
+    assert main(["demo", "--lang", "zh", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    for term in ("前向传播", "计算误差（损失值）", "反向传播", "梯度更新"):
+        assert term in out
+
+
+def test_bad_argument_exits_2_with_one_line(capsys):
+    assert main(["demo", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--epochs" in err[0]
+
+
+def test_module_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "chainrule", "demo", "--epochs", "1"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "7200" in out
