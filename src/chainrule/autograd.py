@@ -65,13 +65,13 @@ class Node:
 
     __slots__ = ("op", "parents", "attrs", "out", "versions", "needs", "origin")
 
-    def __init__(self, op, parents, attrs, out):
+    def __init__(self, op, parents, attrs, out, needs=None):
         self.op = op
         self.parents = parents
         self.attrs = attrs
         self.out = out
-        self.versions = tuple(p._version for p in parents) if op.uses_inputs else None
-        self.needs = None
+        self.versions = tuple([p._version for p in parents]) if op.uses_inputs else None
+        self.needs = needs  # which parents require grad, fixed when the op runs (as in PyTorch)
         self.origin = None
 
     @property
@@ -131,8 +131,6 @@ _FREED = (
 
 
 def _check_versions(node) -> None:
-    if node.versions is None:
-        return
     for i, (parent, saved) in enumerate(zip(node.parents, node.versions)):
         if parent._version != saved:
             raise GraphError(
@@ -168,8 +166,10 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
             _accumulate(tensor, g, g)
         node = tensor.grad_fn
         parents = node.parents
-        _check_versions(node)
-        node.needs = tuple(p.requires_grad for p in parents)
+        if node.versions is not None:
+            _check_versions(node)
+        if node.needs is None:
+            node.needs = tuple([p.requires_grad for p in parents])
         grads = node.op.vjp(node, g, *[p.data for p in parents])
         if checking:
             anomaly.check_backward(node, grads)

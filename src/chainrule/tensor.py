@@ -86,9 +86,10 @@ def apply(op, *parents, **attrs) -> "Tensor":
     t._version = 0
     t._retains_grad = False
     t.name = None
-    if autograd._grad_enabled and any(p.requires_grad for p in parents):
+    needs = tuple([p.requires_grad for p in parents]) if autograd._grad_enabled else ()
+    if True in needs:
         t.requires_grad = True
-        node = autograd.Node(op, parents, attrs, out)
+        node = autograd.Node(op, parents, attrs, out, needs)
         if anomaly._enabled:
             node.origin = anomaly.user_frame()
             anomaly.check_forward(op.name, out, node.origin)
