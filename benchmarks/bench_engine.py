@@ -13,6 +13,7 @@ This is a script, not a test: nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import sys
@@ -35,7 +36,7 @@ LR = 0.01
 def make_problem(sizes, batch, seed=0):
     rng = np.random.default_rng(seed)
     weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         bound = 1 / np.sqrt(fan_in)
         weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(DTYPE))
         weights.append(rng.uniform(-bound, bound, fan_out).astype(DTYPE))
@@ -87,7 +88,7 @@ def numpy_step(weights, x, y):
 # ----------------------------------------------------------------------------- chainrule
 def chainrule_setup(weights, sizes):
     layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         lin = cr.nn.Linear(fan_in, fan_out)
         lin.load_state_dict({"weight": weights[2 * i], "bias": weights[2 * i + 1]})
         layers.append(lin)
@@ -109,7 +110,7 @@ def chainrule_step(model, opt, x, y):
 # ----------------------------------------------------------------------------- PyTorch
 def torch_setup(weights, sizes):
     layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         lin = torch.nn.Linear(fan_in, fan_out)
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(weights[2 * i]))
