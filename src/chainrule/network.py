@@ -64,19 +64,24 @@ class SpecNetwork(nn.Module):
         return zs, acts
 
     def forward(self, x):
-        return self.forward_trace(x)[1][-1]
+        """What the loss takes: the logits for cross-entropy, otherwise the last activation."""
+        zs, acts = self.forward_trace(x)
+        return zs[-1] if self.spec.loss == "cross_entropy" else acts[-1]
 
     def loss(self, zs, acts, y) -> Tensor:
+        return self.loss_from_output(zs[-1] if self.spec.loss == "cross_entropy" else acts[-1], y)
+
+    def loss_from_output(self, out, y) -> Tensor:
         kind = self.spec.loss
         if kind == "cross_entropy":
-            return F.cross_entropy(zs[-1], y)
+            return F.cross_entropy(out, y)
         if kind == "half_sse":
-            return F.half_sse_loss(acts[-1], y)
+            return F.half_sse_loss(out, y)
         if kind == "mse":
-            return F.mse_loss(acts[-1], y)
+            return F.mse_loss(out, y)
         if kind == "sse":
-            return F.mse_loss(acts[-1], y, reduction="sum")
-        return F.binary_cross_entropy(acts[-1], y)
+            return F.mse_loss(out, y, reduction="sum")
+        return F.binary_cross_entropy(out, y)
 
     def named_weights(self) -> dict[str, Tensor]:
         """``{"W1": weight, "b1": bias, ...}`` with the engine's (out, in) weight tensors."""

@@ -84,12 +84,12 @@ def shipped_specs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_spec(source, *, steps: int | None = None) -> Spec:
+def load_spec(source, *, steps: int | None = None, require_data: bool = True) -> Spec:
     """A ``Spec`` from a path, a shipped spec's name, a dict, or a ``Spec`` (returned as is)."""
     if isinstance(source, Spec):
         return source
     if isinstance(source, dict):
-        return parse_spec(source, "<dict>", steps=steps)
+        return parse_spec(source, "<dict>", steps=steps, require_data=require_data)
     text, where = _read(str(source))
     if where.endswith(".json"):
         try:
@@ -103,7 +103,7 @@ def load_spec(source, *, steps: int | None = None) -> Spec:
             raise SpecError(f"{where}: not valid TOML: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: the top level must be a table of keys, got {type(raw).__name__}")
-    return parse_spec(raw, where, steps=steps)
+    return parse_spec(raw, where, steps=steps, require_data=require_data)
 
 
 def _read(source: str) -> tuple[str, str]:
@@ -183,7 +183,41 @@ def _per_layer(check, key, value, depth, convert):
     return [convert(key, value, i) for i in range(depth)]
 
 
-def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None) -> Spec:
+def _parse_data(check, data, layers, loss):
+    """(x as (N, inputs), y, whether x was a single sample) from the [data] table."""
+    for key in ("x", "y"):
+        if key not in data:
+            check.fail(f"data.{key}", "missing")
+    x = check.array("data.x", data["x"])
+    single = x.ndim == 1
+    x2 = x[None, :] if single else x
+    if x2.ndim != 2 or x2.shape[1] != layers[0]:
+        check.fail("data.x", f"expected {layers[0]} inputs per sample (layers[0] = {layers[0]}), got shape {x.shape}")
+    if x2.shape[0] > MAX_SAMPLES:
+        check.fail("data.x", f"{x2.shape[0]:,} samples is more than the {MAX_SAMPLES:,} a spec may carry")
+    n = x2.shape[0]
+    if loss == "cross_entropy":
+        y = check.array("data.y", data["y"], integer=True).reshape(-1)
+        if y.shape != (n,):
+            check.fail("data.y", f"expected {n} class index(es), one per sample, got {y.size}")
+        bad = np.flatnonzero((y < 0) | (y >= layers[-1]))
+        if bad.size:
+            check.fail(f"data.y[{bad[0]}]", f"class index {y[bad[0]]} is out of range for {layers[-1]} classes (0..{layers[-1] - 1})")
+    else:
+        y = check.array("data.y", data["y"])
+        y = y.reshape(1, -1) if (single or y.ndim == 1) and y.size == layers[-1] and n == 1 else y
+        if y.ndim == 1 and layers[-1] == 1:
+            y = y.reshape(-1, 1)
+        if y.shape != (n, layers[-1]):
+            check.fail("data.y", f"expected {layers[-1]} target(s) per sample for {n} sample(s), got shape {np.shape(data['y'])}")
+        if loss == "bce" and ((y < 0) | (y > 1)).any():
+            check.fail("data.y", "binary cross-entropy targets must lie in [0, 1]")
+    return x2, y, single
+
+
+def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, require_data: bool = True) -> Spec:
+    """Validate ``raw`` (the parsed file). ``require_data=False`` accepts a spec without [data]
+    (training reads its data from a CSV); x and y are then empty."""
     check = _Checker(where)
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
@@ -283,33 +317,11 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None) ->
         biases = [np.zeros(layers[i + 1]) if bias[i] and seed is None else None for i in range(depth)]
 
     data = raw.get("data", {})
-    for key in ("x", "y"):
-        if key not in data:
-            check.fail(f"data.{key}", "missing")
-    x = check.array("data.x", data["x"])
-    single = x.ndim == 1
-    x2 = x[None, :] if single else x
-    if x2.ndim != 2 or x2.shape[1] != layers[0]:
-        check.fail("data.x", f"expected {layers[0]} inputs per sample (layers[0] = {layers[0]}), got shape {x.shape}")
-    if x2.shape[0] > MAX_SAMPLES:
-        check.fail("data.x", f"{x2.shape[0]:,} samples is more than the {MAX_SAMPLES:,} a spec may carry")
-    n = x2.shape[0]
-    if loss == "cross_entropy":
-        y = check.array("data.y", data["y"], integer=True).reshape(-1)
-        if y.shape != (n,):
-            check.fail("data.y", f"expected {n} class index(es), one per sample, got {y.size}")
-        bad = np.flatnonzero((y < 0) | (y >= layers[-1]))
-        if bad.size:
-            check.fail(f"data.y[{bad[0]}]", f"class index {y[bad[0]]} is out of range for {layers[-1]} classes (0..{layers[-1] - 1})")
+    if not require_data and not data:
+        x2, single = np.zeros((0, layers[0])), False
+        y = np.zeros(0, dtype=np.int64) if loss == "cross_entropy" else np.zeros((0, layers[-1]))
     else:
-        y = check.array("data.y", data["y"])
-        y = y.reshape(1, -1) if (single or y.ndim == 1) and y.size == layers[-1] and n == 1 else y
-        if y.ndim == 1 and layers[-1] == 1:
-            y = y.reshape(-1, 1)
-        if y.shape != (n, layers[-1]):
-            check.fail("data.y", f"expected {layers[-1]} target(s) per sample for {n} sample(s), got shape {np.shape(data['y'])}")
-        if loss == "bce" and ((y < 0) | (y > 1)).any():
-            check.fail("data.y", "binary cross-entropy targets must lie in [0, 1]")
+        x2, y, single = _parse_data(check, data, layers, loss)
 
     name = raw.get("name", os.path.splitext(os.path.basename(where))[0])
     if not isinstance(name, str):

@@ -1,0 +1,145 @@
+"""Train a spec's network on a CSV file or a bundled data set, with a progress bar, per-epoch
+metrics, a validation split, and an atomic checkpoint after every epoch (resumable).
+
+Examples:
+  chainrule train iris --data iris --epochs 200 --checkpoint iris.npz
+  chainrule train my-net.toml --data measurements.csv --target price --val 0.25
+"""
+
+from __future__ import annotations
+
+HELP = "train a spec's network on real data (CSV or a bundled data set) with checkpoints"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", help="network spec: a .toml/.json path or a shipped spec's name (e.g. iris)")
+    p.add_argument("--data", required=True, help="a CSV file with a header row, or a bundled data set (iris)")
+    p.add_argument("--target", help="target column (default: the last column)")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--val", type=float, default=0.2, help="fraction held out for validation (default 0.2)")
+    p.add_argument("--lr", type=float, help="override the spec's learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split and the shuffling")
+    p.add_argument("--no-standardize", action="store_true", help="use the raw feature values")
+    p.add_argument("--checkpoint", help="write a checkpoint (.npz) here after every epoch")
+    p.add_argument("--resume", help="continue from this checkpoint")
+    p.add_argument("--plot", help="save the loss curve to this image (.png/.svg/.pdf)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+
+
+def _load_data(args):
+    import os
+
+    from ..data import dataset_names, load_csv, load_dataset
+
+    if not os.path.exists(args.data) and args.data in dataset_names():
+        table = load_dataset(args.data)
+        if args.target and args.target not in table.target_names:
+            raise ValueError(f"--target {args.target!r}: the bundled data set {args.data!r} has target "
+                             f"{', '.join(table.target_names)}")
+        return table
+    return load_csv(args.data, args.target)
+
+
+def run(args) -> int:
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table as RichTable
+
+    from ..data import standardize, train_val_split
+    from ..errors import SpecError
+    from ..network import SpecNetwork, make_optimizer
+    from ..spec import load_spec
+    from ..train import History, fit
+
+    console = Console(highlight=False, stderr=False)
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    spec = load_spec(args.spec, require_data=False)
+    if args.lr is not None:
+        if args.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {args.lr}")
+        spec.lr = args.lr
+    table = _load_data(args)
+    classification = spec.loss in ("cross_entropy", "bce")
+    if table.x.shape[1] != spec.layers[0]:
+        raise SpecError(
+            f"{table.source}: {table.x.shape[1]} feature columns ({', '.join(table.feature_names)}) but the spec "
+            f"{spec.source} expects {spec.layers[0]} inputs (layers[0])"
+        )
+    y = table.y
+    if spec.loss == "cross_entropy":
+        if not table.is_classification:
+            raise SpecError(f"{table.source}: loss cross_entropy needs a class-label target column, "
+                            f"but {table.target_names[0]!r} holds numbers; pass --target or change the loss")
+        if len(table.classes) > spec.layers[-1]:
+            raise SpecError(f"{table.source}: {len(table.classes)} classes but the spec has {spec.layers[-1]} outputs")
+    elif spec.loss == "bce":
+        y = (table.y if table.y.ndim == 2 else table.y[:, None]).astype(np.float64)
+    elif y.ndim != 2 or y.shape[1] != spec.layers[-1]:
+        raise SpecError(f"{table.source}: {1 if y.ndim == 1 else y.shape[1]} target column(s) but the spec has "
+                        f"{spec.layers[-1]} outputs")
+    (x_tr, y_tr), (x_val, y_val) = train_val_split(
+        table.x, y, args.val, seed=args.seed, stratify=spec.loss == "cross_entropy")
+    mean = std = None
+    if not args.no_standardize:
+        x_tr, mean, std = standardize(x_tr)
+        x_val, _, _ = standardize(x_val, mean, std)
+
+    model = SpecNetwork(spec)
+    optimizer = make_optimizer(spec, model.parameters())
+    history, start = History(), 0
+    if args.resume:
+        from ..io import load_checkpoint
+
+        meta = load_checkpoint(args.resume, model=model, optimizer=optimizer)["meta"] or {}
+        start = int(meta.get("epoch", 0))
+        for key, values in meta.get("history", {}).items():
+            history.metrics[key] = list(values)
+        console.print(f"resumed from {args.resume} after epoch {start}")
+
+    def save(epoch, hist):
+        if not args.checkpoint:
+            return
+        from ..io import save_checkpoint
+
+        meta = {"epoch": epoch + 1, "history": hist.metrics, "spec": spec.source, "data": table.source,
+                "features": table.feature_names, "classes": table.classes,
+                "mean": None if mean is None else mean.tolist(), "std": None if std is None else std.tolist()}
+        save_checkpoint(args.checkpoint, model, optimizer, meta)
+
+    columns = [TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[metrics]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console, disable=args.quiet, transient=False) as progress:
+        task = progress.add_task("train", total=args.epochs, metrics="")
+
+        def on_epoch(epoch, metrics):
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+            progress.update(task, advance=1, metrics=shown)
+
+        fit(model, model.loss_from_output, optimizer, x_tr, y_tr, epochs=args.epochs, batch_size=args.batch_size,
+            validation=(x_val, y_val), classification=classification, seed=args.seed, start_epoch=start,
+            history=history, on_epoch=on_epoch, checkpoint=save)
+
+    summary = RichTable(title=f"{spec.name} on {table.source}: {len(x_tr)} training / {len(x_val)} validation rows",
+                        title_justify="left")
+    summary.add_column("epoch", justify="right")
+    keys = list(history.metrics)
+    for key in keys:
+        summary.add_column(key, justify="right")
+    total = history.epochs
+    shown = sorted({0, *range(max(total // 10, 1) - 1, total, max(total // 10, 1)), total - 1})
+    for e in shown:
+        summary.add_row(str(e + 1), *(f"{history[k][e]:.5g}" for k in keys))
+    console.print(summary)
+    if args.checkpoint:
+        console.print(f"checkpoint: {args.checkpoint} (epoch {total})")
+    if args.plot:
+        from ..viz import plot_loss
+
+        plot_loss(history.metrics).save(args.plot)
+        console.print(f"loss curve: {args.plot}")
+    return 0
