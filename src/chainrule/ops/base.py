@@ -32,6 +32,35 @@ class Op:
     def vjp(self, node, g, *arrays):
         raise NotImplementedError
 
+    # Code export (chainrule.export walks a recorded graph and asks each op for its lines).
+    # ``code`` holds element-wise templates: "py"/"np"/"torch" write the output from its input {z}
+    # (and its output {a}, and the op's attributes by name); "py_d"/"np_d" write the local
+    # derivative da/dz. Ops that are not element-wise override ``export`` and ``export_vjp``.
+    # ``c`` is the exporter's context: c.lang ("py", "np" or "torch"), c.v(t, j) names element j of
+    # tensor t (j is None for whole arrays), c.g(t, j) its gradient, c.acc(t, j, expr) the line that
+    # assigns or adds a gradient contribution, c.elements(t) the indices to write.
+    code: dict = {}
+
+    def _template(self, key):
+        if key not in self.code:
+            lang = {"py": "scalar Python", "np": "NumPy", "torch": "PyTorch"}.get(key.split("_")[0], key)
+            raise NotImplementedError(f"op {self.name!r} has no code-export rule for {lang}")
+        return self.code[key]
+
+    def export(self, c, t):
+        """Forward lines for tensor ``t`` (the output of this op) in language ``c.lang``."""
+        rule, z = self._template(c.lang), t.grad_fn.parents[0]
+        attrs = t.grad_fn.attrs
+        return [f"{c.v(t, j)} = {rule.format(z=c.v(z, j), a=c.v(t, j), **attrs)}" for j in c.elements(t)]
+
+    def export_vjp(self, c, t):
+        """Backward lines: the gradient of ``t`` times the local derivative, into each input."""
+        rule, z = self._template(c.lang + "_d"), t.grad_fn.parents[0]
+        if not z.requires_grad:
+            return []
+        attrs = t.grad_fn.attrs
+        return [c.acc(z, j, f"{c.g(t, j)} * {rule.format(z=c.v(z, j), a=c.v(t, j), **attrs)}") for j in c.elements(t)]
+
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 

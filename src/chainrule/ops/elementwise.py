@@ -155,6 +155,11 @@ class Tanh(Op):
     name = "tanh"
     formula, formula_latex = "tanh(z)", r"\tanh(z)"
     derivative, derivative_latex = "1 − tanh²(z)", r"1-\tanh^2(z)"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    explain = {"name": "tanh", "f": "tanh({z})", "f_latex": r"\tanh\left({z}\right)",
+               "d": "1 − {a}²", "d_latex": "1-{a}^{{2}}"}
+    code = {"py": "math.tanh({z})", "np": "np.tanh({z})", "torch": "torch.tanh({z})",
+            "py_d": "(1 - {a} ** 2)", "np_d": "(1 - {a} ** 2)"}
 
     def forward(self, a):
         return np.tanh(a)
@@ -168,6 +173,12 @@ class Sigmoid(Op):
     name = "sigmoid"
     formula, formula_latex = "σ(z) = 1/(1+e^(−z))", r"\sigma(z)=\frac{1}{1+e^{-z}}"
     derivative, derivative_latex = "σ(z)(1 − σ(z))", r"\sigma(z)\,(1-\sigma(z))"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    explain = {"name": "σ", "f": "1/(1 + e^(−{z}))", "f_latex": r"\frac{{1}}{{1+e^{{-{z}}}}}",
+               "d": "{a}(1 − {a})", "d_latex": r"{a}\left(1-{a}\right)"}
+    # Exported in the forward's own form: equal to 1/(1 + e^(−z)), and it never overflows.
+    code = {"py": "0.5 * (1 + math.tanh(0.5 * {z}))", "np": "0.5 * (1 + np.tanh(0.5 * {z}))",
+            "torch": "torch.sigmoid({z})", "py_d": "{a} * (1 - {a})", "np_d": "{a} * (1 - {a})"}
 
     def forward(self, a):
         # The tanh form cannot overflow for any input, unlike 1 / (1 + exp(-a)).
@@ -182,6 +193,11 @@ class Relu(Op):
     name = "relu"
     formula, formula_latex = "max(0, z)", r"\max(0, z)"
     derivative, derivative_latex = "1 if z > 0 else 0", r"\begin{cases}1 & z>0\\0 & z\le 0\end{cases}"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    explain = {"name": "ReLU", "f": "max(0, {z})", "f_latex": r"\max\left(0, {z}\right)",
+               "d": "[{z} > 0]", "d_latex": "[{z}>0]"}
+    code = {"py": "max({z}, 0.0)", "np": "np.maximum({z}, 0)", "torch": "torch.relu({z})",
+            "py_d": "(1.0 if {z} > 0 else 0.0)", "np_d": "({z} > 0)"}
 
     def forward(self, a):
         return np.maximum(a, 0)
@@ -195,6 +211,14 @@ class LeakyRelu(Op):
     name = "leaky_relu"
     formula, formula_latex = "z if z > 0 else α·z", r"\begin{cases}z & z>0\\\alpha z & z\le 0\end{cases}"
     derivative, derivative_latex = "1 if z > 0 else α", r"\begin{cases}1 & z>0\\\alpha & z\le 0\end{cases}"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    explain = {"name": "LeakyReLU", "f": "{z}·([{z} > 0] + {negative_slope}·[{z} ≤ 0])",
+               "f_latex": r"{z}\left([{z}>0]+{negative_slope}\,[{z}\le 0]\right)",
+               "d": "[{z} > 0] + {negative_slope}·[{z} ≤ 0]", "d_latex": r"[{z}>0]+{negative_slope}\,[{z}\le 0]"}
+    code = {"py": "({z} if {z} > 0 else {z} * {negative_slope!r})",
+            "np": "np.where({z} > 0, {z}, {z} * {negative_slope!r})",
+            "torch": "torch.nn.functional.leaky_relu({z}, {negative_slope!r})",
+            "py_d": "(1.0 if {z} > 0 else {negative_slope!r})", "np_d": "np.where({z} > 0, 1.0, {negative_slope!r})"}
 
     def forward(self, a, negative_slope=0.01):
         return np.where(a > 0, a, a * negative_slope)

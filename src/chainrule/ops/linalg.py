@@ -68,6 +68,10 @@ class Linear(Op):
     name = "linear"
     formula, formula_latex = "z_j = Σ_i w_ij·x_i + b_j", r"z_j=\sum_i w_{ij}x_i+b_j"
     derivative, derivative_latex = "∂z_j/∂w_ij = x_i, ∂z_j/∂x_i = w_ij, ∂z_j/∂b_j = 1", r"\frac{\partial z_j}{\partial w_{ij}}=x_i,\ \frac{\partial z_j}{\partial x_i}=w_{ij},\ \frac{\partial z_j}{\partial b_j}=1"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    # One term w_ij·x_i per input; the local derivatives of z_j: by w_ij it is x_i, by x_i it is w_ij, by b_j 1.
+    explain = {"term": "{w}·{x}", "term_latex": "{w}{x}", "num": "{w}×{x}", "num_latex": r"{w}\times {x}",
+               "d_weight": "{x}", "d_input": "{w}", "d_bias": "1"}
 
     def forward(self, x, w, b=None):
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
@@ -97,3 +101,33 @@ class Linear(Op):
         if b is not None and needs[2]:
             gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
         return gx, gw, gb
+
+    # Code export. Scalar Python writes every sum out (z_1 = x_1 * w_1_11 + x_2 * w_1_21); NumPy and
+    # PyTorch name the weight in (from, to) order, W[i, j] = w_ij, so the layer is z = x @ W + b.
+    def export(self, c, t):
+        x, w, *b = t.grad_fn.parents
+        if c.lang == "torch":
+            return [f"{c.v(t)} = {c.layer(w)}({c.v(x)})"]
+        if c.lang == "np":
+            return [f"{c.v(t)} = {c.v(x)} @ {c.v(w)}" + (f" + {c.v(b[0])}" if b else "")]
+        lines = []
+        for j in range(w.shape[0]):
+            terms = [f"{c.v(x, i)} * {c.v(w, (j, i))}" for i in range(w.shape[1])] + [c.v(b[0], j) for _ in b]
+            lines.append(f"{c.v(t, j)} = {' + '.join(terms)}")
+        return lines
+
+    def export_vjp(self, c, t):
+        x, w, *b = t.grad_fn.parents
+        if c.lang == "np":
+            lines = [c.acc(w, None, f"{c.v(x)}.T @ {c.g(t)}")] if w.requires_grad else []
+            lines += [c.acc(b[0], None, f"{c.g(t)}.sum(axis=0)") for _ in b if b[0].requires_grad]
+            return lines + ([c.acc(x, None, f"{c.g(t)} @ {c.v(w)}.T")] if x.requires_grad else [])
+        lines = []
+        for j in range(w.shape[0]):
+            if w.requires_grad:
+                lines += [c.acc(w, (j, i), f"{c.g(t, j)} * {c.v(x, i)}") for i in range(w.shape[1])]
+            lines += [c.acc(b[0], j, c.g(t, j)) for _ in b if b[0].requires_grad]
+        if x.requires_grad:
+            for i in range(w.shape[1]):
+                lines.append(c.acc(x, i, " + ".join(f"{c.g(t, j)} * {c.v(w, (j, i))}" for j in range(w.shape[0]))))
+        return lines

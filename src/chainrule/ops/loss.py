@@ -32,11 +32,31 @@ def _same_shape(op, pred, target):
         )
 
 
+def _per(reduction, count):
+    """Code export: the divisor a 'mean' reduction writes (nothing for 'sum' or a count of 1)."""
+    if reduction not in ("mean", "sum"):
+        raise NotImplementedError(f"reduction {reduction!r} has no code-export rule")
+    return f" / {count}" if reduction == "mean" and count != 1 else ""
+
+
+def _total(terms):
+    """Code export: a sum of per-element terms, parenthesised when there is more than one."""
+    return terms[0] if len(terms) == 1 else f"({' + '.join(terms)})"
+
+
 @register
 class MSELoss(Op):
     name = "mse_loss"
     formula, formula_latex = "L = (1/N) Σ (y'_i − y_i)²", r"L=\frac{1}{N}\sum_i (y'_i-y_i)^2"
     derivative, derivative_latex = "∂L/∂y'_i = 2(y'_i − y_i)/N", r"\frac{\partial L}{\partial y'_i}=\frac{2}{N}(y'_i-y_i)"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    # {n} counts the averaged elements; "_sum" variants are reduction="sum" (the spec's sse), "_1" is n = 1.
+    explain = {"count": "size", "term": "({y} − {p})²", "term_latex": r"\left({y}-{p}\right)^{{2}}",
+               "loss": "(1/{n})[{terms}]", "loss_latex": r"\frac{{1}}{{{n}}}\left[{terms}\right]",
+               "loss_1": "{terms}", "loss_1_latex": "{terms}", "loss_sum": "{terms}", "loss_sum_latex": "{terms}",
+               "d": "2({p} − {y})/{n}", "d_latex": r"\frac{{2\left({p}-{y}\right)}}{{{n}}}",
+               "d_1": "2({p} − {y})", "d_1_latex": r"2\left({p}-{y}\right)",
+               "d_sum": "2({p} − {y})", "d_sum_latex": r"2\left({p}-{y}\right)"}
 
     def forward(self, pred, target, reduction="mean"):
         _same_shape(self.name, pred, target)
@@ -47,12 +67,29 @@ class MSELoss(Op):
         gd = _scale(g, pred.size, n.attrs["reduction"]) * 2 * (pred - target)
         return gd, (-gd if n.needs[1] else None)
 
+    def export(self, c, t):
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        if c.lang == "torch":
+            return [f"{c.v(t)} = torch.nn.functional.mse_loss({c.v(p)}, {c.target()}, reduction={t.grad_fn.attrs['reduction']!r})"]
+        if c.lang == "np":
+            return [f"{c.v(t)} = np.sum(({c.v(p)} - {c.target()}) ** 2){per}"]
+        return [c.loss_line(_total([f"({c.v(p, j)} - {c.target(j)}) ** 2" for j in c.elements(p)]) + per)]
+
+    def export_vjp(self, c, t):
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        return [c.acc(p, j, f"2 * ({c.v(p, j)} - {c.target(j)}){per}") for j in c.elements(p)]
+
 
 @register
 class HalfSSELoss(Op):
     name = "half_sse_loss"
     formula, formula_latex = "L = ½ Σ (y_i − y'_i)²", r"L=\frac{1}{2}\sum_i (y_i-y'_i)^2"
     derivative, derivative_latex = "∂L/∂y'_i = y'_i − y_i", r"\frac{\partial L}{\partial y'_i}=y'_i-y_i"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    explain = {"count": "size", "term": "({y} − {p})²", "term_latex": r"\left({y}-{p}\right)^{{2}}",
+               "loss": "½[{terms}]", "loss_latex": r"\frac{{1}}{{2}}\left[{terms}\right]",
+               "loss_1": "½{terms}", "loss_1_latex": r"\frac{{1}}{{2}}{terms}",
+               "d": "{p} − {y}", "d_latex": "{p}-{y}"}
 
     def forward(self, pred, target):
         _same_shape(self.name, pred, target)
@@ -62,6 +99,18 @@ class HalfSSELoss(Op):
     def vjp(self, n, g, pred, target):
         gd = g * (pred - target)
         return gd, (-gd if n.needs[1] else None)
+
+    def export(self, c, t):
+        p = t.grad_fn.parents[0]
+        if c.lang == "torch":
+            return [f"{c.v(t)} = 0.5 * (({c.target()} - {c.v(p)}) ** 2).sum()"]
+        if c.lang == "np":
+            return [f"{c.v(t)} = 0.5 * np.sum(({c.target()} - {c.v(p)}) ** 2)"]
+        return [c.loss_line("0.5 * " + _total([f"({c.target(j)} - {c.v(p, j)}) ** 2" for j in c.elements(p)]))]
+
+    def export_vjp(self, c, t):
+        p = t.grad_fn.parents[0]
+        return [c.acc(p, j, f"{c.v(p, j)} - {c.target(j)}") for j in c.elements(p)]
 
 
 def _check_labels(labels, classes):
@@ -83,6 +132,12 @@ class CrossEntropyLoss(Op):
     name = "cross_entropy"
     formula, formula_latex = "L = −log softmax(z)_y", r"L=-\log\frac{e^{z_y}}{\sum_j e^{z_j}}"
     derivative, derivative_latex = "∂L/∂z_j = softmax(z)_j − [j = y]", r"\frac{\partial L}{\partial z_j}=\operatorname{softmax}(z)_j-[j=y]"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    # {s} is softmax(z)_j (for the loss: of the true class), {t} is [j = y] (1 or 0), {n} the batch size.
+    explain = {"count": "rows", "term": "ln {s}", "term_latex": r"\ln {s}",
+               "loss": "−(1/{n})[{terms}]", "loss_latex": r"-\frac{{1}}{{{n}}}\left[{terms}\right]",
+               "loss_1": "−{terms}", "loss_1_latex": "-{terms}",
+               "d": "({s} − {t})/{n}", "d_latex": r"\frac{{{s}-{t}}}{{{n}}}", "d_1": "{s} − {t}", "d_1_latex": "{s}-{t}"}
 
     def forward(self, logits, labels=None, reduction="mean"):
         logits2 = logits[None, :] if logits.ndim == 1 else logits
@@ -111,6 +166,30 @@ class CrossEntropyLoss(Op):
         g = g.reshape(-1, 1) if g.ndim else g
         return ((grad * g).reshape(logits.shape),)
 
+    # Code export: the targets are written one-hot (c.target(j) is 1 for the sample's class, else 0).
+    def export(self, c, t):
+        z, attrs = t.grad_fn.parents[0], t.grad_fn.attrs
+        per = _per(attrs["reduction"], np.atleast_1d(attrs["labels"]).size)
+        if c.lang == "torch":
+            return [f"{c.v(t)} = torch.nn.functional.cross_entropy({c.v(z)}, {c.target()}, reduction={attrs['reduction']!r})"]
+        if c.lang == "np":
+            shifted, log_p = c.tmp(z, "shifted"), c.tmp(z, "log_p")
+            return [f"{shifted} = {c.v(z)} - {c.v(z)}.max(axis=1, keepdims=True)",
+                    f"{log_p} = {shifted} - np.log(np.exp({shifted}).sum(axis=1, keepdims=True))",
+                    f"{c.v(t)} = -np.sum({c.target()} * {log_p}){per}"]
+        top, total, js = c.tmp(z, "max"), c.tmp(z, "sum"), list(c.elements(z))
+        return [f"{top} = max({', '.join(c.v(z, j) for j in js)})",
+                f"{total} = {' + '.join(f'math.exp({c.v(z, j)} - {top})' for j in js)}",
+                c.loss_line(f"-({' + '.join(f'{c.target(j)} * ({c.v(z, j)} - {top} - math.log({total}))' for j in js)}){per}")]
+
+    def export_vjp(self, c, t):
+        z, attrs = t.grad_fn.parents[0], t.grad_fn.attrs
+        per = _per(attrs["reduction"], np.atleast_1d(attrs["labels"]).size)
+        if c.lang == "np":
+            return [c.acc(z, None, f"(np.exp({c.tmp(z, 'log_p')}) - {c.target()}){per}")]
+        top, total = c.tmp(z, "max"), c.tmp(z, "sum")
+        return [c.acc(z, j, f"(math.exp({c.v(z, j)} - {top}) / {total} - {c.target(j)}){per}") for j in c.elements(z)]
+
 
 _LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here so that p = 0 or 1 gives a finite loss
 
@@ -120,6 +199,13 @@ class BCELoss(Op):
     name = "binary_cross_entropy"
     formula, formula_latex = "L = −[y log p + (1 − y) log(1 − p)]", r"L=-\left[y\log p+(1-y)\log(1-p)\right]"
     derivative, derivative_latex = "∂L/∂p = (p − y) / (p(1 − p))", r"\frac{\partial L}{\partial p}=\frac{p-y}{p(1-p)}"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    explain = {"count": "size", "term": "{y}·ln {p} + (1 − {y})·ln(1 − {p})",
+               "term_latex": r"{y}\ln {p}+\left(1-{y}\right)\ln\left(1-{p}\right)",
+               "loss": "−(1/{n})[{terms}]", "loss_latex": r"-\frac{{1}}{{{n}}}\left[{terms}\right]",
+               "loss_1": "−[{terms}]", "loss_1_latex": r"-\left[{terms}\right]",
+               "d": "({p} − {y})/({n}·{p}(1 − {p}))", "d_latex": r"\frac{{{p}-{y}}}{{{n}\,{p}\left(1-{p}\right)}}",
+               "d_1": "({p} − {y})/({p}(1 − {p}))", "d_1_latex": r"\frac{{{p}-{y}}}{{{p}\left(1-{p}\right)}}"}
 
     def forward(self, p, target, reduction="mean"):
         _same_shape(self.name, p, target)
@@ -145,6 +231,27 @@ class BCELoss(Op):
             with np.errstate(divide="ignore"):
                 gt = g * (np.maximum(np.log1p(-p), _LOG_FLOOR) - np.maximum(np.log(p), _LOG_FLOOR))
         return gp, gt
+
+    # Code export: the logarithms are clamped at -100 as in forward (and PyTorch), so p = 0 or 1 stays finite.
+    def export(self, c, t):
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        if c.lang == "torch":
+            return [f"{c.v(t)} = torch.nn.functional.binary_cross_entropy({c.v(p)}, {c.target()}, "
+                    f"reduction={t.grad_fn.attrs['reduction']!r})"]
+        if c.lang == "np":
+            p, y = c.v(p), c.target()
+            return [f"{c.v(t)} = -np.sum({y} * np.maximum(np.log({p}), -100.0) "
+                    f"+ (1 - {y}) * np.maximum(np.log1p(-{p}), -100.0)){per}"]
+        terms = [f"{c.target(j)} * max(math.log(max({c.v(p, j)}, 1e-300)), -100.0) + (1 - {c.target(j)}) * "
+                 f"max(math.log(max(1 - {c.v(p, j)}, 1e-300)), -100.0)" for j in c.elements(p)]
+        return [c.loss_line(f"-({' + '.join(terms)}){per}")]
+
+    def export_vjp(self, c, t):
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        if c.lang == "np":
+            return [c.acc(p, None, f"({c.v(p)} - {c.target()}) / np.maximum({c.v(p)} * (1 - {c.v(p)}), 1e-12){per}")]
+        return [c.acc(p, j, f"({c.v(p, j)} - {c.target(j)}) / max({c.v(p, j)} * (1 - {c.v(p, j)}), 1e-12){per}")
+                for j in c.elements(p)]
 
 
 @register

@@ -13,6 +13,11 @@ class Softmax(Op):
     uses_inputs = False
     formula, formula_latex = "s_i = e^(z_i) / Σ_j e^(z_j)", r"s_i=\frac{e^{z_i}}{\sum_j e^{z_j}}"
     derivative, derivative_latex = "∂s_i/∂z_j = s_i(δ_ij − s_j)", r"\frac{\partial s_i}{\partial z_j}=s_i(\delta_{ij}-s_j)"
+    # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
+    # {exps} is the denominator written out; {kd} is 1 when i = j, else 0.
+    explain = {"name": "softmax", "f": "e^({z})/({exps})", "f_latex": r"\frac{{e^{{{z}}}}}{{{exps}}}",
+               "exp": "e^({z})", "exp_latex": "e^{{{z}}}",
+               "d": "{si}({kd} − {sj})", "d_latex": r"{si}\left({kd}-{sj}\right)"}
 
     def forward(self, a, axis=-1):
         e = np.exp(a - a.max(axis=axis, keepdims=True))
@@ -21,6 +26,31 @@ class Softmax(Op):
     def vjp(self, n, g, a):
         s = n.out
         return (s * (g - (g * s).sum(axis=n.attrs["axis"], keepdims=True)),)
+
+    # Code export (over the last axis, the only one a spec uses): shift by the largest logit, as forward does.
+    def export(self, c, t):
+        z = t.grad_fn.parents[0]
+        if c.lang == "torch":
+            return [f"{c.v(t)} = torch.softmax({c.v(z)}, dim=-1)"]
+        if c.lang == "np":
+            e = f"np.exp({c.v(z)} - {c.v(z)}.max(axis=-1, keepdims=True))"
+            return [f"{c.tmp(t, 'exp')} = {e}", f"{c.v(t)} = {c.tmp(t, 'exp')} / {c.tmp(t, 'exp')}.sum(axis=-1, keepdims=True)"]
+        top, total = c.tmp(t, "max"), c.tmp(t, "sum")
+        js = list(c.elements(t))
+        lines = [f"{top} = max({', '.join(c.v(z, j) for j in js)})"]
+        lines.append(f"{total} = {' + '.join(f'math.exp({c.v(z, j)} - {top})' for j in js)}")
+        return lines + [f"{c.v(t, j)} = math.exp({c.v(z, j)} - {top}) / {total}" for j in js]
+
+    def export_vjp(self, c, t):
+        z = t.grad_fn.parents[0]
+        if not z.requires_grad:
+            return []
+        if c.lang == "np":
+            return [c.acc(z, None, f"{c.v(t)} * ({c.g(t)} - ({c.g(t)} * {c.v(t)}).sum(axis=-1, keepdims=True))")]
+        dot = c.tmp(t, "dot")
+        js = list(c.elements(t))
+        lines = [f"{dot} = {' + '.join(f'{c.g(t, j)} * {c.v(t, j)}' for j in js)}"]
+        return lines + [c.acc(z, j, f"{c.v(t, j)} * ({c.g(t, j)} - {dot})") for j in js]
 
 
 @register

@@ -1,0 +1,40 @@
+"""Write the spec's network as a standalone training script: scalar Python in the seed's style
+(one variable per weight, every gradient written out), NumPy matrices, or PyTorch.
+
+Each script prints, per epoch, the prediction and the loss before that epoch's update, the same
+numbers chainrule computes. Examples:
+
+  chainrule export seed --to python --steps 100 > seed.py && python seed.py
+  chainrule export mazur --to numpy --out mazur_numpy.py
+  chainrule export xor --to torch
+"""
+
+from __future__ import annotations
+
+HELP = "write the network as a standalone Python, NumPy or PyTorch training script"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", metavar="SPEC", help="a spec file (.toml or .json) or a shipped spec's name (seed, mazur, ...)")
+    p.add_argument("--to", choices=("python", "numpy", "torch"), default="python",
+                   help="python: scalar variables, standard library only (default); numpy: matrices; torch: PyTorch")
+    p.add_argument("--steps", type=int, default=None, help="training epochs the script runs (default: the spec's steps)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+
+
+def run(args) -> int:
+    import sys
+
+    from ..export import export
+
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    code = export(args.spec, to=args.to, steps=args.steps)
+    if args.out:
+        from ..io import atomic_write
+
+        atomic_write(args.out, code)
+        print(f"wrote {args.out} ({len(code.splitlines())} lines)", file=sys.stderr)
+    else:
+        sys.stdout.write(code)
+    return 0

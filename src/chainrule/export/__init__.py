@@ -1,0 +1,30 @@
+"""Code export: the spec's network as a standalone script (``chainrule export``).
+
+``export(spec, to="python"|"numpy"|"torch", steps=None)`` returns the script's text. Every script
+prints, per epoch, the prediction and the loss before that epoch's update — the same numbers
+``chainrule.network.run`` records — so a learner can run it and compare.
+
+The code is not a template per network size: ``graph.record`` runs one step, and each recorded
+node's op writes its own lines (``Op.export`` / ``Op.export_vjp`` in ``chainrule.ops``).
+"""
+
+from __future__ import annotations
+
+from ..spec import load_spec
+from . import matrix, scalar, torch_code
+from .graph import ExportError, record
+
+TARGETS = {"python": scalar, "numpy": matrix, "torch": torch_code}
+
+__all__ = ["TARGETS", "ExportError", "export"]
+
+
+def export(spec, to: str = "python", steps: int | None = None) -> str:
+    """The text of a script that trains ``spec``'s network for ``steps`` epochs (default: the spec's)."""
+    if to not in TARGETS:
+        raise ValueError(f"export: --to must be one of {', '.join(TARGETS)}, got {to!r}")
+    spec = load_spec(spec)
+    steps = spec.steps if steps is None else int(steps)
+    if steps < 1:
+        raise ValueError(f"export: --steps must be at least 1, got {steps}")
+    return TARGETS[to].generate(record(spec), steps)

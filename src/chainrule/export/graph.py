@@ -1,0 +1,224 @@
+"""What every exporter shares: run one step, name the recorded tensors, walk the graph.
+
+The exporters never write an op's arithmetic themselves: they walk the graph the engine recorded
+for one training step and ask each node's op for its lines (``Op.export`` / ``Op.export_vjp``, kept
+next to the op's forward and vjp in ``chainrule.ops``). This module supplies the context those
+rules write against: variable names, gradient names and how contributions are summed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..autograd import topological_order
+from ..errors import ChainruleError
+from ..network import run as run_spec
+from ..spec import Spec, load_spec
+
+
+class ExportError(ChainruleError, ValueError):
+    """A graph the exporter cannot write (an op without a code-export rule)."""
+
+
+@dataclass
+class Recorded:
+    """One recorded step and the names the exporters give its tensors."""
+
+    spec: Spec
+    record: object
+    params: dict            # "W1" -> engine tensor (out, in), "b1" -> ...
+    forward: list           # non-leaf tensors in forward order (output branch first, then the loss)
+    backward: list          # non-leaf tensors from the loss down (the order backward visits them)
+    roles: dict             # id(tensor) -> (role, layer): x, W, b, z, a, out_z, out, y, loss
+    initial: dict           # "W1" -> starting values in the engine's layout (out, in), "b1" -> ...
+
+    @property
+    def output(self):
+        return self.record.acts[-1]
+
+
+def record(spec) -> Recorded:
+    spec = load_spec(spec)
+    result = run_spec(spec, steps=1)
+    rec = result.steps[0]
+    params = result.model.named_weights()
+    depth = spec.depth
+    roles = {id(rec.x): ("x", 0), id(rec.loss): ("loss", 0)}
+    if spec.loss != "cross_entropy":
+        roles[id(rec.y)] = ("y", 0)
+    for name, p in params.items():
+        roles[id(p)] = (name[0], int(name[1:]))
+    for layer, (z, a) in enumerate(zip(rec.zs, rec.acts), 1):
+        last = layer == depth
+        roles[id(z)] = ("out_z" if last else "z", layer)
+        if a is not z or last:
+            roles[id(a)] = ("out" if last else "a", layer)
+    forward, seen = [], set()
+    for root in (rec.acts[-1], rec.loss):
+        if root.grad_fn is None or id(root) in seen:
+            continue
+        for t in reversed(topological_order(root)):
+            if id(t) not in seen:
+                seen.add(id(t))
+                forward.append(t)
+    backward = topological_order(rec.loss)
+    initial = {k: (v.T if k[0] == "W" else v).copy() for k, v in rec.params_before.items()}
+    return Recorded(spec, rec, params, forward, backward, roles, initial)
+
+
+class Context:
+    """Names and accumulation rules handed to each op's export rule (see ``chainrule.ops.base``).
+
+    ``lang`` is "py" (one scalar variable per element, one sample at a time), "np" or "torch"
+    (whole arrays, all samples at once).
+    """
+
+    def __init__(self, lang: str, rec: Recorded, batched: bool = False):
+        self.lang = lang
+        self.rec = rec
+        self.depth = rec.spec.depth
+        self.batched = batched           # py: the lines run once per sample and parameter gradients are summed
+        self.assigned: set = set()
+        self._extra: dict = {}
+
+    # ---- names
+    def _role(self, t):
+        role = self.rec.roles.get(id(t))
+        if role is None:
+            role = self._extra.setdefault(id(t), ("t", len(self._extra) + 1))
+        return role
+
+    def base(self, t) -> str:
+        """The array name (np/torch) or the scalar prefix (py) of tensor ``t``."""
+        role, layer = self._role(t)
+        if self.lang == "py":
+            hidden = "" if self.depth == 2 else f"_{layer}"
+            return {
+                "x": "x", "y": "y_true", "loss": "loss", "out": "y_pred", "out_z": "z_out",
+                "z": f"z{hidden}", "a": f"a{hidden}", "W": f"w_{layer}", "b": f"b_{layer}", "t": f"t{layer}",
+            }[role]
+        return {
+            "x": "x", "y": "y_true", "loss": "loss", "out": "y_pred", "out_z": "z_out",
+            "z": f"z{layer}", "a": f"a{layer}", "W": f"W{layer}", "b": f"b{layer}", "t": f"t{layer}",
+        }[role]
+
+    def v(self, t, j=None) -> str:
+        """Name of element ``j`` of ``t`` (scalar Python), or of the whole array (``j`` is None)."""
+        base = self.base(t)
+        if j is None:
+            return base
+        role, _ = self._role(t)
+        if role == "W":  # engine index (out j, in i) -> the seed's w_l_ij, i = from, j = to
+            to, frm = j
+            sep = "_" if max(t.shape) > 9 else ""
+            return f"{base}_{frm + 1}{sep}{to + 1}"
+        width = t.shape[-1] if t.ndim else 1
+        if role in ("out", "out_z", "y", "loss") and width == 1:
+            return base
+        return f"{base}_{j + 1}"
+
+    def g(self, t, j=None) -> str:
+        """Name of the gradient of the loss with respect to ``v(t, j)``."""
+        return ("d_loss_" if self.lang == "py" else "d_") + self.v(t, j)
+
+    def tmp(self, t, suffix: str) -> str:
+        """A helper variable that belongs to tensor ``t`` (a softmax's maximum, a sum)."""
+        return f"{self.base(t)}_{suffix}"
+
+    def target(self, j=None) -> str:
+        """The expected output (one-hot for cross-entropy; PyTorch takes the class labels)."""
+        if self.lang == "torch" and self.rec.spec.loss == "cross_entropy":
+            return "labels"
+        if j is None:
+            return "y_true"
+        return "y_true" if self.rec.spec.layers[-1] == 1 else f"y_true_{j + 1}"
+
+    def layer(self, w) -> str:
+        return f"fc{self._role(w)[1]}"
+
+    def elements(self, t):
+        return range(t.shape[-1] if t.ndim else 1) if self.lang == "py" else [None]
+
+    # ---- lines
+    def is_param(self, t) -> bool:
+        return self._role(t)[0] in ("W", "b")
+
+    def acc(self, t, j, expr: str) -> str:
+        """``grad = expr`` for the first contribution, ``grad += expr`` for later ones (and always for
+        parameters of a batch, whose gradients start at zero and sum over the samples)."""
+        key = (id(t), j)
+        if key in self.assigned or (self.batched and self.is_param(t)):
+            return f"{self.g(t, j)} += {expr}"
+        self.assigned.add(key)
+        return f"{self.g(t, j)} = {expr}"
+
+    def loss_line(self, expr: str) -> str:
+        return f"loss {'+=' if self.batched else '='} {expr}"
+
+
+def op_lines(fn_name: str, c: Context, t) -> list[str]:
+    op = t.grad_fn.op
+    try:
+        return getattr(op, fn_name)(c, t)
+    except NotImplementedError as exc:
+        raise ExportError(f"cannot export this network: {exc}") from None
+
+
+def wrap(line: str, indent: str, width: int = 100) -> list[str]:
+    """Break a long ``name = a + b + ...`` line inside parentheses at its ``+`` signs."""
+    if len(indent) + len(line) <= width:
+        return [indent + line]
+    for op in (" += ", " -= ", " = "):
+        if op in line:
+            lhs, rhs = line.split(op, 1)
+            break
+    else:
+        return [indent + line]
+    parts = rhs.split(" + ")
+    if len(parts) == 1:
+        return [indent + line]
+    out, current = [f"{indent}{lhs}{op}("], indent + "    " + parts[0]
+    for part in parts[1:]:
+        if len(current) + 3 + len(part) > width:
+            out.append(current)
+            current = indent + "    + " + part
+        else:
+            current += " + " + part
+    return out + [current, indent + ")"]
+
+
+def block(lines, indent: str) -> list[str]:
+    out = []
+    for line in lines:
+        if line.startswith((" ", "#")) or not line:  # comments and lines indented (and wrapped) already
+            out.append(indent + line if line else "")
+        else:
+            out.extend(wrap(line, indent))
+    return out
+
+
+def literal(value) -> str:
+    """A float literal that reads back as exactly the same float."""
+    return repr(float(value))
+
+
+def nested(values) -> str:
+    """A nested list of exact float literals."""
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+    if isinstance(values, list):
+        return "[" + ", ".join(nested(v) for v in values) + "]"
+    return literal(values)
+
+
+def header(spec: Spec, to: str, steps: int) -> str:
+    layers = " → ".join(str(n) for n in spec.layers)
+    bias = "with bias" if all(spec.bias) else "no bias" if not any(spec.bias) else "bias " + "/".join(
+        "on" if b else "off" for b in spec.bias)
+    return (
+        f'"""The network of spec {spec.name!r}, written out by `chainrule export {spec.name} --to {to}`.\n\n'
+        f"{layers}, activations {', '.join(spec.activations)}, {bias}, loss {spec.loss}, "
+        f"optimizer {spec.optimizer}, learning rate {spec.lr!r}, {steps} epoch(s).\n"
+        "Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them.\n"
+        '"""'
+    )

@@ -1,0 +1,73 @@
+"""``--to numpy``: the same network with matrices, the vectorised form a learner moves to next.
+
+Weights are stored in (from, to) order, ``W1[i, j]`` = w'_ij, so a layer reads ``z = x @ W + b``;
+all samples go through at once, one row each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Context, Recorded, block, header, nested, op_lines
+from .scalar import UPDATE_NOTE
+
+
+def _prediction(spec) -> str:
+    if spec.single_sample and spec.layers[-1] == 1:
+        return "float(y_pred[0, 0])"
+    return "y_pred[0].tolist()" if spec.single_sample else "y_pred.tolist()"
+
+
+def generate(rec: Recorded, steps: int) -> str:
+    spec = rec.spec
+    c = Context("np", rec)
+    forward = []
+    for t in rec.forward:
+        op = t.grad_fn.op
+        forward += [f"# {op.name}: {op.formula}"] + op_lines("export", c, t)
+    backward = []
+    for t in rec.backward:
+        op = t.grad_fn.op
+        lines = op_lines("export_vjp", c, t)
+        if lines:
+            backward += [f"# {op.name} backward: {op.derivative}"] + lines
+    onehot = spec.loss == "cross_entropy"
+    targets = np.eye(spec.layers[-1])[spec.y] if onehot else spec.y
+
+    lines = [header(spec, "numpy", steps), "", "import numpy as np", ""]
+    lines += ["# Data: one row per sample" + ("; the classes as one-hot rows" if onehot else "")]
+    lines += [f"x = np.array({nested(spec.x)})", f"y_true = np.array({nested(targets)})"]
+    lines += ["", "# Hyperparameters", f"learning_rate = {spec.lr!r}", f"epochs = {steps}"]
+    if spec.optimizer == "momentum":
+        lines.append(f"momentum = {spec.momentum!r}")
+    if spec.optimizer == "adam":
+        lines += [f"beta1 = {spec.betas[0]!r}", f"beta2 = {spec.betas[1]!r}", f"eps = {spec.eps!r}"]
+    lines += ["", "# Initialisation: W1[i, j] is the weight from neuron i of the layer below to neuron j (w_ij)"]
+    for name, p in rec.params.items():
+        values = rec.initial[name].T if p.ndim == 2 else rec.initial[name]
+        lines.append(f"{c.v(p)} = np.array({nested(values)})")
+    names = [c.v(p) for p in rec.params.values()]
+    if spec.optimizer == "momentum":
+        lines += ["", "# Momentum buffers"] + [f"buf_{n} = np.zeros_like({n})" for n in names]
+    elif spec.optimizer == "adam":
+        lines += ["", "# Adam's running averages of the gradient (m) and of its square (v)"]
+        lines += [f"{k}_{n} = np.zeros_like({n})" for n in names for k in ("m", "v")]
+
+    body = ["# Forward pass"] + forward
+    body += [f"print('epoch', epoch, 'prediction', {_prediction(spec)}, 'loss', float(loss))", ""]
+    body += ["# Backward pass: the chain rule, layer by layer"] + backward
+    body += ["", f"# Update ({spec.optimizer}); {UPDATE_NOTE}"]
+    if spec.optimizer == "adam":
+        body += ["step = epoch + 1", "bias1 = 1 - beta1 ** step", "bias2 = 1 - beta2 ** step"]
+    for n in names:
+        g = f"d_{n}"
+        if spec.optimizer == "sgd":
+            body.append(f"{n} -= learning_rate * {g}")
+        elif spec.optimizer == "momentum":
+            body += [f"buf_{n} = momentum * buf_{n} + {g}", f"{n} -= learning_rate * buf_{n}"]
+        else:
+            body += [f"m_{n} = beta1 * m_{n} + (1 - beta1) * {g}",
+                     f"v_{n} = beta2 * v_{n} + (1 - beta2) * {g} * {g}",
+                     f"{n} -= learning_rate / bias1 * m_{n} / (np.sqrt(v_{n}) / np.sqrt(bias2) + eps)"]
+    lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
+    return "\n".join(lines) + "\n"
