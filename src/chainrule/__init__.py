@@ -4,12 +4,12 @@ A NumPy autograd engine with a PyTorch-shaped API (``Tensor``, ``nn``, ``optim``
 that write out, export, check and draw what it computes.
 """
 
-from . import nn, ops, optim
+from . import io, nn, ops, optim
 from .anomaly import detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .dtypes import float32, float64, get_default_dtype, int64, set_default_dtype
-from .errors import AnomalyError, ChainruleError, DTypeError, GraphError, ShapeError, SpecError
+from .errors import AnomalyError, ChainruleError, CheckpointError, DTypeError, GraphError, ShapeError, SpecError
 from .functional import (
     abs,
     cat,
@@ -34,10 +34,20 @@ from .tensor import Tensor, tensor
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # ``cr.viz`` is imported on first use, so ``import chainrule`` does not import matplotlib.
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
-    "AnomalyError", "ChainruleError", "DTypeError", "GraphError", "ShapeError", "SpecError", "Tensor",
-    "abs", "arange", "cat", "clamp", "clip", "detect_anomaly", "enable_grad", "exp", "eye", "float32",
-    "float64", "full", "get_default_dtype", "int64", "is_grad_enabled", "leaky_relu", "log", "log_softmax", "logsumexp",
+    "AnomalyError", "ChainruleError", "CheckpointError", "DTypeError", "GraphError", "ShapeError", "SpecError",
+    "Tensor", "abs", "arange", "cat", "clamp", "clip", "detect_anomaly", "enable_grad", "exp", "eye", "float32",
+    "float64", "full", "get_default_dtype", "int64", "io", "is_grad_enabled", "leaky_relu", "log", "log_softmax",
+    "logsumexp",
     "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "rand", "randn", "relu",
     "set_default_dtype", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor", "where", "zeros",
     "zeros_like",

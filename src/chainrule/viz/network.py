@@ -224,24 +224,24 @@ class _Detail:
         self.style = notation.default_style(data.depth)
 
     # -- text content ---------------------------------------------------------------------------
-    def weight_lines(self, l, i, j):
+    def weight_lines(self, k, i, j):
         d, t = self.d, self.t
-        sym = pretty_symbol(notation.weight(l + 1, i + 1, j + 1, self.style))
-        lines = [(f"{sym} = {fmt(d.weights[l][i, j], PRECISION)}", VALUE, "value")]
-        if self.want_grads and d.grads_w[l] is not None:
-            lines.append((self._grad_text(d.grads_w[l][i, j], "w"), GRAD, "grad"))
-        if self.want_updates and d.new_w[l] is not None:
-            lines.append((f"{t['new']} w = {fmt(d.new_w[l][i, j], PRECISION)}", UPDATE, "new"))
+        sym = pretty_symbol(notation.weight(k + 1, i + 1, j + 1, self.style))
+        lines = [(f"{sym} = {fmt(d.weights[k][i, j], PRECISION)}", VALUE, "value")]
+        if self.want_grads and d.grads_w[k] is not None:
+            lines.append((self._grad_text(d.grads_w[k][i, j], "w"), GRAD, "grad"))
+        if self.want_updates and d.new_w[k] is not None:
+            lines.append((f"{t['new']} w = {fmt(d.new_w[k][i, j], PRECISION)}", UPDATE, "new"))
         return lines
 
-    def bias_lines(self, l, j):
+    def bias_lines(self, k, j):
         d, t = self.d, self.t
-        sym = pretty_symbol(notation.bias(l + 1, j + 1, self.style))
-        lines = [(f"{sym} = {fmt(d.biases[l][j], PRECISION)}", VALUE, "value")]
-        if self.want_grads and d.grads_b[l] is not None:
-            lines.append((self._grad_text(d.grads_b[l][j], "b"), GRAD, "grad"))
-        if self.want_updates and d.new_b[l] is not None:
-            lines.append((f"{t['new']} b = {fmt(d.new_b[l][j], PRECISION)}", UPDATE, "new"))
+        sym = pretty_symbol(notation.bias(k + 1, j + 1, self.style))
+        lines = [(f"{sym} = {fmt(d.biases[k][j], PRECISION)}", VALUE, "value")]
+        if self.want_grads and d.grads_b[k] is not None:
+            lines.append((self._grad_text(d.grads_b[k][j], "b"), GRAD, "grad"))
+        if self.want_updates and d.new_b[k] is not None:
+            lines.append((f"{t['new']} b = {fmt(d.new_b[k][j], PRECISION)}", UPDATE, "new"))
         return lines
 
     def _grad_text(self, g, what):
@@ -319,17 +319,17 @@ class _Detail:
                     ab = _text_box(lines, self.NEURON_FS, f"neuronlabel-{layer}-{j + 1}", edgecolor="#c9d1d9")
                     ax.add_artist(ab)
                     boxes[("n", layer, j)] = (ab, size(ab))
-        for l in range(d.depth):
-            for i in range(d.layers[l]):
-                for j in range(d.layers[l + 1]):
-                    ab = _text_box(self.weight_lines(l, i, j), self.LABEL_FS, f"label-W{l + 1}-{i + 1}-{j + 1}")
+        for k in range(d.depth):
+            for i in range(d.layers[k]):
+                for j in range(d.layers[k + 1]):
+                    ab = _text_box(self.weight_lines(k, i, j), self.LABEL_FS, f"label-W{k + 1}-{i + 1}-{j + 1}")
                     ax.add_artist(ab)
-                    boxes[("w", l, i, j)] = (ab, size(ab))
-            if d.biases[l] is not None:
-                for j in range(d.layers[l + 1]):
-                    ab = _text_box(self.bias_lines(l, j), self.LABEL_FS, f"label-b{l + 1}-{j + 1}")
+                    boxes[("w", k, i, j)] = (ab, size(ab))
+            if d.biases[k] is not None:
+                for j in range(d.layers[k + 1]):
+                    ab = _text_box(self.bias_lines(k, j), self.LABEL_FS, f"label-b{k + 1}-{j + 1}")
                     ax.add_artist(ab)
-                    boxes[("b", l, j)] = (ab, size(ab))
+                    boxes[("b", k, j)] = (ab, size(ab))
 
         edge_w = max([s[0] for k, (_, s) in boxes.items() if k[0] in "wb"] or [1.0])
         edge_h = max([s[1] for k, (_, s) in boxes.items() if k[0] in "wb"] or [0.3])
@@ -340,8 +340,8 @@ class _Detail:
 
         # Column gaps: room for the labels of each layer's edges along their length.
         gaps = []
-        for l in range(d.depth):
-            n_edges = d.layers[l] * d.layers[l + 1] + (d.layers[l + 1] if d.biases[l] is not None else 0)
+        for k in range(d.depth):
+            n_edges = d.layers[k] * d.layers[k + 1] + (d.layers[k + 1] if d.biases[k] is not None else 0)
             span = max(height, row_gap)
             need = 3.4 * n_edges * edge_w * edge_h / (0.75 * span)
             gaps.append(min(max(2.1 * edge_w + 0.7, need + 2 * self.R, 2.4), 12.0))
@@ -354,7 +354,7 @@ class _Detail:
 
         centers = {(layer, j): (xs[layer], ypos(layer, j)) for layer, n in enumerate(d.layers) for j in range(n)}
         bias_y = -((max(d.layers) - 1) / 2 + 1) * row_gap
-        bias_pos = {l: (xs[l], bias_y) for l in range(d.depth) if d.biases[l] is not None}
+        bias_pos = {k: (xs[k], bias_y) for k in range(d.depth) if d.biases[k] is not None}
         obstacles = []
 
         # Neurons and their value boxes.
@@ -377,23 +377,23 @@ class _Detail:
                 ab.xy = ab.xybox = pos
                 ab.set_zorder(6)
                 obstacles.append((pos[0] - w / 2, pos[1] - h / 2, pos[0] + w / 2, pos[1] + h / 2))
-        for l, (bx, by) in bias_pos.items():
+        for k, (bx, by) in bias_pos.items():
             s = self.R * 0.85
             ax.add_patch(FancyBboxPatch((bx - s, by - s), 2 * s, 2 * s, boxstyle="round,pad=0.02",
                                         facecolor="#eef1f4", edgecolor=INK, linewidth=1.1, zorder=3,
-                                        gid=f"bias-{l + 1}"))
+                                        gid=f"bias-{k + 1}"))
             ax.text(bx, by, "+1", ha="center", va="center", fontsize=10, color=INK, zorder=4)
             obstacles.append((bx - s, by - s, bx + s, by + s))
 
         # Edges, then their labels placed greedily along them.
         edges = []
-        for l in range(d.depth):
-            for i in range(d.layers[l]):
-                for j in range(d.layers[l + 1]):
-                    edges.append((("w", l, i, j), centers[(l, i)], centers[(l + 1, j)], f"edge-W{l + 1}-{i + 1}-{j + 1}"))
-            if l in bias_pos:
-                for j in range(d.layers[l + 1]):
-                    edges.append((("b", l, j), bias_pos[l], centers[(l + 1, j)], f"edge-b{l + 1}-{j + 1}"))
+        for k in range(d.depth):
+            for i in range(d.layers[k]):
+                for j in range(d.layers[k + 1]):
+                    edges.append((("w", k, i, j), centers[(k, i)], centers[(k + 1, j)], f"edge-W{k + 1}-{i + 1}-{j + 1}"))
+            if k in bias_pos:
+                for j in range(d.layers[k + 1]):
+                    edges.append((("b", k, j), bias_pos[k], centers[(k + 1, j)], f"edge-b{k + 1}-{j + 1}"))
         for key, (x0, y0), (x1, y1), gid in edges:
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=1,
                         arrowprops=dict(arrowstyle="-|>", color=EDGE, lw=1.1, shrinkA=self.R * 72, shrinkB=self.R * 72,
@@ -449,7 +449,7 @@ class _Detail:
 
         # Layer captions under the columns.
         bottom = min(y for (_, y) in list(centers.values()) + list(bias_pos.values())) - self.R - 0.25
-        for layer, n in enumerate(d.layers):
+        for layer in range(len(d.layers)):
             if layer == 0:
                 cap = t["input"]
             elif layer == d.depth:
@@ -539,18 +539,18 @@ def _dense(d: NetData, show: str, lang: str, t: dict, user_ax):
         return [height / 2] if n == 1 else list(np.linspace(height, 0, n))
 
     cols = [ys(n) for n in d.layers]
-    for l, m in enumerate(mats):
+    for k, m in enumerate(mats):
         if m is None:
             continue
         segs, colors, widths = [], [], []
-        for i, y0 in enumerate(cols[l]):
-            for j, y1 in enumerate(cols[l + 1]):
-                segs.append([(l * gap, y0), ((l + 1) * gap, y1)])
+        for i, y0 in enumerate(cols[k]):
+            for j, y1 in enumerate(cols[k + 1]):
+                segs.append([(k * gap, y0), ((k + 1) * gap, y1)])
                 colors.append(cmap(norm(m[i, j])))
                 widths.append(0.3 + 3.2 * abs(m[i, j]) / limit)
         order = np.argsort(widths)  # thick lines on top
         lc = LineCollection([segs[k] for k in order], colors=[colors[k] for k in order],
-                            linewidths=[widths[k] for k in order], zorder=1, gid=f"edges-W{l + 1}")
+                            linewidths=[widths[k] for k in order], zorder=1, gid=f"edges-W{k + 1}")
         ax.add_collection(lc)
     r = min(0.16, height / max(d.layers) / 2.6)
     for layer, col in enumerate(cols):

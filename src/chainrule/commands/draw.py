@@ -1,0 +1,86 @@
+"""Draw a spec's network (values, gradients, updated weights), the computational graph the engine
+recorded for its loss, or its training curve, as PNG, SVG or PDF. Needs no display and no Graphviz.
+
+examples:
+  chainrule draw seed --show all --out seed.png
+  chainrule draw seed --show all --lang zh --out seed-zh.svg
+  chainrule draw mazur --what graph
+  chainrule draw xor --what loss --steps 300
+"""
+
+from __future__ import annotations
+
+HELP = "draw the network with its values and gradients, the computational graph, or the loss curve"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", metavar="SPEC", help="a shipped spec's name (seed, mazur, ...) or a .toml/.json file")
+    p.add_argument("--what", choices=("network", "graph", "loss"), default="network",
+                   help="what to draw (default network)")
+    p.add_argument("--step", type=int, default=1, help="which training step to draw, from 1 (default 1)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps to train for the loss curve (default: the spec's own steps, at least 2)")
+    p.add_argument("--show", choices=("values", "grads", "updates", "all"), default="all",
+                   help="network labels: values, + gradients, + updated weights, or all (default all)")
+    p.add_argument("--sample", type=int, default=1, help="which sample of a batch to show, from 1 (default 1)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="label language (default en)")
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="output file, .png, .svg or .pdf (default <spec name>-<what>.png here)")
+
+
+def run(args) -> int:
+    import os
+
+    from ..network import run as run_spec
+    from ..spec import load_spec
+
+    if args.step < 1:
+        raise ValueError(f"--step must be 1 or more, got {args.step}")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be 1 or more, got {args.steps}")
+    if args.sample < 1:
+        raise ValueError(f"--sample must be 1 or more, got {args.sample}")
+    out = args.out
+    if out is not None and os.path.splitext(out)[1].lower() not in (".png", ".svg", ".pdf"):
+        raise ValueError(f"--out {out}: use a .png, .svg or .pdf file name")
+    spec = load_spec(args.spec)
+    if out is None:
+        out = f"{spec.name}-{args.what}.png"
+
+    from .. import viz
+
+    if args.what == "network":
+        result = run_spec(spec, steps=args.step)
+        drawing = viz.draw_network(result, step=args.step, show=args.show, lang=args.lang, sample=args.sample - 1)
+    elif args.what == "graph":
+        drawing = _graph(spec, args)
+    else:
+        steps = args.steps if args.steps is not None else max(spec.steps, 2)
+        result = run_spec(spec, steps=steps, keep_graph=0)
+        drawing = viz.plot_loss(result.losses, lang=args.lang, title=f"{spec.name}: loss per step ({spec.optimizer}, lr {spec.lr:g})")
+    drawing.save(out)
+    print(out)
+    return 0
+
+
+def _graph(spec, args):
+    """The loss graph of step ``args.step``, drawn before the optimizer changes the weights in place."""
+    import numpy as np
+
+    from .. import viz
+    from ..network import SpecNetwork
+    from ..network import run as run_spec
+    from ..tensor import Tensor
+
+    model = SpecNetwork(spec) if args.step == 1 else run_spec(spec, steps=args.step - 1, keep_graph=0).model
+    x = Tensor(spec.x, dtype=np.float64)
+    y = Tensor(spec.y, dtype=np.int64 if spec.loss == "cross_entropy" else np.float64)
+    zs, acts = model.forward_trace(x)
+    loss = model.loss(zs, acts, y)
+    for t in (*zs, *acts):
+        if t.requires_grad:
+            t.retain_grad()
+    loss.backward(retain_graph=True)
+    names = {"x": x, "y": y, **model.named_weights()}
+    title = f"{spec.name}: the graph of the loss, step {args.step}"
+    return viz.draw_graph(loss, params=names, lang=args.lang, title=title)

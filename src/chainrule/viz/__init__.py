@@ -1,0 +1,14 @@
+"""Pictures of what the engine computes: the network with values and gradients (``draw_network``),
+the recorded computational graph of any tensor (``draw_graph``) and training curves (``plot_loss``).
+
+matplotlib only, on the Agg canvas: no display, no Graphviz, no system binaries. Chinese labels use
+the Noto Sans CJK font from the ``noto-cjk-sans-otc`` package. Every function returns a
+``Drawing`` (``.figure``, ``save(path)``, and inline display in notebooks).
+"""
+
+from ._base import Drawing
+from .graph import draw_graph
+from .loss import plot_loss
+from .network import draw_network
+
+__all__ = ["Drawing", "draw_graph", "draw_network", "plot_loss"]
