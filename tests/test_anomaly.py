@@ -39,19 +39,17 @@ def where(line: int) -> str:
 def test_A1_forward_inf_names_op_and_line():
     x = cr.tensor([1.0, 0.0], dtype=np.float64, requires_grad=True)
     message = re.escape("log produced Inf in its forward output (shape (2,))")
-    with pytest.raises(cr.AnomalyError, match="^" + message) as e:
-        with cr.detect_anomaly():
-            line = line_after()
-            x.log()  # log(0) = -inf
+    with pytest.raises(cr.AnomalyError, match="^" + message) as e, cr.detect_anomaly():
+        line = line_after()
+        x.log()  # log(0) = -inf
     assert re.search(where(line), str(e.value))
 
 
 def test_A1_forward_nan_names_op_and_line():
     x = cr.tensor([4.0, -1.0], dtype=np.float64, requires_grad=True)
-    with pytest.raises(cr.AnomalyError, match=r"^sqrt produced NaN in its forward output") as e:
-        with cr.detect_anomaly():
-            line = line_after()
-            x.sqrt()
+    with pytest.raises(cr.AnomalyError, match=r"^sqrt produced NaN in its forward output") as e, cr.detect_anomaly():
+        line = line_after()
+        x.sqrt()
     assert re.search(where(line), str(e.value))
 
 
@@ -61,10 +59,9 @@ def test_A1_forward_inside_a_module_points_at_the_callers_line():
     with cr.no_grad():
         layer.weight.fill_(np.inf)
     x = cr.tensor([[1.0, -1.0]], dtype=np.float64)
-    with pytest.raises(cr.AnomalyError, match=r"^linear produced NaN") as e:
-        with cr.detect_anomaly():
-            line = line_after()
-            layer(x)  # inf - inf
+    with pytest.raises(cr.AnomalyError, match=r"^linear produced NaN") as e, cr.detect_anomaly():
+        line = line_after()
+        layer(x)  # inf - inf
     assert re.search(where(line), str(e.value))
 
 
@@ -110,9 +107,8 @@ def test_outside_the_context_nothing_is_checked():
     s.backward()
     assert np.isinf(x.grad[1])  # 1 / (2 sqrt 0), exactly what PyTorch returns
     # and after a context has exited (even by an exception) checking is off again
-    with pytest.raises(cr.AnomalyError):
-        with cr.detect_anomaly():
-            x.log()
+    with pytest.raises(cr.AnomalyError), cr.detect_anomaly():
+        x.log()
     assert not cr.anomaly.is_enabled()
     x.log()
 

@@ -23,3 +23,7 @@ class AnomalyError(ChainruleError, FloatingPointError):
 
 class SpecError(ChainruleError, ValueError):
     """A bad network spec, answer sheet or data file; the message names file and key."""
+
+
+class CheckpointError(ChainruleError, ValueError):
+    """A checkpoint that is corrupt, too large, pickled, or does not match the model; names the file."""
