@@ -70,6 +70,16 @@ def test_broadcast_gradient_is_a_writable_array():
     np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
 
 
+def test_zero_dim_leaf_grad_is_an_ndarray():
+    x = leaf(1.5)
+    (x * x * x).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == ()
+    assert x.grad == pytest.approx(6.75)  # 3x^2
+    (x * x).backward()
+    assert type(x.grad) is np.ndarray and x.grad == pytest.approx(9.75)  # + 2x
+    x.grad[...] = 0.0  # writable in place, like any gradient
+
+
 def test_backward_on_a_leaf_accumulates_the_given_gradient():
     x = leaf([1.0, 2.0])
     x.backward(gradient=np.array([0.5, 0.25]))

@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from . import anomaly
 from .errors import GraphError
 
 _grad_enabled = True
@@ -154,32 +155,36 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     if root.grad_fn.parents is None:
         raise GraphError(_FREED)
     order = topological_order(root)
-    from . import anomaly
-
-    checking = anomaly.is_enabled()
+    checking = anomaly._enabled
     pending = {id(root): grad}
-    for tensor in order:
-        g = pending.pop(id(tensor), None)
+    pop = pending.pop
+    for tensor in order:  # the hot loop: keep per-node work to what the gradient needs
+        g = pop(id(tensor), None)
         if g is None:
             continue
         if tensor._retains_grad:
             _accumulate(tensor, g, g)
         node = tensor.grad_fn
         parents = node.parents
-        if node.versions is not None:
-            _check_versions(node)
-        if node.needs is None:
-            node.needs = tuple([p.requires_grad for p in parents])
+        versions = node.versions
+        if versions is not None:
+            for parent, saved in zip(parents, versions):
+                if parent._version != saved:
+                    _check_versions(node)  # raises, naming the input
+        needs = node.needs
+        if needs is None:
+            needs = node.needs = tuple([p.requires_grad for p in parents])
         grads = node.op.vjp(node, g, *[p.data for p in parents])
         if checking:
             anomaly.check_backward(node, grads)
-        for parent, pg in zip(parents, grads):
-            if pg is None or not parent.requires_grad:
+        for parent, pg, need in zip(parents, grads, needs):
+            if pg is None or not need:
                 continue
-            if pg.shape != parent.data.shape:
-                pg = sum_to(pg, parent.data.shape)
-            if pg.dtype != parent.data.dtype:
-                pg = pg.astype(parent.data.dtype)
+            data = parent.data
+            if pg.shape != data.shape:
+                pg = sum_to(pg, data.shape)
+            if pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
             if parent.grad_fn is None:
                 _accumulate(parent, pg, g)
             else:
@@ -192,9 +197,11 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
 
 
 def _accumulate(tensor, g: np.ndarray, upstream) -> None:
+    """Add ``g`` into ``tensor.grad``, which is always a fresh, writable ndarray (0-d included)."""
     if tensor.grad is None:
-        if g is upstream or not g.flags.owndata or not g.flags.writeable:
-            g = g.copy()
+        if g is upstream or type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable:
+            g = np.array(g)
         tensor.grad = g
     else:
-        tensor.grad = tensor.grad + g
+        total = tensor.grad + g
+        tensor.grad = total if type(total) is np.ndarray else np.asarray(total)
