@@ -190,6 +190,14 @@ def test_backward_without_requires_grad_raises():
         cr.tensor([1.0, 2.0]).sum().backward()
 
 
+def test_leaf_that_stops_requiring_grad_gets_none_like_torch():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    x.requires_grad_(False)
+    y.backward()
+    assert x.grad is None
+
+
 def test_only_floats_can_require_grad():
     with pytest.raises(DTypeError):
         cr.tensor([1, 2], requires_grad=True)

@@ -177,8 +177,8 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         grads = node.op.vjp(node, g, *[p.data for p in parents])
         if checking:
             anomaly.check_backward(node, grads)
-        for parent, pg, need in zip(parents, grads, needs):
-            if pg is None or not need:
+        for parent, pg in zip(parents, grads):
+            if pg is None or not parent.requires_grad:
                 continue
             data = parent.data
             if pg.shape != data.shape:
