@@ -318,7 +318,7 @@ def programs(draw, kinks=True):
             batched = [(2, s[-1], k)] if len(s) <= 2 else [(s[0], s[-1], k), (1, s[-1], k)]
             wshape = draw(st.sampled_from([(s[-1], k), (s[-1],), *batched]))
             push("leaf", (), {"array": array(wshape)}, wshape)
-            out = tuple(np.matmul(np.empty(s), np.empty(wshape)).shape)
+            out = tuple(np.matmul(np.zeros(s), np.zeros(wshape)).shape)
             push(op, [i, len(shapes) - 1], {}, out)
         elif op == "linear":
             if not s:
