@@ -7,9 +7,19 @@ that write out, export, check and draw what it computes.
 from . import io, nn, ops, optim
 from .anomaly import detect_anomaly
 from .autograd import enable_grad, is_grad_enabled, no_grad
+from .check import gradcheck
 from .creation import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .dtypes import float32, float64, get_default_dtype, int64, set_default_dtype
-from .errors import AnomalyError, ChainruleError, CheckpointError, DTypeError, GraphError, ShapeError, SpecError
+from .errors import (
+    AnomalyError,
+    ChainruleError,
+    CheckpointError,
+    DTypeError,
+    GradcheckError,
+    GraphError,
+    ShapeError,
+    SpecError,
+)
 from .functional import (
     abs,
     cat,
@@ -50,5 +60,5 @@ __all__ = [
     "logsumexp",
     "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "rand", "randn", "relu",
     "set_default_dtype", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor", "where", "zeros",
-    "zeros_like",
+    "zeros_like", "gradcheck", "GradcheckError",
 ]

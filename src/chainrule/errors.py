@@ -27,3 +27,7 @@ class SpecError(ChainruleError, ValueError):
 
 class CheckpointError(ChainruleError, ValueError):
     """A checkpoint that is corrupt, too large, pickled, or does not match the model; names the file."""
+
+
+class GradcheckError(ChainruleError, RuntimeError):
+    """``gradcheck`` found an analytical gradient that disagrees with finite differences (as in PyTorch)."""

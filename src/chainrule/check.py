@@ -1,0 +1,195 @@
+"""Gradient checks: the engine's gradients against central finite differences in float64.
+
+``gradcheck(fn, inputs)`` follows ``torch.autograd.gradcheck``: for every input that requires grad
+it builds the Jacobian of ``fn``'s output(s) twice — by backward passes (analytical) and by central
+differences ``(f(x + eps) − f(x − eps)) / (2·eps)`` (numerical) — and accepts an entry when
+``|analytical − numerical| <= atol + rtol·|numerical|``. It returns True, or raises
+``GradcheckError`` naming the input, the index and both values (or returns False with
+``raise_exception=False``).
+
+``check_spec(spec)`` does the same for one training step of a spec's network, one row per parameter
+element, with PyTorch's gradient alongside when PyTorch is installed (``chainrule check``).
+
+>>> import chainrule as cr
+>>> x = cr.tensor([0.5, -1.0, 2.0], dtype=cr.float64, requires_grad=True)
+>>> cr.gradcheck(lambda t: (t.tanh() * t).sum(), (x,))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .autograd import no_grad
+from .errors import DTypeError, GradcheckError
+from .tensor import Tensor
+
+
+def _outputs(value) -> list:
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    outs = []
+    for k, o in enumerate(items):
+        if not isinstance(o, Tensor):
+            raise GradcheckError(f"gradcheck: output {k} of fn is a {type(o).__name__}, expected a Tensor")
+        outs.append(o)
+    return outs
+
+
+def _index(idx: tuple) -> str:
+    return str(tuple(int(i) for i in idx)) if len(idx) != 1 else str(int(idx[0]))
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True) -> bool:
+    """Compare the engine's gradients of ``fn(*inputs)`` with central finite differences.
+
+    ``inputs``: a tensor or a tuple of arguments; tensors with ``requires_grad`` are checked and must
+    be float64 (finite differences in float32 are too coarse to mean anything, as PyTorch warns).
+    ``fn`` may return one tensor or a tuple of tensors of any shape: every output element is
+    back-propagated on its own, so the whole Jacobian is compared, not just one sum.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = [(k, t) for k, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise GradcheckError("gradcheck: no input requires grad; pass tensors created with requires_grad=True")
+    for k, t in checked:
+        if t.dtype != np.float64:
+            raise DTypeError(
+                f"gradcheck: input {k} requires grad and has dtype {t.dtype}; finite differences need float64 "
+                f"(create it with dtype=cr.float64)"
+            )
+
+    def evaluate():
+        with no_grad():
+            return [o.data.astype(np.float64).copy() for o in _outputs(fn(*inputs))]
+
+    first = _outputs(fn(*inputs))
+    shapes = [o.shape for o in first]
+    for oi, out in enumerate(first):
+        if out.dtype != np.float64:
+            raise DTypeError(f"gradcheck: output {oi} has dtype {out.dtype}; gradcheck needs float64 outputs")
+
+    # Analytical Jacobians: one backward pass per output element, a fresh forward each time.
+    analytical = {(oi, k): np.zeros((int(np.prod(shape, dtype=np.int64)), t.data.size))
+                  for oi, shape in enumerate(shapes) for k, t in checked}
+    for oi, shape in enumerate(shapes):
+        for e in range(int(np.prod(shape, dtype=np.int64))):
+            for _, t in checked:
+                t.grad = None
+            out = _outputs(fn(*inputs))[oi]
+            if not out.requires_grad:
+                continue  # the output does not depend on any checked input: its row stays zero
+            seed = np.zeros(out.data.size)
+            seed[e] = 1.0
+            out.backward(gradient=seed.reshape(out.shape))
+            for k, t in checked:
+                if t.grad is not None:
+                    analytical[(oi, k)][e] = np.asarray(t.grad, dtype=np.float64).reshape(-1)
+    for _, t in checked:
+        t.grad = None
+
+    # Numerical Jacobians, column by column, then the comparison.
+    for k, t in checked:
+        for flat, idx in enumerate(np.ndindex(t.shape)):
+            original = t.data[idx].copy()
+            t.data[idx] = original + eps
+            plus = evaluate()
+            t.data[idx] = original - eps
+            minus = evaluate()
+            t.data[idx] = original
+            for oi in range(len(shapes)):
+                column = ((plus[oi] - minus[oi]) / (2 * eps)).reshape(-1)
+                got = analytical[(oi, k)][:, flat]
+                bad = np.flatnonzero(~(np.abs(got - column) <= atol + rtol * np.abs(column)))
+                if bad.size:
+                    if not raise_exception:
+                        return False
+                    e = int(bad[0])
+                    where = f" (output {oi}, element {e})" if len(shapes) > 1 or column.size > 1 else ""
+                    raise GradcheckError(
+                        f"gradcheck: gradient mismatch for input {k} at index {_index(idx)}{where}: "
+                        f"engine (analytical) {float(got[e])!r}, finite difference (numerical) {float(column[e])!r}; "
+                        f"|difference| {abs(got[e] - column[e]):.3g} > atol + rtol·|numerical| = "
+                        f"{atol + rtol * abs(column[e]):.3g} (eps={eps:g}, atol={atol:g}, rtol={rtol:g})"
+                    )
+    return True
+
+
+def relative_error(a: float, b: float) -> float:
+    """|a − b| / max(|a|, |b|); 0 when both are 0."""
+    scale = max(abs(a), abs(b))
+    return 0.0 if scale == 0 else abs(a - b) / scale
+
+
+@dataclass
+class Row:
+    """One parameter element of ``check_spec``."""
+
+    param: str              # "W1"
+    index: tuple            # (from, to) for weights, (j,) for biases, 0-based
+    engine: float
+    numerical: float
+    torch: float | None     # None when PyTorch is not installed
+    ok: bool
+
+    @property
+    def rel_numerical(self) -> float:
+        return relative_error(self.engine, self.numerical)
+
+    @property
+    def rel_torch(self) -> float | None:
+        return None if self.torch is None else relative_error(self.engine, self.torch)
+
+
+TORCH_ATOL, TORCH_RTOL = 1e-9, 1e-7  # the same float64 arithmetic in another order: only rounding differs
+
+
+def check_spec(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, use_torch: bool = True) -> list[Row]:
+    """The first training step's gradient of every parameter element, three ways.
+
+    A row passes when the engine agrees with the central difference (``atol + rtol·|numerical|``)
+    and, when PyTorch is there, with PyTorch (``1e-9 + 1e-7·|torch|``).
+    """
+    from . import torch_reference
+    from .network import SpecNetwork
+    from .network import run as run_spec
+    from .spec import load_spec
+
+    spec = load_spec(spec)
+    step = run_spec(spec, steps=1).steps[0]
+    model = SpecNetwork(spec)
+    x = Tensor(spec.x, dtype=np.float64)
+    y = Tensor(spec.y, dtype=np.int64 if spec.loss == "cross_entropy" else np.float64)
+    weights = model.named_weights()
+    for name, p in weights.items():  # the values the recorded step started from
+        p.data[...] = step.params_before[name].T if name[0] == "W" else step.params_before[name]
+
+    def loss() -> float:
+        with no_grad():
+            zs, acts = model.forward_trace(x)
+            return float(model.loss(zs, acts, y).data)
+
+    reference = None
+    if use_torch and torch_reference.available():
+        reference = torch_reference.run(spec, steps=1, params=step.params_before)[0]["grad"]
+    rows = []
+    for name, grad in step.grads.items():
+        p = weights[name]
+        for index in np.ndindex(grad.shape):
+            engine_index = index[::-1] if name[0] == "W" else index
+            original = p.data[engine_index].copy()
+            p.data[engine_index] = original + eps
+            plus = loss()
+            p.data[engine_index] = original - eps
+            minus = loss()
+            p.data[engine_index] = original
+            numerical = (plus - minus) / (2 * eps)
+            engine = float(grad[index])
+            ok = abs(engine - numerical) <= atol + rtol * abs(numerical)
+            ref = None if reference is None else float(reference[name][index])
+            if ref is not None:
+                ok = ok and abs(engine - ref) <= TORCH_ATOL + TORCH_RTOL * abs(ref)
+            rows.append(Row(name, tuple(int(i) for i in index), engine, numerical, ref, bool(ok)))
+    return rows
