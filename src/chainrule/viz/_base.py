@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 
 import matplotlib
@@ -216,17 +215,6 @@ def _metadata(fmt: str):
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write through a temporary file in the same folder and ``os.replace`` it over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from ..io import atomic_write
+
+    atomic_write(path, data)

@@ -138,7 +138,7 @@ def _lines(k, node, names, t):
         if names.get(id(node)) or node.name:
             head += f"  → {names.get(id(node)) or node.name}"
         kind = "op"
-    lines = [(head, INK, "op")]
+    lines = [(head, INK, "head")]
     lines.append((f"{t['data']} {_array_text(node.data)}", VALUE, "value"))
     if node.grad is not None:
         lines.append((f"{t['gradient']} {_array_text(node.grad)}", GRAD, "grad"))
@@ -160,8 +160,8 @@ def _draw(nodes, edges, rank, columns, names, t, user_ax, title):
         lines, kind = _lines(k, node, names, t)
         areas = []
         for text, color, part in lines:
-            props = dict(color=color, fontsize=9.5 if part == "op" else 9, gid=f"gnode-{k}-{part}")
-            if part == "op" and text.isascii():  # the CJK fallback font has no bold face
+            props = dict(color=color, fontsize=9.5 if part == "head" else 9, gid=f"gnode-{k}-{part}")
+            if part == "head" and text.isascii():  # the CJK fallback font has no bold face
                 props.update(fontweight="bold", fontfamily=_base.LATIN_FONT)
             areas.append(TextArea(text, textprops=props))
         box = VPacker(children=areas, align="center", pad=0, sep=2)
@@ -169,7 +169,7 @@ def _draw(nodes, edges, rank, columns, names, t, user_ax, title):
         ab = AnnotationBbox(box, (0, 0), frameon=True, pad=0.35, box_alignment=(0.5, 0.5), zorder=3,
                             bboxprops=dict(boxstyle="round,pad=0.3" if kind == "op" else "square,pad=0.3",
                                            facecolor=face, edgecolor=INK, linewidth=1.0))
-        ab.set_gid(f"gnode-{k}-{kind}")
+        ab.set_gid(f"gbox-{k}-{kind}")
         ax.add_artist(ab)
         ab.update_positions(renderer)
         ext = ab.get_window_extent(renderer)
@@ -192,10 +192,11 @@ def _draw(nodes, edges, rank, columns, names, t, user_ax, title):
             boxes[i].xy = boxes[i].xybox = centers[i]
     for p, c in edges:
         (x0, y0), (x1, y1) = centers[p], centers[c]
-        ax.annotate("", xy=(x1 - sizes[c][0] / 2, y1), xytext=(x0 + sizes[p][0] / 2, y0), zorder=1,
+        arrow = ax.annotate("", xy=(x1 - sizes[c][0] / 2, y1), xytext=(x0 + sizes[p][0] / 2, y0), zorder=1,
                     arrowprops=dict(arrowstyle="-|>", color=MUTED, lw=1.1, shrinkA=2, shrinkB=2, mutation_scale=12,
                                     connectionstyle="arc3,rad=0"),
                     gid=f"gedge-{p}-{c}")
+        arrow.arrow_patch.set_gid(f"gedge-{p}-{c}")  # the SVG group of the drawn line carries the id
     top = max(y + sizes[i][1] / 2 for i, (_, y) in centers.items())
     bottom = min(y - sizes[i][1] / 2 for i, (_, y) in centers.items())
     left, right = -0.25, x - gap + 0.25

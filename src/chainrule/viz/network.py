@@ -395,10 +395,11 @@ class _Detail:
                 for j in range(d.layers[k + 1]):
                     edges.append((("b", k, j), bias_pos[k], centers[(k + 1, j)], f"edge-b{k + 1}-{j + 1}"))
         for key, (x0, y0), (x1, y1), gid in edges:
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=1,
+            arrow = ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=1,
                         arrowprops=dict(arrowstyle="-|>", color=EDGE, lw=1.1, shrinkA=self.R * 72, shrinkB=self.R * 72,
                                         mutation_scale=11, linestyle="--" if key[0] == "b" else "-"),
                         gid=gid)
+            arrow.arrow_patch.set_gid(gid)  # the SVG group of the drawn line carries the id
         placed = []
         ts = np.linspace(0.1, 0.9, 33)
         # Points along every edge, per layer, so a label avoids sitting on a line that is not its own.

@@ -1,0 +1,40 @@
+"""chainrule draw: writes the file it names, by extension, and prints its path."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from chainrule.cli import main
+
+
+def test_draw_seed_network_svg(tmp_path, capsys):
+    out = tmp_path / "seed.svg"
+    assert main(["draw", "seed", "--show", "all", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    root = ET.fromstring(out.read_bytes())
+    ids = {el.get("id") for el in root.iter() if el.get("id")}
+    assert sum(i.startswith("neuron-") for i in ids) == 6
+    assert "label-W1-2-3-grad" in ids
+
+
+def test_default_output_name_in_current_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["draw", "seed"]) == 0
+    assert capsys.readouterr().out.strip() == "seed-network.png"
+    assert (tmp_path / "seed-network.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_graph_and_loss(tmp_path, capsys):
+    assert main(["draw", "mazur", "--what", "graph", "--out", str(tmp_path / "g.pdf")]) == 0
+    assert (tmp_path / "g.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["draw", "seed", "--what", "loss", "--steps", "20", "--lang", "zh", "--out", str(tmp_path / "l.svg")]) == 0
+    text = (tmp_path / "l.svg").read_text(encoding="utf-8")
+    assert "轮次" in text
+
+
+def test_user_errors_exit_2(tmp_path, capsys):
+    assert main(["draw", "seed", "--out", str(tmp_path / "x.txt")]) == 2
+    assert "use a .png, .svg or .pdf" in capsys.readouterr().err
+    assert main(["draw", "no-such-spec", "--out", str(tmp_path / "x.png")]) == 2
+    assert main(["draw", "seed", "--step", "0"]) == 2
+    assert list(tmp_path.iterdir()) == []
