@@ -39,6 +39,7 @@ from .functional import (
     tanh,
     where,
 )
+from .explain import derive
 from .random import manual_seed
 from .tensor import Tensor, tensor
 
@@ -60,5 +61,5 @@ __all__ = [
     "logsumexp",
     "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "rand", "randn", "relu",
     "set_default_dtype", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor", "where", "zeros",
-    "zeros_like", "gradcheck", "GradcheckError",
+    "zeros_like", "gradcheck", "GradcheckError", "derive",
 ]

@@ -1,0 +1,67 @@
+"""Write out the seed's 公式推导 — forward pass, loss, chain-rule gradients, update, finite-difference
+check — for any small network spec, every number the engine's.
+
+Examples:
+  chainrule derive seed --lang zh
+  chainrule derive mazur --format html --out mazur.html
+  chainrule derive my_net.toml --steps 2 --notation indexed --format json
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+HELP = "write out the derivation of a training step (forward, loss, gradients, update, check)"
+FORMATS = ("md", "latex", "text", "json", "html")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", metavar="SPEC", help="a spec file (TOML or JSON) or a shipped spec's name (seed, mazur, ...)")
+    p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md: Markdown with $$ maths)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (default en; zh uses the seed's terms)")
+    p.add_argument("--steps", type=int, default=1, help="training steps to derive (default 1)")
+    p.add_argument("--precision", type=int, default=None, help="significant digits (default 6)")
+    p.add_argument("--notation", choices=("prime", "indexed"), default=None,
+                   help="w'_ij / w''_ij (the seed's, for two weight layers) or w^(l)_ij (default: prime for two layers)")
+    p.add_argument("--out", metavar="FILE", default=None, help="write to FILE (atomically) instead of standard output")
+
+
+def render(derivation, fmt: str) -> str:
+    if fmt == "json":
+        return derivation.to_json() + "\n"
+    return {"md": derivation.markdown, "latex": derivation.latex, "text": derivation.text,
+            "html": derivation.html}[fmt]()
+
+
+def write_atomic(path: str, text: str) -> None:
+    try:
+        from ..io import atomic_write
+    except ImportError:
+        atomic_write = None
+    if atomic_write is not None:
+        atomic_write(path, text)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".derive-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args) -> int:
+    from ..explain import derive
+
+    derivation = derive(args.spec, steps=args.steps, lang=args.lang, notation=args.notation, precision=args.precision)
+    text = render(derivation, args.format)
+    if args.out:
+        write_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,293 @@
+"""``derive(spec)``: run the spec with the engine, then write every step out (``Derivation``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import notation as notation_mod
+from ..network import run as run_spec
+from ..spec import load_spec
+from . import render
+from .builder import MAX_FULL_PARAMS, MAX_FULL_SAMPLES, MAX_PATHS, StepBuilder
+from .checks import LossFunction, relative_error, replay_optimizer, symmetric_units
+from .labels import LABELS, LOSS_NAMES
+from .matrix import matrix_blocks
+from .model import Block, Eq
+from .symbols import d, num_text
+
+DEFAULT_PRECISION = 6
+MAX_CHECKED = 20  # in matrix form: the parameters with the largest gradients are checked
+
+
+@dataclass
+class StepDoc:
+    record: object
+    blocks: list = field(default_factory=list)
+    eqs: list = field(default_factory=list)       # every keyed equation, written or not
+    checks: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+class Derivation:
+    """The worked derivation of one or more training steps; render with ``markdown()``, ``latex()``,
+    ``text()``, ``html()`` or ``to_dict()`` (JSON; see docs/derive-json.md)."""
+
+    def __init__(self, spec, run, lang, style, precision, matrix, header, steps):
+        self.spec, self.run, self.lang, self.notation = spec, run, lang, style
+        self.precision, self.matrix, self.header, self.steps = precision, matrix, header, steps
+
+    @property
+    def entries(self) -> list[dict]:
+        """One dict per written quantity per step: step, key, symbol, expression, latex, value, factors."""
+        out = []
+        for k, doc in enumerate(self.steps, 1):
+            for eq in doc.eqs:
+                for key in (eq.key, *eq.keys):
+                    out.append({
+                        "step": k, "key": key, "symbol": eq.lhs[0], "expression": eq.text(self.precision),
+                        "latex": eq.latex(self.precision), "value": float(eq.value), "factors": list(eq.factors),
+                    })
+        return out
+
+    def to_dict(self) -> dict:
+        entries = self.entries
+        steps = []
+        for k, doc in enumerate(self.steps, 1):
+            item = doc.record.to_dict()
+            item["entries"] = [{x: v for x, v in e.items() if x != "step"} for e in entries if e["step"] == k]
+            item["check"] = doc.checks
+            item["warnings"] = doc.warnings
+            steps.append(item)
+        return {
+            "format": "chainrule-derivation", "version": 1,
+            "spec": _spec_dict(self.spec),
+            "lang": self.lang, "notation": self.notation, "precision": self.precision,
+            "form": "matrix" if self.matrix else "elements", "steps": steps,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(_finite(self.to_dict()), ensure_ascii=False, indent=indent)
+
+    def markdown(self) -> str:
+        return render.markdown(self)
+
+    def text(self) -> str:
+        return render.text(self)
+
+    def latex(self) -> str:
+        return render.latex(self)
+
+    def html(self) -> str:
+        return render.html(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def _repr_html_(self) -> str:
+        return render.html(self, fragment=True)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def _spec_dict(spec) -> dict:
+    return {
+        "name": spec.name, "layers": spec.layers, "activations": spec.activations, "bias": spec.bias,
+        "loss": spec.loss, "lr": spec.lr, "optimizer": spec.optimizer,
+        "x": (spec.x[0] if spec.single_sample else spec.x).tolist(),
+        "y": (spec.y[0] if spec.single_sample and spec.y.ndim == 2 else spec.y).tolist(),
+    }
+
+
+def _finite(obj):
+    """JSON has no inf/NaN: write them as the strings "inf", "-inf", "nan"."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None = None,
+           precision: int | None = None) -> Derivation:
+    """Run ``steps`` training steps of a spec (path, shipped name, dict or Spec) and write them out."""
+    if lang not in LABELS:
+        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"derive: steps must be at least 1, got {steps}")
+    precision = DEFAULT_PRECISION if precision is None else int(precision)
+    if not 1 <= precision <= 17:
+        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {precision}")
+    spec = load_spec(spec_or_path)
+    style = notation or notation_mod.default_style(spec.depth)
+    if style not in ("prime", "indexed"):
+        raise ValueError(f"derive: notation must be 'prime' or 'indexed', got {style!r}")
+    if style == "prime" and spec.depth > 3:
+        raise ValueError(f"derive: prime notation is for networks with up to 3 weight layers (this one has {spec.depth});"
+                         " use --notation indexed")
+    with np.errstate(all="ignore"):
+        result = run_spec(spec, steps=steps)
+    matrix = spec.n_params > MAX_FULL_PARAMS or spec.batch_size > MAX_FULL_SAMPLES
+    states = replay_optimizer(spec, result.steps) if spec.optimizer != "sgd" else [None] * steps
+    loss_fn = LossFunction(spec)
+    t = LABELS[lang]
+    docs = []
+    for rec, state in zip(result.steps, states):
+        with np.errstate(all="ignore"):
+            b = StepBuilder(spec, rec, style, precision, lang, state)
+            doc = StepDoc(rec)
+            if matrix:
+                matrix_blocks(b, doc, t)
+            else:
+                _full_blocks(b, doc, t)
+            _check(b, doc, t, loss_fn, matrix)
+            _warnings(b, doc, t, loss_fn)
+        if steps > 1:
+            doc.blocks.insert(0, Block("heading", t["step"].format(k=rec.index + 1), level=2))
+        docs.append(doc)
+    return Derivation(spec, result, lang, style, precision, matrix, _header(spec, t, precision, lang), docs)
+
+
+def _header(spec, t, prec, lang) -> list:
+    f = lambda v: num_text(v, prec)  # noqa: E731
+    blocks = [Block("heading", t["title"].format(name=spec.name), level=1)]
+    if spec.description:
+        blocks.append(Block("para", spec.description))
+    blocks.append(Block("heading", t["setup"], level=3))
+    bias = ", ".join("yes" if b else "no" for b in spec.bias) if lang == "en" else \
+        "，".join("有" if b else "无" for b in spec.bias)
+    blocks.append(Block("para", t["net"].format(
+        layers=" → ".join(map(str, spec.layers)), acts=", ".join(spec.activations), bias=bias,
+        loss=LOSS_NAMES[lang][spec.loss], lr=f(spec.lr), opt=spec.optimizer)))
+    if spec.single_sample:
+        y = spec.y[0] if spec.y.ndim == 2 else spec.y
+        blocks.append(Block("para", t["data_one"].format(x=", ".join(f(v) for v in spec.x[0]),
+                                                         y=", ".join(f(v) for v in np.atleast_1d(y)))))
+    else:
+        blocks.append(Block("para", t["data_batch"].format(n=spec.batch_size)))
+    return blocks
+
+
+def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
+    add = doc.blocks.append
+    add(Block("heading", t["forward"], level=3))
+    for s in b.samples():
+        if b.batch:
+            add(Block("heading", t["sample"].format(s=s + 1), level=4))
+        eqs = b.forward_eqs(s)
+        add(Block("math", eqs=eqs))
+        doc.eqs += eqs
+    add(Block("heading", t["loss"], level=3))
+    loss = b.loss_eq()
+    add(Block("math", eqs=[loss]))
+    doc.eqs.append(loss)
+    add(Block("heading", t["backward"], level=3))
+    add(Block("heading", t["grads"], level=4))
+    add(Block("para", t["dloss"] + (" — " + t["dloss_ce"] if b.ce else "")))
+    eqs = b.dloss_eqs()
+    add(Block("math", eqs=eqs))
+    doc.eqs += eqs
+    for l in reversed(range(b.D)):
+        add(Block("heading", t["layer"].format(l=l + 1), level=4))
+        deltas = b.delta_eqs(l)
+        if deltas:
+            add(Block("para", t["delta"]))
+            add(Block("math", eqs=deltas))
+            doc.eqs += deltas
+        if not b.batch and 1 < b.path_count(l) <= MAX_PATHS:
+            add(Block("para", t["paths"]))
+        add(Block("para", t["grads_of"].format(l=l + 1, b=t["and_biases"] if b.B[l] is not None else "")))
+        grads = b.grad_eqs(l)
+        add(Block("math", eqs=grads))
+        doc.eqs += grads
+    add(Block("heading", t["update"], level=4))
+    for block in b.update_blocks():
+        add(block)
+        doc.eqs += [e for e in block.eqs if e.key]
+
+
+def _check(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction, matrix: bool) -> None:
+    rec = b.rec
+    items = [(name, idx) for name, g in rec.grads.items() for idx in np.ndindex(g.shape)]
+    total = len(items)
+    if matrix and total > MAX_CHECKED:
+        items.sort(key=lambda it: -abs(float(np.nan_to_num(rec.grads[it[0]][it[1]], nan=np.inf))))
+        items = items[:MAX_CHECKED]
+    loss_fn.load(rec.params_before)
+    rows, worst = [], 0.0
+    for name, idx in items:
+        g = float(rec.grads[name][idx])
+        fd = loss_fn.central_difference(name, idx)
+        err = relative_error(g, fd)
+        worst = max(worst, err) if math.isfinite(err) else worst
+        sym = b.sym.param(name, idx)
+        doc.checks.append({"param": f"{name}" + "".join(f"[{k}]" for k in idx), "symbol": d(("L", "L"), sym)[0],
+                           "grad": g, "finite_difference": fd, "relative_error": err})
+        rows.append([d(("L", "L"), sym), b.n(g), b.n(fd), (f"{err:.1e}", _sci_latex(err))])
+    doc.blocks.append(Block("heading", t["check"], level=3))
+    doc.blocks.append(Block("para", t["check_intro"]))
+    if len(items) < total:
+        doc.blocks.append(Block("para", t["check_subset"].format(n=len(items), total=total)))
+    doc.blocks.append(Block("table", header=t["check_head"], rows=rows))
+    doc.blocks.append(Block("para", t["check_ok"].format(err=f"{worst:.1e}")))
+    kinked = any(v.act_name in ("relu", "leaky_relu") and np.any(np.abs(b.Z[l]) < 1e-5) for l, v in enumerate(b.views))
+    if worst > 1e-4 and kinked:
+        doc.blocks.append(Block("para", t["check_kink"]))
+
+
+def _sci_latex(x: float) -> str:
+    if not math.isfinite(x):
+        return r"\mathrm{NaN}"
+    mantissa, exp = f"{x:.1e}".split("e")
+    return rf"{mantissa}\times 10^{{{int(exp)}}}"
+
+
+def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction) -> None:
+    rec, spec, prec = b.rec, b.spec, b.prec
+    f = lambda v: num_text(v, prec)  # noqa: E731
+    out = doc.warnings
+    if rec.index == 0:
+        for l, units in symmetric_units(rec.params_before, b.D):
+            names = ", ".join(b.sym.a(l, j)[0] for j in units)
+            out.append(t["symmetric"].format(l=l + 1, units=names))
+    checks = [("L", np.asarray(rec.loss.data))] + [(f"z^({l + 1})", z) for l, z in enumerate(b.Z)] + \
+        [(f"∂L/∂{k}", g) for k, g in rec.grads.items()] + [(f"{k} (after the update)", p) for k, p in rec.params_after.items()]
+    bad = [name for name, arr in checks if not np.all(np.isfinite(arr))]
+    if bad:
+        out.append(t["nonfinite"].format(k=rec.index + 1, what=", ".join(bad), lr=f(spec.lr)))
+    else:
+        loss_fn.load(rec.params_after)
+        after, before = loss_fn(), float(rec.loss.data)
+        limit = before if spec.optimizer == "sgd" else 1.5 * before
+        if not math.isfinite(after):
+            out.append(t["nonfinite"].format(k=rec.index + 1, what="L (after the update)", lr=f(spec.lr)))
+        elif after > limit * (1 + 1e-12) and after - before > 1e-12 * max(1.0, abs(before)):
+            out.append(t["diverge"].format(before=f(before), after=f(after), lr=f(spec.lr)))
+        big = max((("z", float(np.max(np.abs(z)))) for z in b.Z), key=lambda p: p[1])
+        gbig = max((("∂L/∂w", float(np.max(np.abs(g)))) for g in rec.grads.values()), key=lambda p: p[1])
+        for what, v in (big, gbig):
+            if v > 1e6:
+                out.append(t["exploding"].format(what=what, v=f(v)))
+        if b.D >= 2:
+            first = float(np.max(np.abs(rec.grads["W1"])))
+            top = float(np.max(np.abs(rec.grads[f"W{b.D}"])))
+            if top > 0 and first < 1e-4 * top:
+                out.append(t["vanishing"].format(l=1, v=f(first), ratio=f(top / max(first, 1e-300)), top=b.D))
+    for l, v in enumerate(b.views):
+        if v.act_name == "relu":
+            for j in np.flatnonzero(np.all(b.Z[l] <= 0, axis=0)):
+                out.append(t["dead"].format(unit=b.sym.a(l, int(j))[0] if not b.batch else f"{j + 1}", l=l + 1))
+    if out:
+        doc.blocks.append(Block("heading", t["warnings"], level=3))
+        doc.blocks += [Block("warning", w) for w in out]
+
+
+__all__ = ["Derivation", "derive", "Eq"]

@@ -1,0 +1,108 @@
+"""Per-layer matrix form for networks too large to write out element by element.
+
+The blocks show each layer's equation with its matrices (abbreviated); every element still gets an
+entry (a keyed equation that is not rendered), so ``Derivation.entries`` stays complete.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import Block, Eq
+from .symbols import LOSS, num_latex, num_text
+
+SHOW_ROWS, SHOW_COLS = 4, 6
+
+
+def mat(arr, prec):
+    """(text, latex) of a matrix or vector, abbreviated with … beyond 4 rows and 6 columns."""
+    a = np.atleast_2d(np.asarray(arr, dtype=float))
+    rows = list(range(min(len(a), SHOW_ROWS)))
+    cols = list(range(min(a.shape[1], SHOW_COLS)))
+    more_r, more_c = len(a) > SHOW_ROWS, a.shape[1] > SHOW_COLS
+    t_rows, l_rows = [], []
+    for i in rows:
+        t = [num_text(a[i, j], prec) for j in cols] + (["…"] if more_c else [])
+        lt = [num_latex(a[i, j], prec) for j in cols] + ([r"\cdots"] if more_c else [])
+        t_rows.append("[" + ", ".join(t) + "]")
+        l_rows.append("&".join(lt))
+    if more_r:
+        t_rows.append("…")
+        l_rows.append("&".join([r"\vdots"] * (len(cols) + more_c)))
+    shape = "×".join(map(str, a.shape))
+    return f"[{', '.join(t_rows)}] ({shape})", r"\begin{bmatrix}" + r"\\".join(l_rows) + r"\end{bmatrix}"
+
+
+def _elements(doc, arr, key, symbol, batch, prec, rule=("", "")):
+    a = np.asarray(arr, dtype=float)
+    for idx in np.ndindex(a.shape):
+        if not batch and a.ndim == 2 and a.shape[0] == 1 and key.startswith(("forward", "delta", "dL")):
+            k, i = f"{key}[{idx[1]}]", idx[1:]
+        else:
+            k, i = key + "".join(f"[{x}]" for x in idx), idx
+        sym = symbol(i)
+        forms = [rule] if rule[0] else []
+        doc.eqs.append(Eq(sym, forms, a[idx], key=k))
+
+
+def matrix_blocks(b, doc, t) -> None:
+    sym, prec, rec = b.sym, b.prec, b.rec
+    V = sym.layer_vector
+    add = doc.blocks.append
+    batch = f"{t['matrix_batch'].format(s=b.N)}" if b.N > 1 else ""
+    add(Block("para", t["matrix"].format(n=b.spec.n_params, batch=batch)))
+    add(Block("heading", t["forward"], level=3))
+    eqs = []
+    for l in range(b.D):
+        prev = ("x", "x") if l == 0 else V("a", l - 1)
+        z, a = V("z", l), V("a", l)
+        rhs = (f"{prev[0]}·W^({l + 1})" + (f" + b^({l + 1})" if b.B[l] is not None else ""),
+               rf"{prev[1]}W^{{({l + 1})}}" + (rf"+b^{{({l + 1})}}" if b.B[l] is not None else ""))
+        eqs.append(Eq(z, [rhs, mat(b.Z[l], prec)]))
+        if b.views[l].act is not None:
+            name = b.views[l].act_name
+            eqs.append(Eq(a, [(f"{name}({z[0]})", rf"\mathrm{{{name}}}\left({z[1]}\right)"), mat(b.A[l], prec)]))
+        _elements(doc, b.Z[l], f"forward[{l}].z", lambda i, l=l: sym.z(l, i[-1], i[0] if b.batch else None), b.batch, prec)
+        _elements(doc, b.A[l], f"forward[{l}].a", lambda i, l=l: sym.a(l, i[-1], i[0] if b.batch else None), b.batch, prec)
+    add(Block("math", eqs=eqs))
+    add(Block("heading", t["loss"], level=3))
+    loss = Eq(LOSS, [], float(rec.loss.data), key="loss")
+    add(Block("math", eqs=[loss]))
+    doc.eqs.append(loss)
+    add(Block("heading", t["backward"], level=3))
+    eqs = []
+    if not b.ce:
+        eqs.append(Eq(("∂L/∂y'", r"\frac{\partial L}{\partial y'}"), [mat(b.dA[-1], prec)]))
+        _elements(doc, b.dA[-1], "dL_doutput", lambda i: (f"∂L/∂{sym.output(i[-1], i[0] if b.batch else None)[0]}", ""), b.batch, prec)
+    for l in reversed(range(b.D)):
+        dl, W = V("delta", l), (f"W^({l + 1})", rf"W^{{({l + 1})}}")
+        if l == b.D - 1:
+            rhs = ("∂L/∂z (the loss rule)", r"\frac{\partial L}{\partial z}") if b.ce or b.views[l].act is None else \
+                ("∂L/∂y' ⊙ f'(z)", r"\frac{\partial L}{\partial y'}\odot f'(z)")
+        else:
+            nxt, Wn = V("delta", l + 1), f"W^({l + 2})"
+            rhs = (f"({nxt[0]}·{Wn}ᵀ)" + (" ⊙ f'(z)" if b.views[l].act is not None else ""),
+                   rf"\left({nxt[1]}W^{{({l + 2})\top}}\right)" + (r"\odot f'(z)" if b.views[l].act is not None else ""))
+        eqs.append(Eq(dl, [rhs, mat(b.dZ[l], prec)]))
+        prev = ("x", "x") if l == 0 else V("a", l - 1)
+        gw = rec.grads[f"W{l + 1}"]
+        eqs.append(Eq((f"∂L/∂{W[0]}", rf"\frac{{\partial L}}{{\partial {W[1]}}}"),
+                      [(f"{prev[0]}ᵀ·{dl[0]}", rf"{prev[1]}^{{\top}}{dl[1]}"), mat(gw, prec)]))
+        if b.B[l] is not None:
+            eqs.append(Eq((f"∂L/∂b^({l + 1})", rf"\frac{{\partial L}}{{\partial b^{{({l + 1})}}}}"),
+                          [(f"Σ_s {dl[0]}", rf"\sum_s {dl[1]}"), mat(rec.grads[f"b{l + 1}"], prec)]))
+        _elements(doc, b.dZ[l], f"delta[{l}]", lambda i, l=l: sym.delta(l, i[-1], i[0] if b.batch else None), b.batch, prec)
+    add(Block("math", eqs=eqs))
+    for name, g in rec.grads.items():
+        _elements(doc, g, f"grad.{name}", lambda i, name=name: (f"∂L/∂{sym.param(name, i)[0]}", ""), True, prec)
+    add(Block("heading", t["update"], level=3))
+    add(Block("para", t["pre_update"]))
+    eqs = []
+    lr = (num_text(b.spec.lr, prec), num_latex(b.spec.lr, prec))
+    for name, after in rec.params_after.items():
+        p = (name.replace("W", "W^(").replace("b", "b^(") + ")", name[0] + "^{(" + name[1:] + ")}")
+        eqs.append(Eq(p, [(f"{p[0]} − {lr[0]}·∂L/∂{p[0]}" if b.spec.optimizer == "sgd" else f"{b.spec.optimizer} step",
+                           rf"{p[1]}-{lr[1]}\frac{{\partial L}}{{\partial {p[1]}}}" if b.spec.optimizer == "sgd"
+                           else rf"\text{{{b.spec.optimizer} step}}"), mat(after, prec)], arrow=True))
+        _elements(doc, after, f"params_after.{name}", lambda i, name=name: sym.param(name, i), True, prec)
+    add(Block("math", eqs=eqs))

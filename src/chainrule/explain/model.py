@@ -1,0 +1,56 @@
+"""What a derivation is made of: equations (one per written quantity) grouped into blocks and sections.
+
+An ``Eq`` is one line in the seed's style, symbol form = numbers plugged in = result: a left-hand
+side, any number of intermediate forms, and the engine's value. Equations that write a quantity the
+step's JSON also holds carry its ``key``; those become ``Derivation.entries``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .symbols import num_latex, num_text
+
+
+@dataclass
+class Eq:
+    lhs: tuple                      # (text, latex)
+    forms: list                     # [(text, latex), ...] between the lhs and the result
+    value: float | None = None      # the result (None: the line ends with its last form)
+    key: str | None = None          # JSON path inside the step dict
+    keys: tuple = ()                # further keys the same line writes (z and a of a neuron without activation)
+    factors: list = field(default_factory=list)  # [{"symbol": ..., "value": ...}]
+    arrow: bool = False             # "←" instead of "=" after the lhs (updates)
+    note: tuple | None = None       # (text, latex) appended in parentheses
+
+    def parts(self, precision: int, latex: bool) -> list[str]:
+        k = 1 if latex else 0
+        out = [self.lhs[k], *(f[k] for f in self.forms)]
+        if self.value is not None:
+            out.append(num_latex(self.value, precision) if latex else num_text(self.value, precision))
+        return out
+
+    def text(self, precision: int) -> str:
+        parts = self.parts(precision, False)
+        head = f"{parts[0]} ← " if self.arrow else f"{parts[0]} = "
+        line = head + " = ".join(parts[1:])
+        return line + (f"   ({self.note[0]})" if self.note else "")
+
+    def latex(self, precision: int, align: bool = False) -> str:
+        parts = self.parts(precision, True)
+        op = r"\leftarrow " if self.arrow else "="
+        head = parts[0] + ("&" if align else "") + op
+        line = head + "=".join(parts[1:])
+        return line + (rf"\quad\text{{({self.note[1]})}}" if self.note else "")
+
+
+@dataclass
+class Block:
+    """kind: heading (level, text) | para (text) | math (eqs) | table (header, rows) | warning (text)."""
+
+    kind: str
+    text: str = ""
+    level: int = 3
+    eqs: list = field(default_factory=list)
+    header: list = field(default_factory=list)
+    rows: list = field(default_factory=list)

@@ -1,0 +1,220 @@
+"""Renderers: Markdown with $$ blocks (the seed's format), plain text, standalone LaTeX and offline HTML.
+
+HTML converts each equation's LaTeX to MathML with latex2mathml, which browsers render natively:
+no script, no CDN, nothing fetched when the page is opened.
+"""
+
+from __future__ import annotations
+
+import html as html_mod
+import re
+import unicodedata
+
+
+def _all_blocks(dv):
+    yield from dv.header
+    yield from _init_blocks(dv)
+    for doc in dv.steps:
+        yield from doc.blocks
+
+
+def _init_blocks(dv):
+    from .model import Block, Eq
+    from .symbols import num_latex, num_text
+
+    t = __import__("chainrule.explain.labels", fromlist=["LABELS"]).LABELS[dv.lang]
+    first = dv.run.steps[0].params_before
+    if dv.matrix:
+        return []
+    eqs = []
+    for name, arr in first.items():
+        from .symbols import Symbols
+
+        sym = Symbols(dv.spec.layers, dv.spec.activations, dv.notation, False)
+        flat = arr.reshape(-1)
+        if flat.size and (flat == flat[0]).all():
+            names = [sym.param(name, idx) for idx in [tuple(0 for _ in arr.shape), tuple(s - 1 for s in arr.shape)]]
+            lhs = (f"{names[0][0]} … {names[1][0]}", rf"{names[0][1]}\ \ldots\ {names[1][1]}") \
+                if flat.size > 1 else names[0]
+            eqs.append(Eq(lhs, [(num_text(flat[0], dv.precision), num_latex(flat[0], dv.precision))]))
+        else:
+            import numpy as np
+
+            for idx in np.ndindex(arr.shape):
+                eqs.append(Eq(sym.param(name, idx), [(num_text(arr[idx], dv.precision), num_latex(arr[idx], dv.precision))]))
+    return [Block("para", t["init"]), Block("math", eqs=eqs)]
+
+
+# --------------------------------------------------------------------------- Markdown
+def markdown(dv) -> str:
+    out = []
+    for b in _all_blocks(dv):
+        if b.kind == "heading":
+            out.append("#" * b.level + " " + b.text)
+        elif b.kind == "para":
+            out.append(b.text)
+        elif b.kind == "warning":
+            out.append("> **⚠** " + b.text)
+        elif b.kind == "math":
+            if not b.eqs:
+                continue
+            lines = " \\\\\n".join(e.latex(dv.precision, align=True) for e in b.eqs)
+            out.append("$$\n\\begin{aligned}\n" + lines + "\n\\end{aligned}\n$$")
+        elif b.kind == "table":
+            rows = [b.header] + [[c[1] if i == 0 else c[0] for i, c in enumerate(r)] for r in b.rows]
+            md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+            for r in rows[1:]:
+                md.append("| " + " | ".join(f"${r[0]}$" if i == 0 else c for i, c in enumerate(r)) + " |")
+            out.append("\n".join(md))
+    return "\n\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- plain text
+def _width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def text(dv) -> str:
+    out = []
+    for b in _all_blocks(dv):
+        if b.kind == "heading":
+            line = "=" if b.level <= 2 else ("-" if b.level == 3 else "")
+            out.append(b.text + ("\n" + line * _width(b.text) if line else ""))
+        elif b.kind == "para":
+            out.append(b.text)
+        elif b.kind == "warning":
+            out.append("⚠ " + b.text)
+        elif b.kind == "math":
+            if not b.eqs:
+                continue
+            lines = [e.text(dv.precision) for e in b.eqs]
+            lhs = [e.lhs[0] for e in b.eqs]
+            w = max(_width(x) for x in lhs)
+            out.append("\n".join("  " + x + " " * (w - _width(x)) + line[len(x):] for x, line in zip(lhs, lines)))
+        elif b.kind == "table":
+            rows = [b.header] + [[c[0] for c in r] for r in b.rows]
+            widths = [max(_width(r[i]) for r in rows) for i in range(len(b.header))]
+            fmt_row = lambda r: "  " + "  ".join(  # noqa: E731
+                c + " " * (widths[i] - _width(c)) if i == 0 else " " * (widths[i] - _width(c)) + c for i, c in enumerate(r))
+            out.append("\n".join([fmt_row(rows[0]), "  " + "  ".join("─" * w for w in widths)] + [fmt_row(r) for r in rows[1:]]))
+    return "\n\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- LaTeX
+_TEX_SYMBOLS = {
+    "∂": r"\partial ", "η": r"\eta ", "δ": r"\delta ", "σ": r"\sigma ", "←": r"\leftarrow ", "⊙": r"\odot ",
+    "≤": r"\le ", "½": r"\frac{1}{2}", "Σ": r"\Sigma ", "μ": r"\mu ", "β": r"\beta ", "ε": r"\epsilon ",
+    "₁": "_1", "₂": "_2", "√": r"\surd ", "²": "^2", "→": r"\to ", "×": r"\times ", "·": r"\cdot ", "−": "-",
+    "ᵀ": r"^{\top}", "…": r"\ldots ", "—": "---", "⚠": "",
+}
+_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\~{}",
+            "^": r"\^{}", "\\": r"\textbackslash{}"}
+
+
+def tex_text(s: str) -> str:
+    """Prose with math symbols for pdflatex: special characters escaped, symbols and subscripts as math."""
+    out = []
+    for token in re.split(r"(\S+)", s):
+        if not token.strip():
+            out.append(token)
+            continue
+        if any(ch in _TEX_SYMBOLS for ch in token) or re.search(r"[A-Za-z]'*_\w|\^\(", token):
+            body = "".join(_TEX_SYMBOLS.get(ch, _SPECIAL.get(ch, ch) if ch in "&%$#" else ch) for ch in token)
+            body = body.replace("'", "^{\\prime}").replace("^{\\prime}^{\\prime}", "^{\\prime\\prime}")
+            lead = re.match(r"^[(（]*", body).group(0)
+            trail = re.search(r"[)）.,;:，。；：]*$", body).group(0)
+            core = body[len(lead):len(body) - len(trail)] if trail else body[len(lead):]
+            out.append(f"{lead}${core}${trail}" if core else body)
+        else:
+            out.append("".join(_SPECIAL.get(ch, ch) for ch in token))
+    return "".join(out)
+
+
+def latex(dv) -> str:
+    body = []
+    for b in _all_blocks(dv):
+        if b.kind == "heading":
+            cmd = {1: "section*", 2: "section*", 3: "subsection*", 4: "subsubsection*"}[min(b.level, 4)]
+            if b.level == 1:
+                body.append(rf"\begin{{center}}\LARGE {tex_text(b.text)}\end{{center}}")
+            else:
+                body.append(rf"\{cmd}{{{tex_text(b.text)}}}")
+        elif b.kind in ("para", "warning"):
+            body.append((r"\textbf{!} " if b.kind == "warning" else "") + tex_text(b.text))
+        elif b.kind == "math":
+            if b.eqs:
+                body.append("\\begin{align*}\n" + " \\\\\n".join(e.latex(dv.precision, align=True) for e in b.eqs)
+                            + "\n\\end{align*}")
+        elif b.kind == "table":
+            head = " & ".join(tex_text(h) for h in b.header)
+            rows = " \\\\\n".join(" & ".join(f"${c[1]}$" for c in r) for r in b.rows)
+            body.append("\\begin{center}\\begin{tabular}{lrrr}\n" + head + " \\\\ \\hline\n" + rows
+                        + "\n\\end{tabular}\\end{center}")
+    zh = dv.lang == "zh"
+    pre = [r"\documentclass[10pt]{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{amsmath,amssymb}",
+           r"\usepackage[margin=1.8cm]{geometry}", r"\allowdisplaybreaks", r"\setlength{\parindent}{0pt}",
+           r"\setlength{\parskip}{0.5em}"]
+    if zh:
+        pre.append(r"\usepackage{CJKutf8}")
+    doc = "\n\n".join(body)
+    if zh:
+        doc = "\\begin{CJK}{UTF8}{gbsn}\n" + doc + "\n\\end{CJK}"
+    return "\n".join(pre) + "\n\\begin{document}\n\\small\n" + doc + "\n\\end{document}\n"
+
+
+# --------------------------------------------------------------------------- HTML
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", sans-serif;
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #1b1b1b; line-height: 1.5; }
+h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
+h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #eee; }
+h3 { font-size: 1.2em; margin-top: 1.6em; } h4 { font-size: 1.05em; margin-top: 1.2em; color: #333; }
+table.eqs { border-collapse: collapse; margin: .4em 0 .8em 1em; }
+table.eqs td { padding: .15em .2em; vertical-align: middle; }
+table.eqs td.lhs { text-align: right; white-space: nowrap; }
+table.eqs td.rhs { text-align: left; }
+math { font-size: 1.1em; }
+table.check { border-collapse: collapse; margin: .5em 0 .5em 1em; font-variant-numeric: tabular-nums; }
+table.check th, table.check td { border-bottom: 1px solid #e4e4e4; padding: .25em .8em; text-align: right; }
+table.check td:first-child, table.check th:first-child { text-align: left; }
+.warning { background: #fff6e0; border-left: 4px solid #e0a000; padding: .5em .8em; margin: .6em 0; }
+"""
+
+
+def _mathml(tex: str, display: str = "inline") -> str:
+    from latex2mathml.converter import convert
+
+    return convert(tex, display=display)
+
+
+def html(dv, fragment: bool = False) -> str:
+    parts = []
+    for b in _all_blocks(dv):
+        if b.kind == "heading":
+            parts.append(f"<h{b.level}>{html_mod.escape(b.text)}</h{b.level}>")
+        elif b.kind == "para":
+            parts.append(f"<p>{html_mod.escape(b.text)}</p>")
+        elif b.kind == "warning":
+            parts.append(f'<p class="warning">⚠ {html_mod.escape(b.text)}</p>')
+        elif b.kind == "math":
+            rows = []
+            for e in b.eqs:
+                p = e.parts(dv.precision, True)
+                op = r"\leftarrow " if e.arrow else "="
+                rhs = op + "=".join(p[1:]) + (rf"\quad\text{{({e.note[1]})}}" if e.note else "")
+                rows.append(f'<tr><td class="lhs">{_mathml(p[0])}</td><td class="rhs">{_mathml(rhs)}</td></tr>')
+            if rows:
+                parts.append('<table class="eqs">' + "".join(rows) + "</table>")
+        elif b.kind == "table":
+            head = "".join(f"<th>{html_mod.escape(h)}</th>" for h in b.header)
+            body = "".join("<tr>" + "".join(f"<td>{_mathml(c[1]) if i == 0 else html_mod.escape(c[0])}</td>"
+                                            for i, c in enumerate(r)) + "</tr>" for r in b.rows)
+            parts.append(f'<table class="check"><tr>{head}</tr>{body}</table>')
+    content = "\n".join(parts)
+    if fragment:
+        return f'<div class="chainrule-derivation"><style>{_CSS}</style>\n{content}\n</div>'
+    lang = "zh-CN" if dv.lang == "zh" else "en"
+    title = html_mod.escape(dv.header[0].text if dv.header else "derivation")
+    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{title}</title>\n'
+            f"<style>{_CSS}</style>\n</head>\n<body>\n{content}\n</body>\n</html>\n")
