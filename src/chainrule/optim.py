@@ -57,11 +57,16 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.setdefault(id(p), {})
-                np.copyto(p.data, self._update(p.data, p.grad, state, group))
+                state = self.state.get(id(p))
+                if state is None:
+                    state = self.state[id(p)] = {}
+                new = self._update(p.data, p.grad, state, group)
+                if new is not p.data:
+                    np.copyto(p.data, new)
                 p._bump()
 
     def _update(self, w, g, state, group):
+        """The new value of ``w``: a new array, or ``w`` itself after updating it in place."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -101,7 +106,8 @@ class SGD(Optimizer):
             buf = g.copy() if buf is None else momentum * buf + (1 - group["dampening"]) * g
             state["momentum_buffer"] = buf
             g = g + momentum * buf if group["nesterov"] else buf
-        return w - group["lr"] * g
+        w -= group["lr"] * g  # in place: one pass over the weights, no copy back
+        return w
 
 
 class Adam(Optimizer):
