@@ -63,10 +63,10 @@ class StepBuilder:
         self.A = [np.asarray(v.a.data, dtype=float) for v in self.views]
         self.dZ = [v.z.grad for v in self.views]
         self.dA = [v.a.grad if v.on_path else None for v in self.views]
-        self.W = [rec.params_before[f"W{l + 1}"] for l in range(self.D)]
-        self.B = [rec.params_before.get(f"b{l + 1}") for l in range(self.D)]
-        self.fp = [local_derivative(v.act, self.Z[l]) if v.act is not None and v.act.op.name in ELEMENTWISE
-                   and v.on_path else None for l, v in enumerate(self.views)]
+        self.W = [rec.params_before[f"W{li + 1}"] for li in range(self.D)]
+        self.B = [rec.params_before.get(f"b{li + 1}") for li in range(self.D)]
+        self.fp = [local_derivative(v.act, self.Z[li]) if v.act is not None and v.act.op.name in ELEMENTWISE
+                   and v.on_path else None for li, v in enumerate(self.views)]
         top = self.views[-1]
         self.J = softmax_jacobian(top.act, self.Z[-1]) if top.on_path and top.act_name == "softmax" else None
         self.probs = softmax_values(self.Z[-1]) if self.ce else None
@@ -82,8 +82,8 @@ class StepBuilder:
     def samples(self):
         return range(self.N)
 
-    def act_op(self, l):
-        v = self.views[l]
+    def act_op(self, li):
+        v = self.views[li]
         return None if v.act is None else v.act.op
 
     def fill(self, template_key, op, latex, **values):
@@ -98,56 +98,56 @@ class StepBuilder:
     def rule(self, template_key, op, **values):
         return self.fill(template_key, op, False, **values), self.fill(template_key, op, True, **values)
 
-    def act_values(self, l):
+    def act_values(self, li):
         """Extra template values of layer l's activation (the leaky ReLU slope)."""
-        v = self.views[l]
+        v = self.views[li]
         if v.act is not None and v.act.op.name == "leaky_relu":
             return {"negative_slope": self.n(v.act.attrs.get("negative_slope", 0.01))}
         return {}
 
-    def dprime(self, l, j, s, numbers: bool):
+    def dprime(self, li, j, s, numbers: bool):
         """The activation derivative of neuron j written with symbols or with the numbers plugged in."""
-        op = self.act_op(l)
+        op = self.act_op(li)
         if numbers:
-            return self.rule("d", op, z=self.n(self.Z[l][s, j], True), a=self.n(self.A[l][s, j], True),
-                             **self.act_values(l))
-        return self.rule("d", op, z=self.sym.z(l, j, s), a=self.sym.a(l, j, s), **self.act_values(l))
+            return self.rule("d", op, z=self.n(self.Z[li][s, j], True), a=self.n(self.A[li][s, j], True),
+                             **self.act_values(li))
+        return self.rule("d", op, z=self.sym.z(li, j, s), a=self.sym.a(li, j, s), **self.act_values(li))
 
     # ----------------------------------------------------------------- forward
     def forward_eqs(self, s):
         sym, lin = self.sym, REGISTRY["linear"]
         eqs = []
-        for l in range(self.D):
-            n_in, n_out = self.W[l].shape
+        for li in range(self.D):
+            n_in, n_out = self.W[li].shape
             for j in range(n_out):
-                terms_s = [self.rule("term", lin, w=sym.param(f"W{l + 1}", (i, j)), x=sym.a(l - 1, i, s))
+                terms_s = [self.rule("term", lin, w=sym.param(f"W{li + 1}", (i, j)), x=sym.a(li - 1, i, s))
                            for i in range(n_in)]
-                terms_n = [self.rule("num", lin, w=self.n(self.W[l][i, j], True), x=self.n(self.X[l][s, i], True))
+                terms_n = [self.rule("num", lin, w=self.n(self.W[li][i, j], True), x=self.n(self.X[li][s, i], True))
                            for i in range(n_in)]
-                if self.B[l] is not None:
-                    terms_s.append(sym.param(f"b{l + 1}", (j,)))
-                    terms_n.append(self.n(self.B[l][j], True))
-                same = self.views[l].act is None
-                keys = (self.vkey(f"forward[{l}].a", s, j),) if same else ()
-                eqs.append(Eq(sym.z(l, j, s), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")],
-                              self.Z[l][s, j], key=self.vkey(f"forward[{l}].z", s, j), keys=keys))
-            op = self.act_op(l)
+                if self.B[li] is not None:
+                    terms_s.append(sym.param(f"b{li + 1}", (j,)))
+                    terms_n.append(self.n(self.B[li][j], True))
+                same = self.views[li].act is None
+                keys = (self.vkey(f"forward[{li}].a", s, j),) if same else ()
+                eqs.append(Eq(sym.z(li, j, s), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")],
+                              self.Z[li][s, j], key=self.vkey(f"forward[{li}].z", s, j), keys=keys))
+            op = self.act_op(li)
             if op is None:
                 continue
             for j in range(n_out):
-                a_sym = sym.a(l, j, s)
+                a_sym = sym.a(li, j, s)
                 if op.name == "softmax":
-                    exps_s = _join([self.rule("exp", op, z=sym.z(l, k, s)) for k in range(n_out)], " + ", "+")
-                    exps_n = _join([self.rule("exp", op, z=self.n(self.Z[l][s, k])) for k in range(n_out)], " + ", "+")
-                    forms = [self.rule("f", op, z=sym.z(l, j, s), exps=exps_s),
-                             self.rule("f", op, z=self.n(self.Z[l][s, j]), exps=exps_n)]
+                    exps_s = _join([self.rule("exp", op, z=sym.z(li, k, s)) for k in range(n_out)], " + ", "+")
+                    exps_n = _join([self.rule("exp", op, z=self.n(self.Z[li][s, k])) for k in range(n_out)], " + ", "+")
+                    forms = [self.rule("f", op, z=sym.z(li, j, s), exps=exps_s),
+                             self.rule("f", op, z=self.n(self.Z[li][s, j]), exps=exps_n)]
                 else:
                     name = op.explain["name"]
-                    z_sym = sym.z(l, j, s)
+                    z_sym = sym.z(li, j, s)
                     forms = [(f"{name}({z_sym[0]})", rf"\mathrm{{{name}}}\left({z_sym[1]}\right)" if name != "σ"
                               else rf"\sigma\left({z_sym[1]}\right)"),
-                             self.rule("f", op, z=self.n(self.Z[l][s, j], True), **self.act_values(l))]
-                eqs.append(Eq(a_sym, forms, self.A[l][s, j], key=self.vkey(f"forward[{l}].a", s, j)))
+                             self.rule("f", op, z=self.n(self.Z[li][s, j], True), **self.act_values(li))]
+                eqs.append(Eq(a_sym, forms, self.A[li][s, j], key=self.vkey(f"forward[{li}].a", s, j)))
         return eqs
 
     # ----------------------------------------------------------------- loss and ∂L/∂y'
@@ -203,63 +203,63 @@ class StepBuilder:
         return eqs
 
     # ----------------------------------------------------------------- δ of each neuron
-    def delta_eqs(self, l):
+    def delta_eqs(self, li):
         sym, eqs = self.sym, []
-        n_out = self.W[l].shape[1]
-        top = l == self.D - 1
+        n_out = self.W[li].shape[1]
+        top = li == self.D - 1
         if top and self.ce:
             return []
         for s in self.samples():
             for j in range(n_out):
-                dz = d(LOSS, sym.z(l, j, s))
-                lhs = sym.delta(l, j, s)
-                value, key = self.dZ[l][s, j], self.vkey(f"delta[{l}]", s, j)
-                act = self.views[l].act_name
+                dz = d(LOSS, sym.z(li, j, s))
+                lhs = sym.delta(li, j, s)
+                value, key = self.dZ[li][s, j], self.vkey(f"delta[{li}]", s, j)
+                act = self.views[li].act_name
                 if top:
                     out = sym.output(j, s)
                     if act == "none":
                         eqs.append(Eq(lhs, [d(LOSS, out)], value, key=key))
                     elif act == "softmax":
                         k_range = range(n_out)
-                        chain = _join([_join([d(LOSS, sym.output(k, s)), d(sym.output(k, s), sym.z(l, j, s))], "·", "")
+                        chain = _join([_join([d(LOSS, sym.output(k, s)), d(sym.output(k, s), sym.z(li, j, s))], "·", "")
                                        for k in k_range], " + ", "+")
-                        nums = _join([_join([self.n(self.dA[l][s, k], True), self.n(self.J[s, k, j], True)], " × ", r"\times ")
+                        nums = _join([_join([self.n(self.dA[li][s, k], True), self.n(self.J[s, k, j], True)], " × ", r"\times ")
                                       for k in k_range], " + ", "+")
                         eqs.append(Eq(lhs, [dz, chain, nums], value, key=key))
                     else:
-                        chain = _join([d(LOSS, out), d(out, sym.z(l, j, s))], "·", "")
-                        g = self.n(self.dA[l][s, j], True)
-                        mixed = _join([g, _paren(self.dprime(l, j, s, False), _is_sum(self.dprime(l, j, s, False)))], " × ", r"\times ")
-                        nums = _join([g, _paren(self.dprime(l, j, s, True), _is_sum(self.dprime(l, j, s, True)))], " × ", r"\times ")
+                        chain = _join([d(LOSS, out), d(out, sym.z(li, j, s))], "·", "")
+                        g = self.n(self.dA[li][s, j], True)
+                        mixed = _join([g, _paren(self.dprime(li, j, s, False), _is_sum(self.dprime(li, j, s, False)))], " × ", r"\times ")
+                        nums = _join([g, _paren(self.dprime(li, j, s, True), _is_sum(self.dprime(li, j, s, True)))], " × ", r"\times ")
                         eqs.append(Eq(lhs, [chain, mixed, nums], value, key=key, factors=[
-                            {"symbol": d(LOSS, out)[0], "value": float(self.dA[l][s, j])},
-                            {"symbol": d(out, sym.z(l, j, s))[0], "value": float(self.fp[l][s, j])}]))
+                            {"symbol": d(LOSS, out)[0], "value": float(self.dA[li][s, j])},
+                            {"symbol": d(out, sym.z(li, j, s))[0], "value": float(self.fp[li][s, j])}]))
                     continue
-                nxt = self.W[l + 1].shape[1]
-                up_s = _join([_join([sym.delta(l + 1, k, s), sym.param(f"W{l + 2}", (j, k))], "·", "")
+                nxt = self.W[li + 1].shape[1]
+                up_s = _join([_join([sym.delta(li + 1, k, s), sym.param(f"W{li + 2}", (j, k))], "·", "")
                               for k in range(nxt)], " + ", "+")
-                up_n = _join([_join([self.n(self.dZ[l + 1][s, k], True), self.n(self.W[l + 1][j, k], True)], " × ", r"\times ")
+                up_n = _join([_join([self.n(self.dZ[li + 1][s, k], True), self.n(self.W[li + 1][j, k], True)], " × ", r"\times ")
                               for k in range(nxt)], " + ", "+")
                 if act == "none":
                     eqs.append(Eq(lhs, [dz, up_s, up_n], value, key=key))
                     continue
-                a = sym.a(l, j, s)
-                chain = _join([d(LOSS, a), d(a, sym.z(l, j, s))], "·", "")
+                a = sym.a(li, j, s)
+                chain = _join([d(LOSS, a), d(a, sym.z(li, j, s))], "·", "")
                 wrap = nxt > 1
-                mixed = _join([_paren(up_s, wrap), _paren(self.dprime(l, j, s, False), _is_sum(self.dprime(l, j, s, False)))], "·", r"\cdot ")
-                nums = _join([_paren(up_n, wrap), _paren(self.dprime(l, j, s, True), _is_sum(self.dprime(l, j, s, True)))], " × ", r"\times ")
+                mixed = _join([_paren(up_s, wrap), _paren(self.dprime(li, j, s, False), _is_sum(self.dprime(li, j, s, False)))], "·", r"\cdot ")
+                nums = _join([_paren(up_n, wrap), _paren(self.dprime(li, j, s, True), _is_sum(self.dprime(li, j, s, True)))], " × ", r"\times ")
                 eqs.append(Eq(lhs, [chain, mixed, nums], value, key=key, factors=[
-                    {"symbol": d(LOSS, a)[0], "value": float(self.dA[l][s, j])},
-                    {"symbol": d(a, sym.z(l, j, s))[0], "value": float(self.fp[l][s, j])}]))
+                    {"symbol": d(LOSS, a)[0], "value": float(self.dA[li][s, j])},
+                    {"symbol": d(a, sym.z(li, j, s))[0], "value": float(self.fp[li][s, j])}]))
         return eqs
 
-    # ----------------------------------------------------------------- paths from z^(l)_j to the loss
-    def path_count(self, l):
-        count = int(np.prod([self.W[m].shape[1] for m in range(l + 1, self.D)])) if l + 1 < self.D else 1
+    # ----------------------------------------------------------------- paths from z^(li)_j to the loss
+    def path_count(self, li):
+        count = int(np.prod([self.W[m].shape[1] for m in range(li + 1, self.D)])) if li + 1 < self.D else 1
         return count * (self.W[-1].shape[1] if self.J is not None else 1)
 
-    def paths(self, l, j):
-        """Every path from z^(l)_j up to L (sample 0) as a list of factors (symbol, local expr, value)."""
+    def paths(self, li, j):
+        """Every path from z^(li)_j up to L (sample 0) as a list of factors (symbol, local expr, value)."""
         sym, s, D = self.sym, 0, self.D
         top = D - 1
         found = []
@@ -282,11 +282,11 @@ class StepBuilder:
 
         def down(m, k, acc):
             # acc ends at z^(m)_k; go to a^(m-1)_k2 then z^(m-1)_k2
-            if m == l:
+            if m == li:
                 if k == j:
                     found.append(acc)
                 return
-            choices = [j] if m - 1 == l else range(self.W[m - 1].shape[1])
+            choices = [j] if m - 1 == li else range(self.W[m - 1].shape[1])
             for k2 in choices:
                 step = [(d(sym.z(m, k), sym.a(m - 1, k2)), sym.param(f"W{m + 1}", (k2, k)), self.W[m][k2, k])]
                 if self.views[m - 1].act is not None:
@@ -294,19 +294,19 @@ class StepBuilder:
                                  self.fp[m - 1][s, k2]))
                 down(m - 1, k2, acc + step)
 
-        for k in ([j] if l == top else range(self.W[top].shape[1])):
+        for k in ([j] if li == top else range(self.W[top].shape[1])):
             for start in head(k):
                 down(top, k, start)
         return found
 
     # ----------------------------------------------------------------- ∂L/∂w and ∂L/∂b
-    def grad_eqs(self, l):
+    def grad_eqs(self, li):
         sym, eqs = self.sym, []
-        n_in, n_out = self.W[l].shape
-        items = [(f"W{l + 1}", (i, j)) for i in range(n_in) for j in range(n_out)]
-        if self.B[l] is not None:
-            items += [(f"b{l + 1}", (j,)) for j in range(n_out)]
-        use_paths = not self.batch and self.path_count(l) <= MAX_PATHS
+        n_in, n_out = self.W[li].shape
+        items = [(f"W{li + 1}", (i, j)) for i in range(n_in) for j in range(n_out)]
+        if self.B[li] is not None:
+            items += [(f"b{li + 1}", (j,)) for j in range(n_out)]
+        use_paths = not self.batch and self.path_count(li) <= MAX_PATHS
         for name, idx in items:
             j = idx[-1]
             p_sym = sym.param(name, idx)
@@ -316,22 +316,22 @@ class StepBuilder:
             if self.batch:
                 terms_s, terms_n, factors = [], [], []
                 for s in self.samples():
-                    xs = sym.a(l - 1, idx[0], s) if is_w else ("1", "1")
-                    xv = self.X[l][s, idx[0]] if is_w else 1.0
-                    terms_s.append(_join([sym.delta(l, j, s), xs], "·", "") if is_w else sym.delta(l, j, s))
-                    terms_n.append(_join([self.n(self.dZ[l][s, j], True), self.n(xv, True)], " × ", r"\times ")
-                                   if is_w else self.n(self.dZ[l][s, j], True))
-                    factors += [{"symbol": sym.delta(l, j, s)[0], "value": float(self.dZ[l][s, j]), "sample": s + 1},
-                                {"symbol": d(sym.z(l, j, s), p_sym)[0], "value": float(xv), "sample": s + 1}]
+                    xs = sym.a(li - 1, idx[0], s) if is_w else ("1", "1")
+                    xv = self.X[li][s, idx[0]] if is_w else 1.0
+                    terms_s.append(_join([sym.delta(li, j, s), xs], "·", "") if is_w else sym.delta(li, j, s))
+                    terms_n.append(_join([self.n(self.dZ[li][s, j], True), self.n(xv, True)], " × ", r"\times ")
+                                   if is_w else self.n(self.dZ[li][s, j], True))
+                    factors += [{"symbol": sym.delta(li, j, s)[0], "value": float(self.dZ[li][s, j]), "sample": s + 1},
+                                {"symbol": d(sym.z(li, j, s), p_sym)[0], "value": float(xv), "sample": s + 1}]
                 eqs.append(Eq(d(LOSS, p_sym), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")], value,
                               key=key, factors=factors))
                 continue
-            last = (d(sym.z(l, j), p_sym), sym.a(l - 1, idx[0]) if is_w else ("1", "1"),
-                    self.X[l][0, idx[0]] if is_w else 1.0)
-            dz_factors = [{"symbol": d(LOSS, sym.z(l, j))[0], "value": float(self.dZ[l][0, j])},
+            last = (d(sym.z(li, j), p_sym), sym.a(li - 1, idx[0]) if is_w else ("1", "1"),
+                    self.X[li][0, idx[0]] if is_w else 1.0)
+            dz_factors = [{"symbol": d(LOSS, sym.z(li, j))[0], "value": float(self.dZ[li][0, j])},
                           {"symbol": last[0][0], "value": float(last[2])}]
             if use_paths:
-                paths = [p + [last] for p in self.paths(l, j)]
+                paths = [p + [last] for p in self.paths(li, j)]
                 chain = _join([_join([f[0] for f in p], "·", "") for p in paths], " + ", "+")
                 nums = _join([_join([self.n(f[2], True) for f in p], " × ", r"\times ") for p in paths], " + ", "+")
                 forms = [chain]
@@ -343,21 +343,21 @@ class StepBuilder:
                            else dz_factors)
                 eqs.append(Eq(d(LOSS, p_sym), forms, value, key=key, factors=factors))
             else:
-                forms = [_join([d(LOSS, sym.z(l, j)), last[0]], "·", ""),
-                         _join([sym.delta(l, j), last[1]], "·", ""),
-                         _join([self.n(self.dZ[l][0, j], True), self.n(last[2], True)], " × ", r"\times ")]
+                forms = [_join([d(LOSS, sym.z(li, j)), last[0]], "·", ""),
+                         _join([sym.delta(li, j), last[1]], "·", ""),
+                         _join([self.n(self.dZ[li][0, j], True), self.n(last[2], True)], " × ", r"\times ")]
                 eqs.append(Eq(d(LOSS, p_sym), forms, value, key=key, factors=dz_factors))
         return eqs
 
     # ----------------------------------------------------------------- update
     def update_blocks(self):
-        sym, spec, t = self.sym, self.spec, self.t
+        spec, t = self.spec, self.t
         blocks = []
         lr = self.n(spec.lr)
         w = ("w", "w")
         if spec.optimizer == "sgd":
             blocks.append(Block("para", t["rule_sgd"]))
-            blocks.append(Block("math", eqs=[Eq(w, [(f"w − η·∂L/∂w", r"w-\eta\frac{\partial L}{\partial w}")], arrow=True)]))
+            blocks.append(Block("math", eqs=[Eq(w, [("w − η·∂L/∂w", r"w-\eta\frac{\partial L}{\partial w}")], arrow=True)]))
         elif spec.optimizer == "momentum":
             blocks.append(Block("para", t["rule_momentum"].format(m=num_text(spec.momentum, self.prec))))
             blocks.append(Block("math", eqs=[
@@ -375,9 +375,9 @@ class StepBuilder:
                 Eq(w, [("w − η·(m/(1 − β₁^t)) / (√(v/(1 − β₂^t)) + ε)",
                         r"w-\eta\,\frac{m/(1-\beta_1^{t})}{\sqrt{v/(1-\beta_2^{t})}+\epsilon}")], arrow=True)]))
         blocks.append(Block("para", t["pre_update"]))
-        for l in reversed(range(self.D)):
+        for li in reversed(range(self.D)):
             eqs = []
-            names = [f"W{l + 1}"] + ([f"b{l + 1}"] if self.B[l] is not None else [])
+            names = [f"W{li + 1}"] + ([f"b{li + 1}"] if self.B[li] is not None else [])
             for name in names:
                 for idx in np.ndindex(self.rec.grads[name].shape):
                     eqs.extend(self.update_eqs(name, idx, lr))

@@ -80,14 +80,14 @@ def replay_optimizer(spec, steps) -> list[dict]:
 def symmetric_units(params: dict, depth: int) -> list[tuple[int, list[int]]]:
     """(layer, units) for hidden units with identical incoming weights, bias and outgoing weights."""
     found = []
-    for l in range(depth - 1):
-        w_in, w_out = params[f"W{l + 1}"], params[f"W{l + 2}"]
-        b = params.get(f"b{l + 1}")
+    for li in range(depth - 1):
+        w_in, w_out = params[f"W{li + 1}"], params[f"W{li + 2}"]
+        b = params.get(f"b{li + 1}")
         groups: dict = {}
         for j in range(w_in.shape[1]):
             sig = (tuple(w_in[:, j]), None if b is None else float(b[j]), tuple(w_out[j, :]))
             groups.setdefault(sig, []).append(j)
         for units in groups.values():
             if len(units) > 1:
-                found.append((l, units))
+                found.append((li, units))
     return found

@@ -195,17 +195,17 @@ def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
     eqs = b.dloss_eqs()
     add(Block("math", eqs=eqs))
     doc.eqs += eqs
-    for l in reversed(range(b.D)):
-        add(Block("heading", t["layer"].format(l=l + 1), level=4))
-        deltas = b.delta_eqs(l)
+    for li in reversed(range(b.D)):
+        add(Block("heading", t["layer"].format(li=li + 1), level=4))
+        deltas = b.delta_eqs(li)
         if deltas:
             add(Block("para", t["delta"]))
             add(Block("math", eqs=deltas))
             doc.eqs += deltas
-        if not b.batch and 1 < b.path_count(l) <= MAX_PATHS:
+        if not b.batch and 1 < b.path_count(li) <= MAX_PATHS:
             add(Block("para", t["paths"]))
-        add(Block("para", t["grads_of"].format(l=l + 1, b=t["and_biases"] if b.B[l] is not None else "")))
-        grads = b.grad_eqs(l)
+        add(Block("para", t["grads_of"].format(li=li + 1, b=t["and_biases"] if b.B[li] is not None else "")))
+        grads = b.grad_eqs(li)
         add(Block("math", eqs=grads))
         doc.eqs += grads
     add(Block("heading", t["update"], level=4))
@@ -238,7 +238,7 @@ def _check(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction, matrix:
         doc.blocks.append(Block("para", t["check_subset"].format(n=len(items), total=total)))
     doc.blocks.append(Block("table", header=t["check_head"], rows=rows))
     doc.blocks.append(Block("para", t["check_ok"].format(err=f"{worst:.1e}")))
-    kinked = any(v.act_name in ("relu", "leaky_relu") and np.any(np.abs(b.Z[l]) < 1e-5) for l, v in enumerate(b.views))
+    kinked = any(v.act_name in ("relu", "leaky_relu") and np.any(np.abs(b.Z[li]) < 1e-5) for li, v in enumerate(b.views))
     if worst > 1e-4 and kinked:
         doc.blocks.append(Block("para", t["check_kink"]))
 
@@ -255,10 +255,10 @@ def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction) -> N
     f = lambda v: num_text(v, prec)  # noqa: E731
     out = doc.warnings
     if rec.index == 0:
-        for l, units in symmetric_units(rec.params_before, b.D):
-            names = ", ".join(b.sym.a(l, j)[0] for j in units)
-            out.append(t["symmetric"].format(l=l + 1, units=names))
-    checks = [("L", np.asarray(rec.loss.data))] + [(f"z^({l + 1})", z) for l, z in enumerate(b.Z)] + \
+        for li, units in symmetric_units(rec.params_before, b.D):
+            names = ", ".join(b.sym.a(li, j)[0] for j in units)
+            out.append(t["symmetric"].format(li=li + 1, units=names))
+    checks = [("L", np.asarray(rec.loss.data))] + [(f"z^({li + 1})", z) for li, z in enumerate(b.Z)] + \
         [(f"∂L/∂{k}", g) for k, g in rec.grads.items()] + [(f"{k} (after the update)", p) for k, p in rec.params_after.items()]
     bad = [name for name, arr in checks if not np.all(np.isfinite(arr))]
     if bad:
@@ -280,11 +280,11 @@ def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction) -> N
             first = float(np.max(np.abs(rec.grads["W1"])))
             top = float(np.max(np.abs(rec.grads[f"W{b.D}"])))
             if top > 0 and first < 1e-4 * top:
-                out.append(t["vanishing"].format(l=1, v=f(first), ratio=f(top / max(first, 1e-300)), top=b.D))
-    for l, v in enumerate(b.views):
+                out.append(t["vanishing"].format(li=1, v=f(first), ratio=f(top / max(first, 1e-300)), top=b.D))
+    for li, v in enumerate(b.views):
         if v.act_name == "relu":
-            for j in np.flatnonzero(np.all(b.Z[l] <= 0, axis=0)):
-                out.append(t["dead"].format(unit=b.sym.a(l, int(j))[0] if not b.batch else f"{j + 1}", l=l + 1))
+            for j in np.flatnonzero(np.all(b.Z[li] <= 0, axis=0)):
+                out.append(t["dead"].format(unit=b.sym.a(li, int(j))[0] if not b.batch else f"{j + 1}", li=li + 1))
     if out:
         doc.blocks.append(Block("heading", t["warnings"], level=3))
         doc.blocks += [Block("warning", w) for w in out]

@@ -53,17 +53,17 @@ def matrix_blocks(b, doc, t) -> None:
     add(Block("para", t["matrix"].format(n=b.spec.n_params, batch=batch)))
     add(Block("heading", t["forward"], level=3))
     eqs = []
-    for l in range(b.D):
-        prev = ("x", "x") if l == 0 else V("a", l - 1)
-        z, a = V("z", l), V("a", l)
-        rhs = (f"{prev[0]}·W^({l + 1})" + (f" + b^({l + 1})" if b.B[l] is not None else ""),
-               rf"{prev[1]}W^{{({l + 1})}}" + (rf"+b^{{({l + 1})}}" if b.B[l] is not None else ""))
-        eqs.append(Eq(z, [rhs, mat(b.Z[l], prec)]))
-        if b.views[l].act is not None:
-            name = b.views[l].act_name
-            eqs.append(Eq(a, [(f"{name}({z[0]})", rf"\mathrm{{{name}}}\left({z[1]}\right)"), mat(b.A[l], prec)]))
-        _elements(doc, b.Z[l], f"forward[{l}].z", lambda i, l=l: sym.z(l, i[-1], i[0] if b.batch else None), b.batch, prec)
-        _elements(doc, b.A[l], f"forward[{l}].a", lambda i, l=l: sym.a(l, i[-1], i[0] if b.batch else None), b.batch, prec)
+    for li in range(b.D):
+        prev = ("x", "x") if li == 0 else V("a", li - 1)
+        z, a = V("z", li), V("a", li)
+        rhs = (f"{prev[0]}·W^({li + 1})" + (f" + b^({li + 1})" if b.B[li] is not None else ""),
+               rf"{prev[1]}W^{{({li + 1})}}" + (rf"+b^{{({li + 1})}}" if b.B[li] is not None else ""))
+        eqs.append(Eq(z, [rhs, mat(b.Z[li], prec)]))
+        if b.views[li].act is not None:
+            name = b.views[li].act_name
+            eqs.append(Eq(a, [(f"{name}({z[0]})", rf"\mathrm{{{name}}}\left({z[1]}\right)"), mat(b.A[li], prec)]))
+        _elements(doc, b.Z[li], f"forward[{li}].z", lambda i, li=li: sym.z(li, i[-1], i[0] if b.batch else None), b.batch, prec)
+        _elements(doc, b.A[li], f"forward[{li}].a", lambda i, li=li: sym.a(li, i[-1], i[0] if b.batch else None), b.batch, prec)
     add(Block("math", eqs=eqs))
     add(Block("heading", t["loss"], level=3))
     loss = Eq(LOSS, [], float(rec.loss.data), key="loss")
@@ -74,24 +74,24 @@ def matrix_blocks(b, doc, t) -> None:
     if not b.ce:
         eqs.append(Eq(("∂L/∂y'", r"\frac{\partial L}{\partial y'}"), [mat(b.dA[-1], prec)]))
         _elements(doc, b.dA[-1], "dL_doutput", lambda i: (f"∂L/∂{sym.output(i[-1], i[0] if b.batch else None)[0]}", ""), b.batch, prec)
-    for l in reversed(range(b.D)):
-        dl, W = V("delta", l), (f"W^({l + 1})", rf"W^{{({l + 1})}}")
-        if l == b.D - 1:
-            rhs = ("∂L/∂z (the loss rule)", r"\frac{\partial L}{\partial z}") if b.ce or b.views[l].act is None else \
+    for li in reversed(range(b.D)):
+        dl, W = V("delta", li), (f"W^({li + 1})", rf"W^{{({li + 1})}}")
+        if li == b.D - 1:
+            rhs = ("∂L/∂z (the loss rule)", r"\frac{\partial L}{\partial z}") if b.ce or b.views[li].act is None else \
                 ("∂L/∂y' ⊙ f'(z)", r"\frac{\partial L}{\partial y'}\odot f'(z)")
         else:
-            nxt, Wn = V("delta", l + 1), f"W^({l + 2})"
-            rhs = (f"({nxt[0]}·{Wn}ᵀ)" + (" ⊙ f'(z)" if b.views[l].act is not None else ""),
-                   rf"\left({nxt[1]}W^{{({l + 2})\top}}\right)" + (r"\odot f'(z)" if b.views[l].act is not None else ""))
-        eqs.append(Eq(dl, [rhs, mat(b.dZ[l], prec)]))
-        prev = ("x", "x") if l == 0 else V("a", l - 1)
-        gw = rec.grads[f"W{l + 1}"]
+            nxt, Wn = V("delta", li + 1), f"W^({li + 2})"
+            rhs = (f"({nxt[0]}·{Wn}ᵀ)" + (" ⊙ f'(z)" if b.views[li].act is not None else ""),
+                   rf"\left({nxt[1]}W^{{({li + 2})\top}}\right)" + (r"\odot f'(z)" if b.views[li].act is not None else ""))
+        eqs.append(Eq(dl, [rhs, mat(b.dZ[li], prec)]))
+        prev = ("x", "x") if li == 0 else V("a", li - 1)
+        gw = rec.grads[f"W{li + 1}"]
         eqs.append(Eq((f"∂L/∂{W[0]}", rf"\frac{{\partial L}}{{\partial {W[1]}}}"),
-                      [(f"{prev[0]}ᵀ·{dl[0]}", rf"{prev[1]}^{{\top}}{dl[1]}"), mat(gw, prec)]))
-        if b.B[l] is not None:
-            eqs.append(Eq((f"∂L/∂b^({l + 1})", rf"\frac{{\partial L}}{{\partial b^{{({l + 1})}}}}"),
-                          [(f"Σ_s {dl[0]}", rf"\sum_s {dl[1]}"), mat(rec.grads[f"b{l + 1}"], prec)]))
-        _elements(doc, b.dZ[l], f"delta[{l}]", lambda i, l=l: sym.delta(l, i[-1], i[0] if b.batch else None), b.batch, prec)
+                      [(f"{prev[0]}ᵀ·{dl[0]}", rf"{{{prev[1]}}}^{{\top}}{dl[1]}"), mat(gw, prec)]))
+        if b.B[li] is not None:
+            eqs.append(Eq((f"∂L/∂b^({li + 1})", rf"\frac{{\partial L}}{{\partial b^{{({li + 1})}}}}"),
+                          [(f"Σ_s {dl[0]}", rf"\sum_s {dl[1]}"), mat(rec.grads[f"b{li + 1}"], prec)]))
+        _elements(doc, b.dZ[li], f"delta[{li}]", lambda i, li=li: sym.delta(li, i[-1], i[0] if b.batch else None), b.batch, prec)
     add(Block("math", eqs=eqs))
     for name, g in rec.grads.items():
         _elements(doc, g, f"grad.{name}", lambda i, name=name: (f"∂L/∂{sym.param(name, i)[0]}", ""), True, prec)

@@ -74,6 +74,12 @@ def _width(s: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
+def _row(cells, widths) -> str:
+    """First column left-aligned, the numbers right-aligned."""
+    return "  " + "  ".join(c + " " * (widths[i] - _width(c)) if i == 0 else " " * (widths[i] - _width(c)) + c
+                            for i, c in enumerate(cells))
+
+
 def text(dv) -> str:
     out = []
     for b in _all_blocks(dv):
@@ -94,9 +100,8 @@ def text(dv) -> str:
         elif b.kind == "table":
             rows = [b.header] + [[c[0] for c in r] for r in b.rows]
             widths = [max(_width(r[i]) for r in rows) for i in range(len(b.header))]
-            fmt_row = lambda r: "  " + "  ".join(  # noqa: E731
-                c + " " * (widths[i] - _width(c)) if i == 0 else " " * (widths[i] - _width(c)) + c for i, c in enumerate(r))
-            out.append("\n".join([fmt_row(rows[0]), "  " + "  ".join("─" * w for w in widths)] + [fmt_row(r) for r in rows[1:]]))
+            out.append("\n".join([_row(rows[0], widths), "  " + "  ".join("─" * w for w in widths)]
+                                  + [_row(r, widths) for r in rows[1:]]))
     return "\n\n".join(out) + "\n"
 
 

@@ -1,0 +1,146 @@
+"""Formats (Markdown, JSON, HTML, LaTeX, text), the CLI, optimizers, matrix form and warnings."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from derive_helpers import at_key
+
+import chainrule as cr
+from chainrule.cli import main
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return cr.derive("seed")
+
+
+def test_markdown_has_display_maths(seed):
+    md = seed.markdown()
+    blocks = re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.S)
+    assert len(blocks) >= 6
+    assert any(r"\frac{\partial L}{\partial {w_{13}^{\prime}}}" in b or r"\partial w_{13}^{\prime}" in b for b in blocks)
+    assert seed._repr_markdown_() == md
+
+
+def test_json_schema(seed):
+    data = json.loads(seed.to_json())
+    assert data["format"] == "chainrule-derivation" and data["version"] == 1
+    step = data["steps"][0]
+    record = cr.network.run("seed").steps[0].to_dict()
+    for key in ("forward", "loss", "grad", "params_after", "params_before", "delta", "dL_doutput", "output"):
+        assert step[key] == record[key], key
+    assert set(step["grad"]) == {"W1", "W2"} and np.shape(step["grad"]["W1"]) == (2, 3)
+    for e in step["entries"]:
+        assert set(e) == {"key", "symbol", "expression", "latex", "value", "factors"}
+        assert at_key(step, e["key"]) == e["value"]
+    for c in step["check"]:
+        assert set(c) == {"param", "symbol", "grad", "finite_difference", "relative_error"}
+
+
+def test_html_is_offline_mathml():
+    for name in ("seed", "mazur"):
+        page = cr.derive(name).html()
+        assert page.count("<math") > 20
+        assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?https?:", page)
+        assert "<script" not in page
+    assert "<math" in cr.derive("seed")._repr_html_()
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@pytest.mark.parametrize("name", ["seed", "softmax"])
+def test_latex_compiles(tmp_path, name):
+    (tmp_path / "d.tex").write_text(cr.derive(name).latex(), encoding="utf-8")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "d.pdf").stat().st_size > 1000
+
+
+def test_text_aligns_equals_signs(seed):
+    block = [ln for ln in seed.text().splitlines() if ln.startswith("  ∂L/∂w'_") and " = ∂L/∂y'" in ln]
+    assert len(block) == 6 and len({ln.index(" = ") for ln in block}) == 1
+
+
+def test_indexed_notation_and_precision():
+    d = cr.derive("mazur", notation="indexed", precision=3)
+    text = d.text()
+    assert "w^(2)_11" in text and "w''" not in text
+    assert "0.298" in text and "0.2983" not in text
+
+
+def test_momentum_and_adam_updates_match_pytorch():
+    pytest.importorskip("torch")
+    from chainrule import torch_reference
+
+    for opt in ("momentum", "adam"):
+        raw = {"layers": [2, 2, 1], "activations": ["tanh", "none"], "bias": True, "loss": "mse", "lr": 0.1,
+               "optimizer": opt, "init": {"weights": [[[0.3, -0.2], [0.1, 0.4]], [[0.5], [-0.6]]], "biases": [0.1, 0.0]},
+               "data": {"x": [[1.0, 2.0], [-1.0, 0.5]], "y": [[0.5], [-0.3]]}}
+        d = cr.derive(raw, steps=3)
+        ref = torch_reference.run(cr.spec.load_spec(raw), steps=3)
+        for step, r in zip(d.to_dict()["steps"], ref):
+            for k, v in r["params_after"].items():
+                np.testing.assert_allclose(step["params_after"][k], v, rtol=1e-9, atol=1e-12)
+        text = d.text()
+        assert ("μ·v + ∂L/∂w" in text) if opt == "momentum" else ("β₁·m + (1 − β₁)·∂L/∂w" in text)
+
+
+def test_batch_shows_samples_and_sums():
+    d = cr.derive("relu")
+    text = d.text()
+    assert "Sample 3" in text and "[3]" in text
+    e = next(e for e in d.entries if e["key"] == "grad.W1[0][0]")
+    assert len(e["factors"]) == 6 and {f["sample"] for f in e["factors"]} == {1, 2, 3}
+    assert e["value"] == pytest.approx(sum(a["value"] * b["value"] for a, b in zip(e["factors"][::2], e["factors"][1::2])))
+    assert any(e["key"] == "forward[0].z[2][1]" for e in d.entries)
+
+
+def test_matrix_form_for_large_networks():
+    raw = {"layers": [20, 16, 3], "activations": ["relu", "none"], "bias": True, "loss": "mse", "lr": 0.01,
+           "init": {"seed": 1}, "data": {"x": [[0.1 * i for i in range(20)]], "y": [[1.0, 0.0, -1.0]]}}
+    d = cr.derive(raw)
+    assert d.matrix and "matrix form" in d.text()
+    data = d.to_dict()
+    assert data["form"] == "matrix" and len(data["steps"][0]["check"]) == 20
+    step = data["steps"][0]
+    for e in d.entries:
+        assert at_key(step, e["key"]) == e["value"]
+    assert "<math" in d.html()
+
+
+def test_warnings_divergence_and_overflow():
+    raw = {"layers": [1, 1], "loss": "half_sse", "lr": 3.0, "init": {"weights": [1.0]}, "data": {"x": [1.0], "y": [0.0]}}
+    d = cr.derive(raw)  # L(w) = ½w², w ← w − 3w = −2w: the loss grows fourfold
+    assert any("learning rate" in w for w in d.to_dict()["steps"][0]["warnings"])
+    raw = {"layers": [1, 1], "loss": "half_sse", "lr": 1e300, "init": {"weights": [1e200]},
+           "data": {"x": [1e200], "y": [0.0]}}
+    d = cr.derive(raw)
+    warnings = d.to_dict()["steps"][0]["warnings"]
+    assert any("overflowed" in w for w in warnings)
+    json.loads(d.to_json())  # inf/NaN are written as strings, the JSON stays valid
+    d.text(), d.html(), d.markdown()
+
+
+def test_cli_formats_and_out(tmp_path, capsys):
+    out = tmp_path / "seed.json"
+    assert main(["derive", "seed", "--format", "json", "--out", str(out)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["steps"][0]["loss"] == 7200
+    for fmt in ("md", "latex", "text", "html"):
+        assert main(["derive", "softmax", "--format", fmt, "--steps", "2"]) == 0
+        assert capsys.readouterr().out
+
+
+def test_cli_bad_spec_exits_2_with_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('layers = [2, "three", 1]\n[init]\nweights = 0.5\n[data]\nx = [1, 2]\ny = [1]\n', encoding="utf-8")
+    assert main(["derive", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.toml" in err and "layers[1]" in err
+    assert main(["derive", "seed", "--precision", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
