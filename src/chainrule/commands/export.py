@@ -31,9 +31,14 @@ def run(args) -> int:
         raise ValueError(f"--steps must be at least 1, got {args.steps}")
     code = export(args.spec, to=args.to, steps=args.steps)
     if args.out:
+        import os
+
         from ..io import atomic_write
 
         atomic_write(args.out, code)
+        if os.path.basename(args.out) in ("math.py", "numpy.py", "torch.py"):
+            print(f"warning: a script named {os.path.basename(args.out)} imports itself instead of the module "
+                  f"of that name; rename it to run it", file=sys.stderr)
         print(f"wrote {args.out} ({len(code.splitlines())} lines)", file=sys.stderr)
     else:
         sys.stdout.write(code)

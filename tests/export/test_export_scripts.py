@@ -1,0 +1,109 @@
+"""Exported scripts for every shipped spec run as they are and print chainrule's numbers.
+
+The reference numbers are PyTorch's (chainrule.torch_reference, an independent float64
+implementation) and, for the seed, the seed document's own hand algebra.
+"""
+
+from __future__ import annotations
+
+import pytest
+from runner import assert_agree, have_ruff, ruff_problems, run_script
+
+from chainrule import torch_reference
+from chainrule.cli import main
+from chainrule.export import export
+from chainrule.network import run
+from chainrule.spec import load_spec, shipped_specs
+
+STEPS = {"xor": 40}  # the others run their own number of steps (xor's 300 are slow for PyTorch's start-up)
+TARGETS = ("python", "numpy", "torch")
+
+
+def reference(name, steps):
+    """PyTorch float64 on the same starting weights: independent of chainrule's arithmetic."""
+    spec = load_spec(name)
+    start = run(spec, steps=1).steps[0].params_before  # a seeded spec's random start, in (from, to) order
+    records = torch_reference.run(spec, steps=steps, params=start)
+    return [r["output"] for r in records], [r["loss"] for r in records]
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exported")
+    paths = {}
+    for name in shipped_specs():
+        for to in TARGETS:
+            path = folder / f"{name}_{to}.py"
+            path.write_text(export(name, to, steps=STEPS.get(name)), encoding="utf-8")
+            paths[name, to] = path
+    return paths
+
+
+@pytest.mark.parametrize("name", shipped_specs())
+@pytest.mark.parametrize("to", TARGETS)
+def test_exported_script_agrees_with_chainrule_and_pytorch(scripts, name, to):
+    if to == "torch":
+        pytest.importorskip("torch")
+    epochs = run_script(scripts[name, to])
+    steps = STEPS.get(name, load_spec(name).steps)
+    ours = run(name, steps=steps)
+    assert_agree(epochs, ours.outputs, ours.losses, what=f"{name} --to {to} vs chainrule")
+    pytest.importorskip("torch")
+    outputs, losses = reference(name, steps)
+    assert_agree(epochs, outputs, losses, rtol=1e-9, what=f"{name} --to {to} vs PyTorch")
+
+
+@pytest.mark.parametrize("to", TARGETS)
+def test_seed_script_prints_the_seed_documents_numbers(tmp_path, to):
+    if to == "torch":
+        pytest.importorskip("torch")
+    path = tmp_path / "seed.py"
+    path.write_text(export("seed", to, steps=2), encoding="utf-8")
+    (p0, l0), (p1, l1) = run_script(path)
+    # Hand algebra: z = 0.5·40 + 0.5·80 = 60, y' = 3·60 = 180, L = ½(60 − 180)² = 7200.
+    assert p0[0] == 180.0 and l0 == 7200.0
+    # After one update w' = 0.452 / 0.404, w'' = 0.928: z = 0.452·40 + 0.404·80 = 50.4, y' = 3·50.4·0.928.
+    assert p1[0] == pytest.approx(140.3136, rel=1e-12)
+    assert l1 == pytest.approx(0.5 * (60 - 140.3136) ** 2, rel=1e-12)
+
+
+def test_python_export_is_standard_library_only_and_in_the_seeds_names():
+    code = export("seed", "python")
+    imports = [line for line in code.splitlines() if line.startswith(("import ", "from "))]
+    assert all(line.split()[1] in ("math",) for line in imports), imports
+    for name in ("w_1_11", "w_1_23", "w_2_31", "z_1", "z_3", "y_pred", "d_loss_y_pred", "d_loss_w_1_11",
+                 "d_loss_w_2_31", "learning_rate"):
+        assert name in code
+    # every weight is updated, each from a gradient computed before any update
+    assert code.index("d_loss_w_1_23 =") < code.index("w_2_11 -= learning_rate * d_loss_w_2_11")
+    assert "x_1 * w_1_13 + x_2 * w_1_23" in code  # z_3, with neuron 3's weights (the seed's typo fixed)
+
+
+def test_python_export_of_a_batch_sums_gradients_over_samples():
+    code = export("relu", "python")
+    assert "for (x_1, x_2), (y_true,) in samples:" in code
+    assert "d_loss_w_1_11 += " in code and "d_loss_w_1_11 = 0.0" in code
+
+
+@pytest.mark.skipif(not have_ruff(), reason="ruff is not installed")
+def test_exported_code_passes_ruff(scripts):
+    problems = ruff_problems(sorted(scripts.values()))
+    assert problems is None, problems
+
+
+def test_export_cli_writes_the_file_atomically(tmp_path, capsys):
+    out = tmp_path / "mazur.py"
+    out.write_text("old contents")
+    assert main(["export", "mazur", "--to", "numpy", "--out", str(out)]) == 0
+    assert out.read_text().startswith('"""The network of spec \'mazur\'')
+    assert [p.name for p in tmp_path.iterdir()] == ["mazur.py"]  # no temporary file left behind
+    assert main(["export", "seed", "--to", "python"]) == 0
+    assert "w_1_11 = 0.5" in capsys.readouterr().out
+
+
+def test_export_cli_errors_exit_2(tmp_path, capsys):
+    assert main(["export", "no-such-spec"]) == 2
+    assert main(["export", "seed", "--steps", "0"]) == 2
+    assert main(["export", "seed", "--out", str(tmp_path / "missing" / "x.py")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("chainrule export: error:") for line in err)
