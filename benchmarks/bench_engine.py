@@ -1,6 +1,9 @@
 """Side-by-side timing of one MLP training step: hand-written NumPy, chainrule and PyTorch CPU.
 
-Run:  python benchmarks/bench_engine.py [--quick] [--threads N]
+Run:  python benchmarks/bench_engine.py [--quick] [--threads N] [--cpu-time]
+
+On a shared, busy machine pass ``--cpu-time``: every library then runs single-threaded (BLAS and
+torch) and steps are timed in process CPU time, which other processes do not inflate.
 
 Each step is forward + loss + backward + SGD update (cross-entropy for the classifiers, MSE for the
 tiny 2-3-1 net), float32, the same shapes in every library. Times are the best of several
@@ -17,11 +20,16 @@ import itertools
 import os
 import platform
 import sys
+import time
 import timeit
 
-import numpy as np
+if "--cpu-time" in sys.argv:  # thread counts must be fixed before NumPy and torch load their BLAS
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
 
-import chainrule as cr
+import numpy as np  # noqa: E402
+
+import chainrule as cr  # noqa: E402
 
 try:
     import torch
@@ -30,6 +38,7 @@ except ImportError:  # pragma: no cover - torch is optional here
 
 DTYPE = np.float32
 LR = 0.01
+TIMER = timeit.default_timer
 
 
 # ----------------------------------------------------------------------------- shared data and weights
@@ -134,7 +143,7 @@ def torch_step(model, opt, x, y):
 # ----------------------------------------------------------------------------- timing
 def best_us(fn, number, repeat):
     fn()  # warm up
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+    return min(timeit.repeat(fn, number=number, repeat=repeat, timer=TIMER)) / number * 1e6
 
 
 def bench_mlp(sizes, batch, number, repeat):
@@ -205,16 +214,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="single-threaded everywhere, timed in process CPU time (for busy machines)")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 7
+    global TIMER
+    if args.cpu_time:
+        TIMER = time.process_time
+        args.threads = 1
+        repeat *= 2
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, chainrule {cr.__version__}, "
           f"torch {torch.__version__ if torch else 'not installed'}"
           f"{f' ({torch.get_num_threads()} threads)' if torch else ''}, {os.cpu_count()} CPUs, float32")
+    clock = "process CPU time, single-threaded" if args.cpu_time else "wall clock"
     print("one training step = forward + loss + backward + SGD update; best of "
-          f"{repeat} timeit repeats\n")
+          f"{repeat} timeit repeats ({clock})\n")
 
     cases = [
         ("MLP 784-128-10, batch 32", (784, 128, 10), 32, 200),
