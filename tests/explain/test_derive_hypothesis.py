@@ -71,7 +71,7 @@ def test_json_matches_pytorch_and_entries_match_json(raw, steps):
     data = json.loads(d.to_json())
     first = {k: np.asarray(v) for k, v in data["steps"][0]["params_before"].items()}
     ref = torch_reference.run(cr.spec.load_spec(raw), steps=steps, params=first)
-    for k, (step, r) in enumerate(zip(data["steps"], ref)):
+    for step, r in zip(data["steps"], ref):
         assert set(step["grad"]) == set(r["grad"])
         for name in r["grad"]:
             _close(step["grad"][name], r["grad"][name])

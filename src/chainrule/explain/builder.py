@@ -146,7 +146,8 @@ class StepBuilder:
                     z_sym = sym.z(li, j, s)
                     forms = [(f"{name}({z_sym[0]})", rf"\mathrm{{{name}}}\left({z_sym[1]}\right)" if name != "σ"
                               else rf"\sigma\left({z_sym[1]}\right)"),
-                             self.rule("f", op, z=self.n(self.Z[li][s, j], True), **self.act_values(li))]
+                             self.rule("f", op, z=self.n(self.Z[li][s, j], "({z})" not in op.explain["f"]),
+                                       **self.act_values(li))]
                 eqs.append(Eq(a_sym, forms, self.A[li][s, j], key=self.vkey(f"forward[{li}].a", s, j)))
         return eqs
 

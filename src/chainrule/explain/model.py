@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from .symbols import num_latex, num_text
 
+LONG = 130  # characters of text beyond which a line is broken at its "=" signs
+
 
 @dataclass
 class Eq:
@@ -29,6 +31,23 @@ class Eq:
         if self.value is not None:
             out.append(num_latex(self.value, precision) if latex else num_text(self.value, precision))
         return out
+
+    def long(self, precision: int) -> bool:
+        """Whether the line is too long for one row; renderers then put each form on its own row."""
+        return len(self.forms) >= 2 and len(" = ".join(self.parts(precision, False))) > LONG
+
+    def rows(self, precision: int, latex: bool) -> list[tuple[str, str]]:
+        """(lhs, "= form") rows: one row when short, else one per form (the result joins the last)."""
+        parts = self.parts(precision, latex)
+        eq = (r"\leftarrow " if self.arrow else "=") if latex else ("← " if self.arrow else "= ")
+        later = "=" if latex else "= "
+        if not self.long(precision):
+            sep = "=" if latex else " = "
+            return [(parts[0], eq + sep.join(parts[1:]))]
+        rest = parts[1:]
+        if self.value is not None and len(rest) >= 2:
+            rest = rest[:-2] + [rest[-2] + ("=" if latex else " = ") + rest[-1]]
+        return [(parts[0], eq + rest[0])] + [("", later + r) for r in rest[1:]]
 
     def text(self, precision: int) -> str:
         parts = self.parts(precision, False)

@@ -45,6 +45,17 @@ def _init_blocks(dv):
     return [Block("para", t["init"]), Block("math", eqs=eqs)]
 
 
+def _aligned(dv, eqs) -> str:
+    """Rows for an aligned/align* environment, long equations broken at their = signs."""
+    lines = []
+    for e in eqs:
+        rows = e.rows(dv.precision, True)
+        note = rf"\quad\text{{({e.note[1]})}}" if e.note else ""
+        lines += [f"{lhs}&{rhs}" for lhs, rhs in rows]
+        lines[-1] += note
+    return " \\\\\n".join(lines)
+
+
 # --------------------------------------------------------------------------- Markdown
 def markdown(dv) -> str:
     out = []
@@ -58,8 +69,7 @@ def markdown(dv) -> str:
         elif b.kind == "math":
             if not b.eqs:
                 continue
-            lines = " \\\\\n".join(e.latex(dv.precision, align=True) for e in b.eqs)
-            out.append("$$\n\\begin{aligned}\n" + lines + "\n\\end{aligned}\n$$")
+            out.append("$$\n\\begin{aligned}\n" + _aligned(dv, b.eqs) + "\n\\end{aligned}\n$$")
         elif b.kind == "table":
             rows = [b.header] + [[c[1] if i == 0 else c[0] for i, c in enumerate(r)] for r in b.rows]
             md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
@@ -93,10 +103,14 @@ def text(dv) -> str:
         elif b.kind == "math":
             if not b.eqs:
                 continue
-            lines = [e.text(dv.precision) for e in b.eqs]
-            lhs = [e.lhs[0] for e in b.eqs]
-            w = max(_width(x) for x in lhs)
-            out.append("\n".join("  " + x + " " * (w - _width(x)) + line[len(x):] for x, line in zip(lhs, lines)))
+            w = max(_width(e.lhs[0]) for e in b.eqs)
+            lines = []
+            for e in b.eqs:
+                for lhs, rhs in e.rows(dv.precision, False):
+                    lines.append("  " + lhs + " " * (w - _width(lhs)) + " " + rhs)
+                if e.note:
+                    lines[-1] += f"   ({e.note[0]})"
+            out.append("\n".join(lines))
         elif b.kind == "table":
             rows = [b.header] + [[c[0] for c in r] for r in b.rows]
             widths = [max(_width(r[i]) for r in rows) for i in range(len(b.header))]
@@ -148,8 +162,7 @@ def latex(dv) -> str:
             body.append((r"\textbf{!} " if b.kind == "warning" else "") + tex_text(b.text))
         elif b.kind == "math":
             if b.eqs:
-                body.append("\\begin{align*}\n" + " \\\\\n".join(e.latex(dv.precision, align=True) for e in b.eqs)
-                            + "\n\\end{align*}")
+                body.append("\\begin{align*}\n" + _aligned(dv, b.eqs) + "\n\\end{align*}")
         elif b.kind == "table":
             head = " & ".join(tex_text(h) for h in b.header)
             rows = " \\\\\n".join(" & ".join(f"${c[1]}$" for c in r) for r in b.rows)
@@ -178,7 +191,7 @@ table.eqs { border-collapse: collapse; margin: .4em 0 .8em 1em; }
 table.eqs td { padding: .15em .2em; vertical-align: middle; }
 table.eqs td.lhs { text-align: right; white-space: nowrap; }
 table.eqs td.rhs { text-align: left; }
-math { font-size: 1.1em; }
+math { font-size: 1.1em; } math[display="block"] { margin: 0; display: inline-block; }
 table.check { border-collapse: collapse; margin: .5em 0 .5em 1em; font-variant-numeric: tabular-nums; }
 table.check th, table.check td { border-bottom: 1px solid #e4e4e4; padding: .25em .8em; text-align: right; }
 table.check td:first-child, table.check th:first-child { text-align: left; }
@@ -186,7 +199,7 @@ table.check td:first-child, table.check th:first-child { text-align: left; }
 """
 
 
-def _mathml(tex: str, display: str = "inline") -> str:
+def _mathml(tex: str, display: str = "block") -> str:
     from latex2mathml.converter import convert
 
     return convert(tex, display=display)
@@ -204,15 +217,14 @@ def html(dv, fragment: bool = False) -> str:
         elif b.kind == "math":
             rows = []
             for e in b.eqs:
-                p = e.parts(dv.precision, True)
-                op = r"\leftarrow " if e.arrow else "="
-                rhs = op + "=".join(p[1:]) + (rf"\quad\text{{({e.note[1]})}}" if e.note else "")
-                rows.append(f'<tr><td class="lhs">{_mathml(p[0])}</td><td class="rhs">{_mathml(rhs)}</td></tr>')
+                for lhs, rhs in e.rows(dv.precision, True):
+                    rows.append(f'<tr><td class="lhs">{_mathml(lhs) if lhs else ""}</td>'
+                                f'<td class="rhs">{_mathml(rhs)}</td></tr>')
             if rows:
                 parts.append('<table class="eqs">' + "".join(rows) + "</table>")
         elif b.kind == "table":
             head = "".join(f"<th>{html_mod.escape(h)}</th>" for h in b.header)
-            body = "".join("<tr>" + "".join(f"<td>{_mathml(c[1]) if i == 0 else html_mod.escape(c[0])}</td>"
+            body = "".join("<tr>" + "".join(f"<td>{_mathml(c[1], 'inline') if i == 0 else html_mod.escape(c[0])}</td>"
                                             for i, c in enumerate(r)) + "</tr>" for r in b.rows)
             parts.append(f'<table class="check"><tr>{head}</tr>{body}</table>')
     content = "\n".join(parts)
