@@ -475,3 +475,30 @@ def test_cast_gradient_flows_back_in_source_dtype():
     (x.double() * 3).sum().backward()
     assert x.grad.dtype == np.float32
     assert_close(x.grad, [3.0, 3.0])
+
+
+# ----------------------------------------------------------------------------- logsumexp
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_logsumexp(dim, keepdim):
+    twin(lambda L, x: L.logsumexp(x, dim=dim, keepdim=keepdim), rnd(3, 4) * 3)
+    twin(lambda L, x: x.logsumexp(dim, keepdim), rnd(2, 3, 4))
+
+
+def test_logsumexp_huge_values_are_finite():
+    out, _ = twin(lambda L, x: L.logsumexp(x, dim=-1), np.array([[1000.0, 1000.0, -1000.0], [-1e4, -1e4, -1e4]]))
+    assert np.isfinite(out.data).all()
+
+
+# ----------------------------------------------------------------------------- coverage of the registry
+COVERED = {
+    "abs", "add", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cast", "cat", "clip",
+    "cross_entropy", "div", "exp", "getitem", "half_sse_loss", "leaky_relu", "linear", "log", "log_softmax",
+    "logsumexp", "matmul", "max", "mean", "min", "mse_loss", "mul", "neg", "permute", "pow", "relu", "reshape",
+    "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "where",
+}
+
+
+def test_every_registered_op_is_tested_here():
+    missing = sorted(set(cr.ops.REGISTRY) - COVERED)
+    assert not missing, f"ops without a PyTorch twin test in tests/test_ops.py: {missing}"
