@@ -410,6 +410,23 @@ def test_binary_cross_entropy(reduction):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_at_and_near_0_and_1(reduction):
+    # the loss clamps log at -100 and the gradient's p(1 - p) at PyTorch's epsilon
+    p = np.array([0.0, 1.0, 0.5, 1e-20, 1 - 1e-16, 0.0, 1.0])
+    t = np.array([0.0, 1.0, 0.3, 1.0, 0.0, 1.0, 0.0])
+    twin(lambda L, p, t: F(L).binary_cross_entropy(p, t, reduction=reduction), p, t, grad_of=[0])
+
+
+def test_binary_cross_entropy_target_gradient_at_0_and_1_follows_the_clamped_loss():
+    # L = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), so dL/dt = max(log(1-p), -100) - max(log p, -100):
+    # +100 at p = 0 and -100 at p = 1. (PyTorch returns ±inf here, the derivative of the unclamped loss.)
+    p = cr.tensor(np.array([0.0, 1.0, 0.25]))
+    t = cr.tensor(np.array([1.0, 0.0, 0.5]), requires_grad=True)
+    cr.nn.functional.binary_cross_entropy(p, t, reduction="sum").backward()
+    assert_close(t.grad, [100.0, -100.0, np.log(0.75) - np.log(0.25)])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_binary_cross_entropy_with_logits(reduction):
     z = rnd(4, 3) * 4
     t = R.uniform(0.0, 1.0, (4, 3))

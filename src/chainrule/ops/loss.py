@@ -191,6 +191,7 @@ class CrossEntropyLoss(Op):
         return [c.acc(z, j, f"(math.exp({c.v(z, j)} - {top}) / {total} - {c.target(j)}){per}") for j in c.elements(z)]
 
 
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p(1 − p) in BCE's backward (a float32 1e-12)
 _LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here so that p = 0 or 1 gives a finite loss
 
 
@@ -226,7 +227,7 @@ class BCELoss(Op):
         g = _scale(g, p.size, n.attrs["reduction"])
         gp = gt = None
         if n.needs[0]:
-            gp = g * (p - target) / np.maximum(p * (1 - p), 1e-12)
+            gp = g * (p - target) / np.maximum(p * (1 - p), _BCE_EPS)
         if n.needs[1]:
             with np.errstate(divide="ignore"):
                 gt = g * (np.maximum(np.log1p(-p), _LOG_FLOOR) - np.maximum(np.log(p), _LOG_FLOOR))
