@@ -376,6 +376,330 @@ def test_M5_optimizer_parameters():
         cr.optim.Adam([randn(3)])
 
 
+# ---------------------------------------------------------------------------- spec, CSV files and the CLI (P)
+SPEC = {
+    "layers": [2, 3, 1], "activations": ["none", "none"], "bias": False, "loss": "half_sse", "lr": 1e-5,
+    "init": {"weights": [0.5, 1.0]}, "data": {"x": [40, 80], "y": [60]},
+}
+CE_SPEC = {**SPEC, "layers": [2, 3], "activations": ["softmax"], "loss": "cross_entropy",
+           "init": {"weights": [0.1]}, "data": {"x": [[1, 2], [3, 4]], "y": [0, 3]}}
+
+
+def spec_error(raw, where="net.toml"):
+    from chainrule.spec import parse_spec
+
+    with pytest.raises(cr.SpecError) as info:
+        parse_spec(raw, where)
+    return str(info.value)
+
+
+def csv_error(tmp_path, text, name="d.csv", **kwargs):
+    from chainrule.data import load_csv
+
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(cr.SpecError) as info:
+        load_csv(str(path), **kwargs)
+    return str(info.value), str(path)
+
+
+def cli(argv, capsys):
+    """Run the CLI in-process: (exit status, stderr lines)."""
+    from chainrule.cli import main
+
+    code = main(argv)
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_P1_unknown_key():
+    assert spec_error({**SPEC, "colour": 1}).startswith(
+        "net.toml: key 'colour': unknown key (known keys: activations, beta1, beta2, bias, data, description, eps, "
+        "init, layers, loss, lr, momentum, name, negative_slope, optimizer, steps)")
+    assert spec_error({**SPEC, "init": {"weights": [0.5, 1.0], "bias": 1}}) == (
+        "net.toml: key 'init.bias': unknown key (known keys: biases, seed, weights)")
+    assert spec_error({**SPEC, "data": {"x": [40, 80], "y": [60], "z": 1}}) == (
+        "net.toml: key 'data.z': unknown key (known keys: x, y)")
+
+
+def test_P2_missing_key_or_wrong_count():
+    assert spec_error({k: v for k, v in SPEC.items() if k != "layers"}) == (
+        "net.toml: key 'layers': missing; give the layer sizes, e.g. layers = [2, 3, 1]")
+    assert spec_error({**SPEC, "activations": ["none"]}) == (
+        "net.toml: key 'activations': expected 2 entries (one per weight layer), got 1")
+    assert spec_error({**SPEC, "bias": [True, False, True]}) == (
+        "net.toml: key 'bias': expected 2 entries (one per weight layer), got 3")
+    assert spec_error({**SPEC, "init": {}}).startswith("net.toml: key 'init.weights': missing; give a constant")
+    assert spec_error({**SPEC, "data": {"x": [40, 80]}}) == "net.toml: key 'data.y': missing"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"layers": [2, "x", 1]}, "key 'layers[1]': expected a number, got 'x'"),
+    ({"layers": [2, 2.5, 1]}, "key 'layers[1]': expected a whole number, got 2.5"),
+    ({"layers": [2, 0, 1]}, "key 'layers[1]': expected a number >= 1, got 0"),
+    ({"lr": -1}, "key 'lr': expected a number > 0, got -1"),
+    ({"lr": "0.1"}, "key 'lr': expected a number, got '0.1'"),
+    ({"steps": True}, "key 'steps': expected a number, got True"),
+    ({"bias": "yes"}, "key 'bias': expected true or false, got 'yes'"),
+    ({"beta2": 1.0}, "key 'beta2': expected a number in [0, 1), got 1.0"),
+    ({"name": 3}, "key 'name': expected a string, got 3"),
+    ({"init": "random"}, "key 'init': expected a table [init], got str"),
+])
+def test_P3_wrong_type_or_range(change, message):
+    assert spec_error({**SPEC, **change}) == f"net.toml: {message}"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"activations": ["none", "swish"]},
+     "key 'activations[1]': expected one of none, relu, sigmoid, tanh, leaky_relu, softmax, got 'swish'"),
+    ({"loss": "l1"}, "key 'loss': expected one of half_sse, mse, sse, cross_entropy, bce, got 'l1'"),
+    ({"optimizer": "rmsprop"}, "key 'optimizer': expected one of sgd, momentum, adam, got 'rmsprop'"),
+    ({"activations": ["softmax", "none"]}, "key 'activations[0]': softmax is only supported on the output layer"),
+    ({"loss": "bce", "data": {"x": [40, 80], "y": [1]}},
+     "key 'activations': loss 'bce' needs probabilities: set the last activation to 'sigmoid' (got 'none')"),
+])
+def test_P4_bad_activation_loss_or_optimizer(change, message):
+    assert spec_error({**SPEC, **change}) == f"net.toml: {message}"
+
+
+def test_P5_weight_matrix_shape():
+    # layer 2 -> 1 of [2, 3, 1]: a 3x1 matrix in (from, to) order; [[1, 2]] is 1x2
+    assert spec_error({**SPEC, "init": {"weights": [0.5, [[1, 2]]]}}) == (
+        "net.toml: key 'init.weights[1]': expected a number or a 3x1 matrix in (from, to) order (row i = input "
+        "neuron i of layer 2, column j = output neuron j), got shape 1x2")
+    # the transposed (to, from) matrix, as nn.Linear stores it, is refused too
+    assert "expected a number or a 2x3 matrix" in spec_error({**SPEC, "init": {"weights": [[[1, 2]] * 3, 1.0]}})
+    assert spec_error({**SPEC, "bias": True, "init": {"weights": [0.5, 1.0], "biases": [[1, 2], 0]}}) == (
+        "net.toml: key 'init.biases[0]': expected a number or a list of 3 biases, got shape (2,)")
+
+
+def test_P6_inconsistent_data_shapes():
+    assert spec_error({**SPEC, "data": {"x": [40, 80, 1], "y": [60]}}) == (
+        "net.toml: key 'data.x': expected 2 inputs per sample (layers[0] = 2), got shape (3,)")
+    assert spec_error({**SPEC, "data": {"x": [40, 80], "y": [60, 1]}}) == (
+        "net.toml: key 'data.y': expected 1 target(s) per sample for 1 sample(s), got shape (2,)")
+    assert spec_error({**SPEC, "data": {"x": [[1, 2], [3]], "y": [[1], [2]]}}) == (
+        "net.toml: key 'data.x': rows have different lengths")
+    assert spec_error({**SPEC, "data": {"x": [[1, 2], ["a", 4]], "y": [[1], [2]]}}) == (
+        "net.toml: key 'data.x[1][0]': expected a number, got 'a'")
+
+
+def test_P7_cross_entropy_labels():
+    assert spec_error(CE_SPEC, "ce.toml") == (
+        "ce.toml: key 'data.y[1]': class index 3 is out of range for 3 classes (0..2)")
+    assert spec_error({**CE_SPEC, "data": {"x": [1, 2], "y": [-1]}}, "ce.toml") == (
+        "ce.toml: key 'data.y[0]': class index -1 is out of range for 3 classes (0..2)")
+    assert spec_error({**CE_SPEC, "data": {"x": [1, 2], "y": [0.5]}}, "ce.toml") == (
+        "ce.toml: key 'data.y[0]': expected a whole number (a class index), got 0.5")
+
+
+def test_P8_missing_unreadable_or_invalid_file(tmp_path):
+    from chainrule.spec import load_spec, shipped_specs
+
+    missing = str(tmp_path / "net.toml")
+    with pytest.raises(cr.SpecError, match=esc(
+        f"{missing}: no such file, and not a shipped spec (shipped specs: {', '.join(shipped_specs())})"
+    )):
+        load_spec(missing)
+    cases = {
+        "bad.toml": (b"layers = [2, 3\n", "bad.toml: not valid TOML: "),
+        "bad.json": (b'{"layers": [2,', "bad.json: not valid JSON: "),
+        "latin1.toml": ('name = "café"\n'.encode("latin-1"), "latin1.toml: not a UTF-8 text file"),
+        "list.json": (b"[2, 3, 1]", "list.json: the top level must be a table of keys, got list"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(cr.SpecError, match="^" + esc(f"{tmp_path / message}")):
+            load_spec(str(path))
+
+
+def _peak_bytes(fn):
+    """The most memory Python and NumPy held at once while ``fn`` ran (tracemalloc sees NumPy's arrays)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_P9_oversized_spec_refused_before_reading_or_allocating(tmp_path):
+    from chainrule.spec import load_spec, parse_spec
+
+    huge = tmp_path / "huge.toml"
+    with open(huge, "wb") as f:  # a sparse 100 MB file: cheap to make, expensive to read
+        f.truncate(100_000_000)
+
+    def load():
+        with pytest.raises(cr.SpecError, match="^" + esc(
+            f"{huge}: file is 100,000,000 bytes; specs larger than 1,000,000 bytes are refused"
+        )):
+            load_spec(str(huge))
+
+    assert _peak_bytes(load) < 1_000_000  # reading it would take 100 MB
+
+    # a 10^6-neuron layer: with constant weights it would be two 2x10^6-ish float64 arrays (tens of MB)
+    def wide():
+        assert spec_error({**SPEC, "layers": [2, 10**6, 1]}) == (
+            "net.toml: key 'layers[1]': 1,000,000 neurons is more than the 10,000 a spec may have per layer")
+
+    assert _peak_bytes(wide) < 1_000_000
+
+    # every layer under the per-layer limit, but 3000*3000 + 3000*1 = 9,003,000 weights (72 MB)
+    def many():
+        assert spec_error({**SPEC, "layers": [3000, 3000, 1]}) == (
+            "net.toml: key 'layers': 9,003,000 parameters is more than the 1,000,000 a spec may have")
+
+    assert _peak_bytes(many) < 1_000_000
+    parse_spec({**SPEC, "layers": [2, 10_000, 1]}, "ok.toml", require_data=False)  # the limit itself is allowed
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b,y\n1,2,3\n4,x,6\n", "line 3, column 'b': expected a number, got 'x'"),
+    ("a,b,y\n1,inf,3\n", "line 2, column 'b': expected a finite number, got 'inf'"),
+    ("a,b,y\n1,2,3\n\n4,5\n", "line 4: expected 3 values (one per column), got 2"),
+    ("a,a,y\n1,2,3\n", "line 1: column name 'a' appears twice"),
+    ("a,b,y\n\n", "expected a header row and at least one data row"),
+])
+def test_P10_bad_csv_cell_or_row(tmp_path, text, message):
+    got, path = csv_error(tmp_path, text)
+    assert got == f"{path}: {message}"
+
+
+def test_P11_csv_missing_unreadable_too_large_or_no_target(tmp_path):
+    from chainrule.data import load_csv
+
+    with pytest.raises(cr.SpecError, match="^" + esc(f"{tmp_path / 'data.csv'}: no such file")):
+        load_csv(str(tmp_path / "data.csv"))
+    got, path = csv_error(tmp_path, b"\xff\xfea,b\n", "bin.csv")
+    assert got == f"{path}: not a UTF-8 text file (byte 0: invalid start byte)"
+    got, path = csv_error(tmp_path, "a,y\n1,2\n", target="z")
+    assert got == f"{path}: no column named 'z' (columns: a, y)"
+    got, path = csv_error(tmp_path, "a,y\n1,2.5\n2,1\n", classification=True)
+    assert got == f"{path}: column 'y': class labels must be names or whole numbers >= 0"
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(cr.SpecError, match="^" + esc(f"{tmp_path / 'dir.csv'}: cannot read: ")):
+        load_csv(str(tmp_path / "dir.csv"))
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.truncate(100_000_001)
+
+    def load():
+        with pytest.raises(cr.SpecError, match="^" + esc(
+            f"{big}: file is 100,000,001 bytes; CSV files larger than 100,000,000 bytes are refused"
+        )):
+            load_csv(str(big))
+
+    assert _peak_bytes(load) < 1_000_000
+
+
+def test_P12_csv_and_spec_do_not_fit(tmp_path, capsys):
+    two = tmp_path / "two.csv"
+    two.write_text("a,b,label\n1,2,x\n3,4,y\n")
+    code, err = cli(["train", "iris", "--data", str(two), "--epochs", "1", "--quiet"], capsys)
+    assert code == 2 and err == [
+        f"chainrule train: error: {two}: 2 feature column(s) (a, b) but the spec iris (shipped spec) expects 4 "
+        f"inputs (layers[0])"]
+    numbers = tmp_path / "r.csv"
+    numbers.write_text("a,b,c,d,y\n" + "1,2,3,4,0.5\n" * 4)
+    code, err = cli(["train", "iris", "--data", str(numbers), "--epochs", "1", "--quiet"], capsys)
+    assert code == 2 and err == [
+        f"chainrule train: error: {numbers}: loss cross_entropy needs a class-label target column, but 'y' holds "
+        f"numbers; pass --target or change the loss"]
+    four = tmp_path / "four.csv"
+    four.write_text("a,b,c,d,kind\n" + "".join(f"1,2,3,4,{k}\n" for k in "pqrs"))
+    code, err = cli(["train", "iris", "--data", str(four), "--epochs", "1", "--quiet", "--val", "0"], capsys)
+    assert code == 2 and err == [f"chainrule train: error: {four}: 4 classes but the spec has 3 outputs"]
+
+
+def test_P13_training_diverged(tmp_path, capsys):
+    from chainrule.train import TrainingDiverged, fit
+
+    # already infinite before any update: (1e200 - 0)^2 overflows, whatever the learning rate
+    model = nn.Linear(1, 1, dtype=F64)
+    with pytest.raises(TrainingDiverged, match="^" + esc(
+        "epoch 1, batch 1: the loss is inf before any update; training stopped. Check the data for huge values "
+        "and the initial weights, or standardise the inputs."
+    )):
+        fit(model, nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=0.1), np.array([[1e200]]), np.zeros((1, 1)),
+            epochs=3)
+    # finite at first, then blown up by a learning rate far too large: y = 3x on x up to 29, lr 10
+    spec = tmp_path / "lin.toml"
+    spec.write_text('layers = [2, 1]\nloss = "mse"\nlr = 10.0\n[init]\nweights = [0.5]\n')
+    data = tmp_path / "lin.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{2 * i},{3 * i}\n" for i in range(1, 30)))
+    ckpt = tmp_path / "lin.npz"
+    code, err = cli(["train", str(spec), "--data", str(data), "--epochs", "50", "--quiet", "--no-standardize",
+                     "--val", "0", "--batch-size", "29", "--checkpoint", str(ckpt)], capsys)
+    assert code == 2 and len(err) == 1, err
+    assert re.fullmatch(r"chainrule train: error: epoch (\d+), batch 1: the loss became (inf|nan); training "
+                        r"stopped\. The learning rate \(10\.0\) is probably too large for this data; lower it, "
+                        r"or standardise the inputs\.", err[0]), err[0]
+    # the checkpoint holds the last finished epoch, which is the one before the error's
+    diverged_at = int(re.search(r"epoch (\d+)", err[0]).group(1))
+    assert diverged_at > 1
+    from chainrule.io import load_checkpoint
+
+    assert load_checkpoint(ckpt)["meta"]["epoch"] == diverged_at - 1
+
+
+def test_P14_bad_train_options(tmp_path, capsys):
+    base = ["train", "iris", "--data", "iris", "--epochs", "1", "--quiet"]
+    code, err = cli([*base, "--val", "0.999"], capsys)
+    assert code == 2 and err == [
+        "chainrule train: error: --val 0.999: holding out that fraction of the 150 rows of iris (bundled data set) "
+        "leaves no training rows"]
+    missing = tmp_path / "runs"
+    for option, name in (("--checkpoint", "iris.npz"), ("--plot", "loss.png")):
+        code, err = cli([*base, option, str(missing / name)], capsys)
+        assert code == 2 and err == [
+            f"chainrule train: error: {option} {missing / name}: the folder '{missing}' does not exist"]
+    code, err = cli([*base, "--checkpoint", str(tmp_path)], capsys)
+    assert code == 2 and err == [f"chainrule train: error: --checkpoint {tmp_path}: is a folder; give a file name"]
+    # a checkpoint of another network: iris is 4-8-3 with biases, this spec 4-3 without a hidden layer
+    ckpt = tmp_path / "iris.npz"
+    assert cli([*base, "--checkpoint", str(ckpt)], capsys)[0] == 0
+    small = tmp_path / "small.toml"
+    small.write_text('layers = [4, 3]\nactivations = ["softmax"]\nloss = "cross_entropy"\nbias = true\n'
+                     "[init]\nseed = 0\n")
+    code, err = cli(["train", str(small), "--data", "iris", "--epochs", "1", "--quiet", "--resume", str(ckpt)], capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"chainrule train: error: load_checkpoint: '{ckpt}' does not fit the model: "
+                             f"load_state_dict for SpecNetwork: "), err[0]
+
+
+def test_P15_one_line_exit_2_and_debug(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from chainrule.cli import main
+
+    spec = tmp_path / "net.toml"
+    spec.write_text("layers = [2, 1]\ncolour = 1\n")
+    message = f"{spec}: key 'colour': unknown key"
+    argv = ["train", str(spec), "--data", "iris"]
+    code, err = cli(argv, capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"chainrule train: error: {message}")
+    # --debug before or after the command: the exception itself, with its traceback
+    for debug_argv in (["--debug", *argv], [*argv, "--debug"]):
+        with pytest.raises(cr.SpecError, match="^" + esc(message)):
+            main(debug_argv)
+    # argparse's own errors are one line too, with the same prefix and status
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(spec)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and err == [
+        "chainrule train: error: the following arguments are required: --data (see chainrule train --help)"]
+    # and in a real process: status 2, one line on stderr, no traceback
+    proc = subprocess.run([sys.executable, "-m", "chainrule", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "--debug", *argv], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback (most recent call last)" in proc.stderr
+
+
 # ---------------------------------------------------------------------------- the catalogue itself
 def test_every_error_is_a_chainrule_error_and_a_builtin():
     assert issubclass(ShapeError, ValueError) and issubclass(ShapeError, ChainruleError)

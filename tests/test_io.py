@@ -120,6 +120,40 @@ def test_writer_killed_mid_write_leaves_the_old_file(tmp_path):
     assert leftovers and all(p.startswith(".big.bin.") and p.endswith(".tmp") for p in leftovers)
 
 
+def test_train_killed_while_writing_its_checkpoint_leaves_the_old_one(tmp_path):
+    from chainrule.cli import main
+
+    path = tmp_path / "iris.npz"
+    assert main(["train", "iris", "--data", "iris", "--epochs", "1", "--quiet", "--checkpoint", str(path)]) == 0
+    before = path.read_bytes()
+    # the same command in another process, stopped for good in the middle of writing the next checkpoint
+    script = textwrap.dedent(f"""
+        import sys, time
+        import numpy as np
+        from chainrule.cli import main
+
+        def savez_then_hang(file, **arrays):
+            file.write(b"PK\\x03\\x04 half a checkpoint")
+            file.flush()
+            print("writing", flush=True)
+            time.sleep(60)
+
+        np.savez = savez_then_hang
+        main(["train", "iris", "--data", "iris", "--epochs", "1", "--quiet", "--checkpoint", {str(path)!r}])
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert load_checkpoint(path)["meta"]["epoch"] == 1
+
+
 def test_atomic_open_in_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match=esc(f"the folder '{tmp_path / 'nope'}' does not exist")):
         atomic_write(tmp_path / "nope" / "x.txt", "data")
@@ -253,9 +287,14 @@ def test_F6_checkpoint_does_not_fit_the_model_or_optimizer(tmp_path):
     model = make_model()
     save_checkpoint(path, model, cr.optim.Adam(model.parameters()))
     other = nn.Sequential(nn.Linear(3, 5, dtype=F64), nn.Tanh(), nn.Linear(5, 2, dtype=F64))
-    with pytest.raises(cr.ShapeError, match=esc("size mismatch for 0.weight: the checkpoint has shape (4, 3), "
-                                                "the model has shape (5, 3)")):
+    with pytest.raises(cr.ShapeError, match=esc(f"load_checkpoint: '{path}' does not fit the model: load_state_dict "
+                                                "for Sequential: size mismatch for 0.weight: the checkpoint has shape "
+                                                "(4, 3), the model has shape (5, 3)")):
         load_checkpoint(path, model=other)
+    deeper = nn.Sequential(*make_model(), nn.Tanh(), nn.Linear(2, 2, dtype=F64))
+    with pytest.raises(cr.CheckpointError, match=esc(f"load_checkpoint: '{path}' does not fit the model: "
+                                                     "load_state_dict for Sequential: missing keys: 4.weight, 4.bias")):
+        load_checkpoint(path, model=deeper)
     with pytest.raises(cr.CheckpointError, match=esc(f"'{path}' holds Adam state, but the optimizer is SGD")):
         load_checkpoint(path, optimizer=cr.optim.SGD(model.parameters(), lr=0.1))
     fewer = cr.optim.Adam(list(model.parameters())[:2])

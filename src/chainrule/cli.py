@@ -1,7 +1,8 @@
 """The ``chainrule`` command: dispatches to ``chainrule.commands.<name>``.
 
-Errors the user can fix (a bad spec, a wrong shape, a missing file) print one line and exit with
-status 2; ``--debug`` shows the full traceback instead.
+Errors the user can fix (a bad spec, a wrong shape, a missing file, a bad option) print one line
+``chainrule CMD: error: ...`` and exit with status 2; ``--debug`` (before or after the command)
+shows the full traceback instead. See docs/errors.md, entries P*.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from .commands import COMMANDS
 from .errors import ChainruleError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: no usage block, a pointer to ``--help`` instead."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chainrule", description="Backpropagation you can run, read and verify.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    # The subcommands accept --debug too. Its default there is SUPPRESS: with a default of False,
+    # argparse would let the subcommand overwrite a `chainrule --debug CMD` given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    parser = argparse.ArgumentParser(
-        prog="chainrule",
-        description="Backpropagation you can run, read and verify.",
-        parents=[common],
-    )
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         if importlib.util.find_spec(f"chainrule.commands.{name}") is None:

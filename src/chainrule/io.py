@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ShapeError
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -235,7 +235,12 @@ def load_checkpoint(path, model=None, optimizer=None, max_bytes: int = MAX_BYTES
         state[name] = entries[key]
     ckpt = Checkpoint(path, model=state, optimizer=_optimizer_state(path, header, entries), meta=header["meta"])
     if model is not None:
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except KeyError as exc:  # missing or unexpected parameter names: a checkpoint of another network
+            raise CheckpointError(f"load_checkpoint: '{path}' does not fit the model: {exc.args[0]}") from None
+        except ShapeError as exc:
+            raise ShapeError(f"load_checkpoint: '{path}' does not fit the model: {exc}") from None
     if optimizer is not None:
         _load_optimizer(path, ckpt, header, optimizer)
     return ckpt

@@ -87,6 +87,12 @@ def _fit(model, loss_fn, optimizer, x, y, epochs, batch_size, validation, classi
             loss = loss_fn(model(Tensor(x[idx])), Tensor(y[idx]))
             value = float(loss.item())
             if not math.isfinite(value):
+                if epoch == start_epoch and b == 0:  # no update has happened yet: not the learning rate
+                    raise TrainingDiverged(
+                        f"epoch {epoch + 1}, batch 1: the loss is {value} before any update; training "
+                        f"stopped. Check the data for huge values and the initial weights, or "
+                        f"standardise the inputs."
+                    )
                 lr = optimizer.param_groups[0].get("lr")
                 raise TrainingDiverged(
                     f"epoch {epoch + 1}, batch {b + 1}: the loss became {value}; training stopped. "

@@ -42,6 +42,8 @@ def _load_data(args):
 
 
 def run(args) -> int:
+    import os
+
     import numpy as np
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -58,6 +60,13 @@ def run(args) -> int:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    for option, path in (("--checkpoint", args.checkpoint), ("--plot", args.plot)):
+        # refuse before training, not after it: the outputs are written at the end of an epoch / the run
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not os.path.isdir(folder):
+            raise FileNotFoundError(f"{option} {path}: the folder '{folder}' does not exist")
+        if path and os.path.isdir(path):
+            raise IsADirectoryError(f"{option} {path}: is a folder; give a file name")
     spec = load_spec(args.spec, require_data=False)
     if args.lr is not None:
         if args.lr <= 0:
@@ -67,7 +76,7 @@ def run(args) -> int:
     classification = spec.loss in ("cross_entropy", "bce")
     if table.x.shape[1] != spec.layers[0]:
         raise SpecError(
-            f"{table.source}: {table.x.shape[1]} feature columns ({', '.join(table.feature_names)}) but the spec "
+            f"{table.source}: {table.x.shape[1]} feature column(s) ({', '.join(table.feature_names)}) but the spec "
             f"{spec.source} expects {spec.layers[0]} inputs (layers[0])"
         )
     y = table.y
@@ -84,6 +93,9 @@ def run(args) -> int:
                         f"{spec.layers[-1]} outputs")
     (x_tr, y_tr), (x_val, y_val) = train_val_split(
         table.x, y, args.val, seed=args.seed, stratify=spec.loss == "cross_entropy")
+    if len(x_tr) == 0:
+        raise ValueError(f"--val {args.val}: holding out that fraction of the {len(table.x)} rows of "
+                         f"{table.source} leaves no training rows")
     mean = std = None
     if not args.no_standardize:
         x_tr, mean, std = standardize(x_tr)

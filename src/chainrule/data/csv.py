@@ -43,8 +43,13 @@ def load_csv(path, target=None, *, classification: bool | None = None, text: str
         size = os.path.getsize(where)
         if size > MAX_CSV_BYTES:
             raise SpecError(f"{where}: file is {size:,} bytes; CSV files larger than {MAX_CSV_BYTES:,} bytes are refused")
-        with open(where, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
+        try:
+            with open(where, encoding="utf-8-sig", newline="") as fh:
+                text = fh.read()
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"{where}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+        except OSError as exc:
+            raise SpecError(f"{where}: cannot read: {exc.strerror}") from None
     rows = list(_csv.reader(io.StringIO(text)))
     rows = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
     if len(rows) < 2:
