@@ -44,7 +44,7 @@ def _parse_file(path: str) -> dict:
             text = fh.read()
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not a UTF-8 text file") from None
-    if path.endswith(".json") or text.lstrip().startswith(("{", "[")):
+    if path.endswith(".json") or text.lstrip().startswith("{"):
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -580,16 +580,22 @@ def _cause(ctx, ps, key, answer, truth, variants, close) -> str | None:
                     "the weights from before the update"),
         "ascent": "the update went the wrong way: w ← w − η·∂L/∂w (minus, down the gradient)",
     }
+    found = []  # every classic mistake that reproduces the answer (some coincide, e.g. sign and ascent)
     for knob, (learner_world, truth_world) in variants.items():
         for candidate in (learner_world.get(key), truth_world.get(key)):
             if candidate is not None and not close(candidate, truth) and close(answer, candidate):
                 if isinstance(knob, tuple):
                     layer = knob[1]
-                    return (f"a missing activation derivative: the {spec.activations[layer - 1]}'(z) factor of "
+                    text = (f"a missing activation derivative: the {spec.activations[layer - 1]}'(z) factor of "
                             f"layer {layer} belongs in this product")
-                if knob == "sign" and not (key.startswith(("dL_doutput", "delta", "grad", "params_after"))):
+                elif knob == "sign" and not key.startswith(("dL_doutput", "delta", "grad", "params_after")):
                     continue
-                return names[knob]
+                else:
+                    text = names[knob]
+                if text not in found:
+                    found.append(text)
+    if found:
+        return "; or ".join(found)
     # a factor taken from the wrong neuron (the seed's ∂z_1/∂w'_13)
     w = ps.world
     idx = ctx.idx
