@@ -141,24 +141,29 @@ def torch_step(model, opt, x, y):
 
 
 # ----------------------------------------------------------------------------- timing
-def best_us(fn, number, repeat):
-    fn()  # warm up
-    return min(timeit.repeat(fn, number=number, repeat=repeat, timer=TIMER)) / number * 1e6
+
+def interleaved_us(fns, number, repeat):
+    """Best µs per call of each function, timed in alternating rounds so load hits all of them alike."""
+    for fn in fns.values():
+        fn()  # warm up
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            best[name] = min(best[name], timeit.timeit(fn, number=number, timer=TIMER) / number * 1e6)
+    return best
 
 
 def bench_mlp(sizes, batch, number, repeat):
     weights, x, y = make_problem(sizes, batch)
-    row = {}
     w_np = [w.copy() for w in weights]
-    row["numpy"] = best_us(lambda: numpy_step(w_np, x, y), number, repeat)
     model, opt = chainrule_setup(weights, sizes)
     xc = cr.tensor(x)
-    row["chainrule"] = best_us(lambda: chainrule_step(model, opt, xc, y), number, repeat)
+    fns = {"numpy": lambda: numpy_step(w_np, x, y), "chainrule": lambda: chainrule_step(model, opt, xc, y)}
     if torch is not None:
         tmodel, topt = torch_setup(weights, sizes)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        row["torch"] = best_us(lambda: torch_step(tmodel, topt, xt, yt), number, repeat)
-    return row
+        fns["torch"] = lambda: torch_step(tmodel, topt, xt, yt)
+    return interleaved_us(fns, number, repeat)
 
 
 def check_agreement(sizes, batch, steps=5):
@@ -231,7 +236,7 @@ def main(argv=None):
           f"{f' ({torch.get_num_threads()} threads)' if torch else ''}, {os.cpu_count()} CPUs, float32")
     clock = "process CPU time, single-threaded" if args.cpu_time else "wall clock"
     print("one training step = forward + loss + backward + SGD update; best of "
-          f"{repeat} timeit repeats ({clock})\n")
+          f"{repeat} interleaved timeit rounds ({clock})\n")
 
     cases = [
         ("MLP 784-128-10, batch 32", (784, 128, 10), 32, 200),
@@ -256,10 +261,10 @@ def main(argv=None):
     number = 2 if args.quick else 5
     print(f"\nper-op overhead: chain of {2 * n_pairs} scalar ops (mul + add), forward + backward")
     ops = 2 * n_pairs
-    rows = [("numpy (hand)", best_us(lambda: scalar_chain_numpy(n_pairs), number, repeat))]
-    rows.append(("chainrule", best_us(lambda: scalar_chain_cr(n_pairs), number, repeat)))
+    fns = {"numpy (hand)": lambda: scalar_chain_numpy(n_pairs), "chainrule": lambda: scalar_chain_cr(n_pairs)}
     if torch is not None:
-        rows.append(("torch", best_us(lambda: scalar_chain_torch(n_pairs), number, repeat)))
+        fns["torch"] = lambda: scalar_chain_torch(n_pairs)
+    rows = interleaved_us(fns, number, repeat).items()
     for name, us in rows:
         print(f"  {name:<14}{us:>10.0f} µs total  {us / ops:>7.2f} µs/op")
 
