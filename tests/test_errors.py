@@ -693,6 +693,11 @@ def test_P15_one_line_exit_2_and_debug(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and err == [
         "chainrule train: error: the following arguments are required: --data (see chainrule train --help)"]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--colour"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and err == [
+        "chainrule train: error: unrecognized arguments: --colour (see chainrule train --help)"]
     # and in a real process: status 2, one line on stderr, no traceback
     proc = subprocess.run([sys.executable, "-m", "chainrule", *argv], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

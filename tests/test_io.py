@@ -159,6 +159,14 @@ def test_atomic_open_in_missing_folder(tmp_path):
         atomic_write(tmp_path / "nope" / "x.txt", "data")
 
 
+def test_atomic_open_onto_a_folder(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(IsADirectoryError, match="^" + esc(f"cannot write '{tmp_path / 'out'}': it is a folder; "
+                                                          "give a file name")):
+        atomic_write(tmp_path / "out", "data")
+    assert os.listdir(tmp_path) == ["out"] and os.listdir(tmp_path / "out") == []
+
+
 # ---------------------------------------------------------------------------- checkpoints
 @pytest.mark.parametrize("make_opt", [
     lambda p: cr.optim.Adam(p, lr=0.01),

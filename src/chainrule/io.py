@@ -50,6 +50,8 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write '{path}': the folder '{folder}' does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write '{path}': it is a folder; give a file name")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding, "newline": ""})) as f:
