@@ -220,3 +220,12 @@ def test_cross_entropy_has_no_dL_doutput(tmp_path, capsys):
     sheet = write(tmp_path, "ce.toml", "dL_doutput = [[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]]\n")
     assert main(["grade", "softmax", sheet]) == 2
     assert "dL_doutput" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["seed", "mazur", "softmax", "relu"])
+def test_derive_json_output_is_a_valid_all_right_answer_file(tmp_path, name):
+    pytest.importorskip("chainrule.explain")
+    out = tmp_path / f"{name}.json"
+    assert main(["derive", name, "--format", "json", "--out", str(out)]) == 0
+    report = grade(name, str(out))
+    assert report.all_right and len(report.marks) > 10

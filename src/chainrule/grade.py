@@ -129,6 +129,8 @@ def _flatten_step(item: dict, truth: dict, where: str, prefix: str) -> dict:
                     if part in layer:
                         _flatten(layer[part], truth["forward"][index - 1][part], f"forward[{index - 1}].{part}", where, out)
             continue
+        if value is None:
+            continue
         if truth.get(key) is None:
             raise SpecError(f"{where}: key '{prefix}{key}': not defined for this network "
                             "(with cross-entropy the loss takes the logits z: answer delta instead)")
