@@ -20,6 +20,7 @@ from .errors import (
     ShapeError,
     SpecError,
 )
+from .explain import derive
 from .functional import (
     abs,
     cat,
@@ -39,7 +40,6 @@ from .functional import (
     tanh,
     where,
 )
-from .explain import derive
 from .random import manual_seed
 from .tensor import Tensor, tensor
 
