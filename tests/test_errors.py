@@ -671,6 +671,32 @@ def test_P14_bad_train_options(tmp_path, capsys):
                              f"load_state_dict for SpecNetwork: "), err[0]
 
 
+def test_P16_malformed_answer_file(tmp_path, capsys):
+    pytest.importorskip("chainrule.grade")
+    cases = {
+        "a1.toml": ('loss = "abc"\n', "key 'loss': expected a number, got 'abc'"),
+        "a2.toml": ("colour = 1\n", "key 'colour': unknown (answer keys: dL_doutput, delta, forward, grad, loss, "
+                                    "output, params_after, params_before, step)"),
+        "a3.toml": ("[grad]\nW9 = 1\n", "key 'grad.W9': no such parameter (this network has W1, W2"),
+        "a4.toml": ("loss = [1\n", "not valid TOML: "),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        code, err = cli(["grade", "seed", str(path)], capsys)
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"chainrule grade: error: {path}: {message}"), err
+    huge = tmp_path / "huge.toml"
+    with open(huge, "wb") as f:
+        f.truncate(100_000_000)
+    result = {}
+    peak = _peak_bytes(lambda: result.update(out=cli(["grade", "seed", str(huge)], capsys)))
+    assert result["out"] == (2, [f"chainrule grade: error: {huge}: answer files larger than 1,000,000 bytes are "
+                                 f"refused"])
+    assert peak < 5_000_000  # not read: reading it would take 100 MB
+    code, err = cli(["grade", "seed", str(tmp_path / "nope.toml")], capsys)
+    assert (code, err) == (2, [f"chainrule grade: error: {tmp_path / 'nope.toml'}: no such answer file"])
+
+
 def test_P15_one_line_exit_2_and_debug(tmp_path, capsys):
     import subprocess
     import sys
