@@ -484,10 +484,8 @@ def tolerance_check(sig_digits: int | None = 3, rtol: float | None = None):
 
 def _derivation_lines(spec, steps: int) -> dict:
     """(step, key) -> (symbol, expression) from the derivation explainer (chainrule.explain)."""
-    try:
-        from .explain import derive
-    except ImportError:  # pragma: no cover - the explainer ships with the package
-        return {}
+    from .explain import derive
+
     try:
         entries = derive(spec, steps=steps).entries
     except Exception:  # noqa: BLE001 - a derivation that cannot be written still leaves the grade usable
