@@ -690,8 +690,8 @@ def test_P16_malformed_answer_file(tmp_path, capsys):
         f.truncate(100_000_000)
     result = {}
     peak = _peak_bytes(lambda: result.update(out=cli(["grade", "seed", str(huge)], capsys)))
-    assert result["out"] == (2, [f"chainrule grade: error: {huge}: answer files larger than 1,000,000 bytes are "
-                                 f"refused"])
+    assert result["out"] == (2, [f"chainrule grade: error: {huge}: file is 100,000,000 bytes; answer files larger "
+                                 f"than 1,000,000 bytes are refused"])
     assert peak < 5_000_000  # not read: reading it would take 100 MB
     code, err = cli(["grade", "seed", str(tmp_path / "nope.toml")], capsys)
     assert (code, err) == (2, [f"chainrule grade: error: {tmp_path / 'nope.toml'}: no such answer file"])

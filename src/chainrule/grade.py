@@ -11,20 +11,14 @@ updated), both from the learner's answers and from the engine's numbers.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass, field
 
 from . import notation
 from .errors import SpecError
+from .io import parse_config, read_text
 from .network import run as run_spec
 from .spec import load_spec
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 STEP_KEYS = {"step", "forward", "output", "loss", "dL_doutput", "delta", "grad", "params_after", "params_before"}
 IGNORED_STEP_KEYS = {"entries", "check", "warnings"}               # present in derive's JSON, not answers
@@ -35,28 +29,8 @@ KNOBS = ("sign", "factor2", "updated", "ascent")                    # plus ("ski
 
 # ----------------------------------------------------------------------------- reading answers
 def _parse_file(path: str) -> dict:
-    if not os.path.exists(path):
-        raise SpecError(f"{path}: no such answer file")
-    if os.path.getsize(path) > MAX_BYTES:
-        raise SpecError(f"{path}: answer files larger than {MAX_BYTES:,} bytes are refused")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not a UTF-8 text file") from None
-    if path.endswith(".json") or text.lstrip().startswith("{"):
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path}: not valid JSON: {exc}") from None
-    else:
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"{path}: not valid TOML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: the top level must be a table of keys, got {type(raw).__name__}")
-    return raw
+    text = read_text(path, kind="answer files", max_bytes=MAX_BYTES, missing="no such answer file")
+    return parse_config(text, path, as_json=path.endswith(".json") or text.lstrip().startswith("{"))
 
 
 def _steps_of(raw: dict, where: str) -> list[tuple[int, dict]]:

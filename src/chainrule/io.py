@@ -1,4 +1,7 @@
-"""Safe files: atomic writes, and checkpoints that never unpickle.
+"""Safe files: bounded reads of user files, atomic writes, and checkpoints that never unpickle.
+
+* ``read_text`` / ``parse_config`` read a user's spec, answer or CSV file: refused by size before a
+  byte is read, decoded as UTF-8, parsed as TOML or JSON, every failure naming the file.
 
 * ``atomic_open`` / ``atomic_write`` write to a temporary file in the target's folder, flush and
   fsync it, then ``os.replace`` it over the target: a crash at any moment leaves either the old file
@@ -28,12 +31,52 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .errors import CheckpointError, ShapeError
+from .errors import CheckpointError, ShapeError, SpecError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
 MAX_BYTES = 1 << 30  # 1 GiB: far above any model this tool trains, far below what would hurt the machine
 _META = "__meta__.json"
+
+
+# ---------------------------------------------------------------------------- bounded reads
+def read_text(path, *, kind: str, max_bytes: int, missing: str = "no such file", encoding: str = "utf-8") -> str:
+    """The text of a user file, refused before reading when it is larger than ``max_bytes``.
+
+    ``kind`` names the files in the size message ("specs", "CSV files"); ``missing`` is the message
+    for a path that does not exist. Every error is a ``SpecError`` that starts with the path.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SpecError(f"{path}: {missing}")
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise SpecError(f"{path}: file is {size:,} bytes; {kind} larger than {max_bytes:,} bytes are refused")
+    try:
+        with open(path, encoding=encoding, newline="") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def parse_config(text: str, where: str, *, as_json: bool) -> dict:
+    """A TOML (or, with ``as_json``, JSON) document whose top level must be a table of keys."""
+    try:
+        raw = json.loads(text) if as_json else tomllib.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{where}: not valid JSON: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: the top level must be a table of keys, got {type(raw).__name__}")
+    return raw
 
 
 # ---------------------------------------------------------------------------- atomic writes

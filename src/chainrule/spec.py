@@ -7,7 +7,6 @@ the layer below, column j is neuron j of the layer above.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -16,11 +15,7 @@ from importlib import resources
 import numpy as np
 
 from .errors import SpecError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from .io import parse_config, read_text
 
 ACTIVATIONS = ("none", "relu", "sigmoid", "tanh", "leaky_relu", "softmax")
 LOSSES = ("half_sse", "mse", "sse", "cross_entropy", "bce")
@@ -91,33 +86,13 @@ def load_spec(source, *, steps: int | None = None, require_data: bool = True) ->
     if isinstance(source, dict):
         return parse_spec(source, "<dict>", steps=steps, require_data=require_data)
     text, where = _read(str(source))
-    if where.endswith(".json"):
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{where}: not valid JSON: {exc}") from None
-    else:
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"{where}: not valid TOML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{where}: the top level must be a table of keys, got {type(raw).__name__}")
-    return parse_spec(raw, where, steps=steps, require_data=require_data)
+    return parse_spec(parse_config(text, where, as_json=where.endswith(".json")), where, steps=steps,
+                      require_data=require_data)
 
 
 def _read(source: str) -> tuple[str, str]:
     if os.path.exists(source):
-        size = os.path.getsize(source)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"{source}: file is {size:,} bytes; specs larger than {MAX_FILE_BYTES:,} bytes are refused")
-        try:
-            with open(source, encoding="utf-8") as fh:
-                return fh.read(), source
-        except UnicodeDecodeError:
-            raise SpecError(f"{source}: not a UTF-8 text file") from None
-        except OSError as exc:
-            raise SpecError(f"{source}: cannot read: {exc.strerror}") from None
+        return read_text(source, kind="specs", max_bytes=MAX_FILE_BYTES), source
     if source in shipped_specs():
         ref = resources.files("chainrule") / "specs" / f"{source}.toml"
         return ref.read_text(encoding="utf-8"), f"{source} (shipped spec)"

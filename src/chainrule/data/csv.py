@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv as _csv
 import io
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import SpecError
+from ..io import read_text
 
 MAX_CSV_BYTES = 100_000_000
 
@@ -38,18 +38,7 @@ def load_csv(path, target=None, *, classification: bool | None = None, text: str
     """
     where = str(path)
     if text is None:
-        if not os.path.exists(where):
-            raise SpecError(f"{where}: no such file")
-        size = os.path.getsize(where)
-        if size > MAX_CSV_BYTES:
-            raise SpecError(f"{where}: file is {size:,} bytes; CSV files larger than {MAX_CSV_BYTES:,} bytes are refused")
-        try:
-            with open(where, encoding="utf-8-sig", newline="") as fh:
-                text = fh.read()
-        except UnicodeDecodeError as exc:
-            raise SpecError(f"{where}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
-        except OSError as exc:
-            raise SpecError(f"{where}: cannot read: {exc.strerror}") from None
+        text = read_text(where, kind="CSV files", max_bytes=MAX_CSV_BYTES, encoding="utf-8-sig")
     rows = list(_csv.reader(io.StringIO(text)))
     rows = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
     if len(rows) < 2:

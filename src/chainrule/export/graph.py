@@ -187,6 +187,27 @@ def wrap(line: str, indent: str, width: int = 100) -> list[str]:
     return out + [current, indent + ")"]
 
 
+UPDATE_NOTE = "every gradient above was computed with the weights from before this update"
+
+
+def update_lines(optimizer: str, pairs, sqrt: str) -> list[str]:
+    """The update of every (weight, gradient) name pair: the same rules as chainrule.optim's
+    SGD, SGD with momentum and Adam, written as code (``sqrt`` is ``math.sqrt`` or ``np.sqrt``)."""
+    lines = ["", f"# Update ({optimizer}); {UPDATE_NOTE}"]
+    if optimizer == "adam":
+        lines += ["step = epoch + 1", "bias1 = 1 - beta1 ** step", "bias2 = 1 - beta2 ** step"]
+    for w, g in pairs:
+        if optimizer == "sgd":
+            lines.append(f"{w} -= learning_rate * {g}")
+        elif optimizer == "momentum":
+            lines += [f"buf_{w} = momentum * buf_{w} + {g}", f"{w} -= learning_rate * buf_{w}"]
+        else:
+            lines += [f"m_{w} = beta1 * m_{w} + (1 - beta1) * {g}",
+                      f"v_{w} = beta2 * v_{w} + (1 - beta2) * {g} * {g}",
+                      f"{w} -= learning_rate / bias1 * m_{w} / ({sqrt}(v_{w}) / {sqrt}(bias2) + eps)"]
+    return lines
+
+
 def block(lines, indent: str) -> list[str]:
     out = []
     for line in lines:

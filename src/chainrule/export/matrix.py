@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Context, Recorded, block, header, nested, op_lines
-from .scalar import UPDATE_NOTE
+from .graph import Context, Recorded, block, header, nested, op_lines, update_lines
 
 
 def _prediction(spec) -> str:
@@ -56,18 +55,6 @@ def generate(rec: Recorded, steps: int) -> str:
     body = ["# Forward pass"] + forward
     body += [f"print('epoch', epoch, 'prediction', {_prediction(spec)}, 'loss', float(loss))", ""]
     body += ["# Backward pass: the chain rule, layer by layer"] + backward
-    body += ["", f"# Update ({spec.optimizer}); {UPDATE_NOTE}"]
-    if spec.optimizer == "adam":
-        body += ["step = epoch + 1", "bias1 = 1 - beta1 ** step", "bias2 = 1 - beta2 ** step"]
-    for n in names:
-        g = f"d_{n}"
-        if spec.optimizer == "sgd":
-            body.append(f"{n} -= learning_rate * {g}")
-        elif spec.optimizer == "momentum":
-            body += [f"buf_{n} = momentum * buf_{n} + {g}", f"{n} -= learning_rate * buf_{n}"]
-        else:
-            body += [f"m_{n} = beta1 * m_{n} + (1 - beta1) * {g}",
-                     f"v_{n} = beta2 * v_{n} + (1 - beta2) * {g} * {g}",
-                     f"{n} -= learning_rate / bias1 * m_{n} / (np.sqrt(v_{n}) / np.sqrt(bias2) + eps)"]
+    body += update_lines(spec.optimizer, [(n, f"d_{n}") for n in names], "np.sqrt")
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"

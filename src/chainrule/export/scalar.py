@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Context, Recorded, block, header, literal, op_lines
-
-UPDATE_NOTE = "every gradient above was computed with the weights from before this update"
+from .graph import Context, Recorded, block, header, literal, op_lines, update_lines
 
 
 def _param_elements(c: Context, rec: Recorded):
@@ -109,18 +107,6 @@ def generate(rec: Recorded, steps: int) -> str:
         body += ["# Forward pass"] + forward
         body += [f"print('epoch', epoch, 'prediction', {prediction}, 'loss', loss)", ""]
         body += ["# Backward pass: the chain rule, from the loss back to every weight"] + backward
-    body += ["", f"# Update ({spec.optimizer}); {UPDATE_NOTE}"]
-    if spec.optimizer == "adam":
-        body += ["step = epoch + 1", "bias1 = 1 - beta1 ** step", "bias2 = 1 - beta2 ** step"]
-    for p, i in _param_elements(c, rec):
-        w, g = c.v(p, i), c.g(p, i)
-        if spec.optimizer == "sgd":
-            body.append(f"{w} -= learning_rate * {g}")
-        elif spec.optimizer == "momentum":
-            body += [f"buf_{w} = momentum * buf_{w} + {g}", f"{w} -= learning_rate * buf_{w}"]
-        else:
-            body += [f"m_{w} = beta1 * m_{w} + (1 - beta1) * {g}",
-                     f"v_{w} = beta2 * v_{w} + (1 - beta2) * {g} * {g}",
-                     f"{w} -= learning_rate / bias1 * m_{w} / (math.sqrt(v_{w}) / math.sqrt(bias2) + eps)"]
+    body += update_lines(spec.optimizer, [(c.v(p, i), c.g(p, i)) for p, i in _param_elements(c, rec)], "math.sqrt")
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"
