@@ -30,3 +30,17 @@ def test_module_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "chainrule", "demo", "--epochs", "1"],
                          capture_output=True, text=True, check=True).stdout
     assert "7200" in out
+
+
+def test_demo_without_pytorch_says_how_to_get_it(capsys, monkeypatch):
+    from chainrule import torch_reference
+
+    monkeypatch.setattr(torch_reference, "available", lambda: False)
+    assert main(["demo", "--epochs", "1"]) == 0
+    assert "pip install 'chainrule[test]'" in capsys.readouterr().out
+
+
+def test_train_prints_user_paths_verbatim(tmp_path, capsys):
+    ckpt = tmp_path / "run[1].npz"
+    assert main(["train", "iris", "--data", "iris", "--epochs", "1", "--quiet", "--checkpoint", str(ckpt)]) == 0
+    assert f"checkpoint: {ckpt} (epoch 1)" in capsys.readouterr().out

@@ -10,16 +10,14 @@ LABELS = {
         "title": "The seed's network: 2 → 3 → 1, no bias, no activation, x = (40, 80), y = 60, η = 1e-5",
         "forward": "1. Forward pass",
         "loss": "2. Loss",
-        "backward": "3. Backward pass: gradients",
+        "backward": "3. Backward pass: every gradient by the chain rule",
         "update": "4. Gradient descent update (every gradient uses the weights from before the update)",
         "train": "Training",
-        "neuron": "neuron", "value": "value", "param": "parameter", "grad": "∂L/∂w",
+        "param": "parameter", "grad": "∂L/∂w",
         "before": "before", "after": "after", "epoch": "epoch", "pred": "prediction y'", "lossc": "loss",
-        "dldy": "∂L/∂y' = y' − y",
         "torch": "PyTorch float64, same {n} epochs: largest difference in predictions {p}, losses {l}, weights {w}",
         "no_torch": "PyTorch is not installed; skipping the side-by-side run (pip install 'chainrule[test]').",
         "more": "The full derivation, every product written out: chainrule derive seed",
-        "symmetric": "Note: the three hidden units start equal and stay equal forever (symmetric initialisation).",
     },
     "zh": {
         "title": "种子网络：2 → 3 → 1，无偏置、无激活函数，x = (40, 80)，y = 60，学习率 η = 1e-5",
@@ -28,13 +26,11 @@ LABELS = {
         "backward": "三、反向传播：3.1 计算梯度",
         "update": "3.2 梯度更新（所有梯度都用更新前的权重计算）",
         "train": "训练过程",
-        "neuron": "神经元", "value": "值", "param": "参数", "grad": "∂L/∂w",
+        "param": "参数", "grad": "∂L/∂w",
         "before": "更新前", "after": "更新后", "epoch": "轮次", "pred": "预测值 y'", "lossc": "损失值",
-        "dldy": "损失函数的梯度 ∂L/∂y' = y' − y",
         "torch": "PyTorch float64 同样训练 {n} 轮：预测值最大差 {p}，损失值最大差 {l}，权重最大差 {w}",
         "no_torch": "未安装 PyTorch，跳过对照运行（pip install 'chainrule[test]'）。",
         "more": "完整的公式推导（每个乘积都写出）：chainrule derive seed --lang zh",
-        "symmetric": "注意：三个隐藏神经元初始值相同，训练中永远保持相同（对称初始化）。",
     },
 }
 
@@ -50,6 +46,7 @@ def run(args) -> int:
     from rich.table import Table
 
     from .. import notation, torch_reference
+    from ..explain import derive
     from ..network import run as run_spec
     from ..numbers import fmt
     from ..spec import load_spec
@@ -57,34 +54,37 @@ def run(args) -> int:
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     t = LABELS[args.lang]
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     spec = load_spec("seed")
     result = run_spec(spec, steps=args.epochs, keep_graph=1)
     first = result.steps[0]
-    depth = spec.depth
+    # The first step's lines are the derivation's own (read from the graph the engine recorded).
+    derivation = derive(spec, lang=args.lang)
+    lines = {e["key"]: e["expression"] for e in derivation.entries if e["step"] == 1}
+
+    def show(title, keys):
+        console.print(f"[bold]{title}[/bold]")
+        for key in keys:
+            console.print("  " + lines[key], markup=False)
+        console.print()
 
     console.print(f"[bold]{t['title']}[/bold]\n")
-    forward = Table(title=t["forward"], title_justify="left")
-    forward.add_column(t["neuron"])
-    forward.add_column(t["value"], justify="right")
-    for layer, z in enumerate(first.zs, 1):
-        for j, v in enumerate(z.data.reshape(-1), 1):
-            forward.add_row(notation.neuron("z", layer, j, depth) if layer < depth else "y'", fmt(v))
-    console.print(forward)
-    y_pred, y = first.output.data.item(), float(spec.y.item())
-    console.print(f"[bold]{t['loss']}[/bold]  L = ½(y − y')² = ½({fmt(y)} − {fmt(y_pred)})² = {fmt(first.loss.item())}\n")
-    console.print(f"[bold]{t['backward']}[/bold]  {t['dldy']} = {fmt(y_pred)} − {fmt(y)} = {fmt(first.output.grad.item())}")
+    show(t["forward"], [k for k in lines if k.startswith("forward[") and ".z[" in k])
+    show(t["loss"], ["loss"])
+    show(t["backward"], ["dL_doutput[0]"] + [k for k in lines if k.startswith("grad.")])
 
-    update = Table(title=t["update"], title_justify="left")
+    update = Table()
     for col in (t["param"], t["before"], t["grad"], t["after"]):
         update.add_column(col, justify="right" if col != t["param"] else "left")
     for name in reversed(list(first.grads)):
         for index in np.ndindex(first.grads[name].shape):
-            symbol = notation.param(name, index)
-            g = first.grads[name][index]
-            update.add_row(symbol, fmt(first.params_before[name][index]), fmt(g), fmt(first.params_after[name][index]))
+            update.add_row(notation.param(name, index), fmt(first.params_before[name][index]),
+                           fmt(first.grads[name][index]), fmt(first.params_after[name][index]))
+    console.print(f"[bold]{t['update']}[/bold]")
     console.print(update)
-    console.print(t["symmetric"] + "\n")
+    for warning in derivation.steps[0].warnings:
+        console.print("⚠ " + warning, markup=False)
+    console.print()
 
     train = Table(title=t["train"], title_justify="left")
     for col in (t["epoch"], t["pred"], t["lossc"]):
@@ -103,6 +103,6 @@ def run(args) -> int:
         )
         console.print(t["torch"].format(n=args.epochs, p=f"{dp:.1e}", l=f"{dl:.1e}", w=f"{dw:.1e}"))
     else:
-        console.print(t["no_torch"])
+        console.print(t["no_torch"], markup=False)
     console.print(t["more"])
     return 0

@@ -55,7 +55,7 @@ def run(args) -> int:
     from ..spec import load_spec
     from ..train import History, fit
 
-    console = Console(highlight=False, stderr=False)
+    console = Console(highlight=False, soft_wrap=True)
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
@@ -111,7 +111,7 @@ def run(args) -> int:
         start = int(meta.get("epoch", 0))
         for key, values in meta.get("history", {}).items():
             history.metrics[key] = list(values)
-        console.print(f"resumed from {args.resume} after epoch {start}")
+        console.print(f"resumed from {args.resume} after epoch {start}", markup=False)
 
     def save(epoch, hist):
         if not args.checkpoint:
@@ -148,10 +148,10 @@ def run(args) -> int:
         summary.add_row(str(e + 1), *(f"{history[k][e]:.5g}" for k in keys))
     console.print(summary)
     if args.checkpoint:
-        console.print(f"checkpoint: {args.checkpoint} (epoch {total})")
+        console.print(f"checkpoint: {args.checkpoint} (epoch {total})", markup=False)
     if args.plot:
         from ..viz import plot_loss
 
         plot_loss(history.metrics).save(args.plot)
-        console.print(f"loss curve: {args.plot}")
+        console.print(f"loss curve: {args.plot}", markup=False)
     return 0
