@@ -52,14 +52,67 @@ def test_html_is_offline_mathml():
     assert "<math" in cr.derive("seed")._repr_html_()
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-@pytest.mark.parametrize("name", ["seed", "softmax"])
-def test_latex_compiles(tmp_path, name):
-    (tmp_path / "d.tex").write_text(cr.derive(name).latex(), encoding="utf-8")
+LARGE = {"layers": [20, 16, 4], "activations": ["sigmoid", "none"], "bias": True, "loss": "half_sse", "lr": 0.1,
+         "init": {"seed": 3}, "data": {"x": [[0.05 * i - 0.4 for i in range(20)]], "y": [[1.0, 0.0, -1.0, 0.5]]}}
+HAS_PDFLATEX = shutil.which("pdflatex") is not None
+
+
+def _has_cjk() -> bool:
+    if not HAS_PDFLATEX or shutil.which("kpsewhich") is None:
+        return False
+    found = subprocess.run(["kpsewhich", "CJKutf8.sty", "c70gbsn.fd"], capture_output=True, text=True)
+    return len(found.stdout.split()) == 2
+
+
+def _pdflatex(tmp_path, source: str):
+    (tmp_path / "d.tex").write_text(source, encoding="utf-8")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-2000:]
+                          capture_output=True, timeout=180)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(not HAS_PDFLATEX, reason="pdflatex not installed")
+@pytest.mark.parametrize("name", ["seed", "softmax", "mazur", "large"])
+def test_latex_compiles(tmp_path, name):
+    rc, log = _pdflatex(tmp_path, cr.derive(LARGE if name == "large" else name).latex())
+    assert rc == 0, log[-2000:]
     assert (tmp_path / "d.pdf").stat().st_size > 1000
+    assert "Missing character" not in log  # a glyph the font lacks is dropped silently otherwise
+
+
+@pytest.mark.skipif(not _has_cjk(), reason="pdflatex or the LaTeX CJK package (CJKutf8.sty, gbsn) not installed")
+@pytest.mark.parametrize("name", ["seed", "mazur"])
+def test_chinese_latex_compiles(tmp_path, name):
+    rc, log = _pdflatex(tmp_path, cr.derive(name, lang="zh").latex())
+    assert rc == 0, log[-2000:]
+    assert (tmp_path / "d.pdf").stat().st_size > 1000
+    # Chinese set in math mode (cmr/cmmi have no such glyphs) is the failure this guards against.
+    assert "Missing character" not in log
+
+
+@pytest.mark.skipif(not HAS_PDFLATEX, reason="pdflatex not installed")
+def test_chinese_latex_without_cjk_stops_with_the_package_to_install(tmp_path):
+    source = cr.derive("seed", lang="zh").latex()
+    # The same document on a TeX installation that lacks the style file: rename what the guard looks for.
+    guarded = source.replace(r"\IfFileExists{CJKutf8.sty}", r"\IfFileExists{CJKutf8-not-installed.sty}")
+    assert guarded != source
+    rc, log = _pdflatex(tmp_path, guarded)
+    assert rc != 0
+    log = log.replace("\n", "")  # TeX wraps its messages at 79 columns
+    assert "needs the LaTeX CJK package" in log and "latex-cjk-chinese" in log
+
+
+CJK = re.compile("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def test_chinese_latex_keeps_chinese_out_of_maths():
+    preamble, body = cr.derive("seed", lang="zh").latex().split(r"\begin{document}")
+    assert "前向传播" in body and "反向传播" in body
+    for span in re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", body, flags=re.S):
+        assert not CJK.search(span), span
+    for env in re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", body, flags=re.S):
+        assert not CJK.search(re.sub(r"\\text\{[^{}]*\}", "", env)), env[:200]  # Chinese only inside \text{}
+    assert "% Chinese text: needs the CJK package" in preamble and "latex-cjk-chinese" in preamble
 
 
 def test_text_aligns_equals_signs(seed):

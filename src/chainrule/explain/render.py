@@ -124,29 +124,58 @@ _TEX_SYMBOLS = {
     "∂": r"\partial ", "η": r"\eta ", "δ": r"\delta ", "σ": r"\sigma ", "←": r"\leftarrow ", "⊙": r"\odot ",
     "≤": r"\le ", "½": r"\frac{1}{2}", "Σ": r"\Sigma ", "μ": r"\mu ", "β": r"\beta ", "ε": r"\epsilon ",
     "₁": "_1", "₂": "_2", "√": r"\surd ", "²": "^2", "→": r"\to ", "×": r"\times ", "·": r"\cdot ", "−": "-",
-    "ᵀ": r"^{\top}", "…": r"\ldots ", "—": "---", "⚠": "",
+    "ᵀ": r"^{\top}", "…": r"\ldots ",
 }
 _SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\~{}",
-            "^": r"\^{}", "\\": r"\textbackslash{}"}
+            "^": r"\^{}", "\\": r"\textbackslash{}", "—": "---", "⚠": "", "|": r"\textbar{}",
+            "<": r"\textless{}", ">": r"\textgreater{}"}
+# Chinese characters and full-width punctuation: always prose, never inside $...$ (CJKutf8 typesets
+# them in text mode only). A run of them also ends a math token, since Chinese has no spaces.
+_CJK = "[\u2e80-\u2fff\u3000-\u303f\u3040-\u9fff\uf900-\ufaff\uff00-\uffef]+"
+
+
+def _escape(text: str) -> str:
+    return "".join(_SPECIAL.get(ch, ch) for ch in text)
 
 
 def tex_text(s: str) -> str:
     """Prose with math symbols for pdflatex: special characters escaped, symbols and subscripts as math."""
     out = []
-    for token in re.split(r"(\S+)", s):
-        if not token.strip():
-            out.append(token)
+    for token in re.split(rf"(\s+|{_CJK})", s):
+        if not token:
+            continue
+        if not token.strip() or re.fullmatch(_CJK, token):
+            out.append(_escape(token))
             continue
         if any(ch in _TEX_SYMBOLS for ch in token) or re.search(r"[A-Za-z]'*_\w|\^\(", token):
             body = "".join(_TEX_SYMBOLS.get(ch, _SPECIAL.get(ch, ch) if ch in "&%$#" else ch) for ch in token)
             body = body.replace("'", "^{\\prime}").replace("^{\\prime}^{\\prime}", "^{\\prime\\prime}")
-            lead = re.match(r"^[(（]*", body).group(0)
-            trail = re.search(r"[)）.,;:，。；：]*$", body).group(0)
+            lead = re.match(r"^[(]*", body).group(0)
+            trail = re.search(r"[).,;:]*$", body).group(0)
             core = body[len(lead):len(body) - len(trail)] if trail else body[len(lead):]
             out.append(f"{lead}${core}${trail}" if core else body)
         else:
-            out.append("".join(_SPECIAL.get(ch, ch) for ch in token))
-    return "".join(out)
+            out.append(_escape(token))
+    return re.sub(r"\$(\s+)\$", r"\1", "".join(out))  # one formula, not a run of them: $a$ $-$ $b$ -> $a - b$
+
+
+# The Chinese output typesets its text with the CJK package (CJKutf8, font gbsn). Guarded, so that
+# a TeX installation without it stops at once with the package to install, not at the first glyph.
+CJK_PACKAGE = "CJKutf8"
+CJK_FONT_FILE = "c70gbsn.fd"
+CJK_HINT = ("Debian/Ubuntu: apt-get install latex-cjk-chinese latex-cjk-chinese-arphic-gbsn00lp; "
+            "TeX Live: tlmgr install cjk arphic")
+
+
+def _cjk_preamble() -> list[str]:
+    missing = (r"\PackageError{chainrule}{The Chinese derivation needs the LaTeX CJK package"
+               rf" ({CJK_PACKAGE}.sty with the gbsn font, {CJK_FONT_FILE}). {CJK_HINT}}}{{{CJK_HINT}}}")
+    return [
+        f"% Chinese text: needs the CJK package for pdflatex ({CJK_PACKAGE}.sty, font gbsn).",
+        f"% {CJK_HINT}",
+        rf"\IfFileExists{{{CJK_PACKAGE}.sty}}{{\usepackage{{{CJK_PACKAGE}}}}}{{{missing}}}",
+        rf"\IfFileExists{{{CJK_FONT_FILE}}}{{}}{{{missing}}}",
+    ]
 
 
 def latex(dv) -> str:
@@ -166,14 +195,15 @@ def latex(dv) -> str:
         elif b.kind == "table":
             head = " & ".join(tex_text(h) for h in b.header)
             rows = " \\\\\n".join(" & ".join(f"${c[1]}$" for c in r) for r in b.rows)
-            body.append("\\begin{center}\\begin{tabular}{lrrr}\n" + head + " \\\\ \\hline\n" + rows
-                        + "\n\\end{tabular}\\end{center}")
+            # Taller rows: the first column holds fractions (∂L/∂w) that would otherwise touch.
+            body.append("\\begin{center}\\renewcommand{\\arraystretch}{2}\\begin{tabular}{lrrr}\n" + head
+                        + " \\\\ \\hline\n" + rows + "\n\\end{tabular}\\end{center}")
     zh = dv.lang == "zh"
     pre = [r"\documentclass[10pt]{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{amsmath,amssymb}",
            r"\usepackage[margin=1.8cm]{geometry}", r"\allowdisplaybreaks", r"\setlength{\parindent}{0pt}",
            r"\setlength{\parskip}{0.5em}"]
     if zh:
-        pre.append(r"\usepackage{CJKutf8}")
+        pre += _cjk_preamble()
     doc = "\n\n".join(body)
     if zh:
         doc = "\\begin{CJK}{UTF8}{gbsn}\n" + doc + "\n\\end{CJK}"
