@@ -107,3 +107,37 @@ def test_export_cli_errors_exit_2(tmp_path, capsys):
     assert main(["export", "seed", "--out", str(tmp_path / "missing" / "x.py")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("chainrule export: error:") for line in err)
+
+
+def test_softmax_output_and_cross_entropy_share_one_softmax():
+    """The softmax spec: the output layer's softmax and the cross-entropy over the same logits are
+    computed once; the loss's backward is the softmax output minus the one-hot target, over the
+    batch of 2 (reduction 'mean')."""
+    code = export("softmax", "python")
+    assert code.count(" = max(") == 1
+    assert code.count("math.exp(") == 3 + 3            # the three terms of the sum, the three outputs
+    for j in (1, 2, 3):
+        assert f"d_loss_z_out_{j} = (y_pred_{j} - y_true_{j}) / 2" in code
+    assert "math.log(z_out_sum)" in code
+    code = export("softmax", "numpy")
+    assert code.count("np.exp(") == 1 and code.count(".max(") == 1
+    assert "d_z_out = (y_pred - y_true) / 2" in code
+    assert "z_out_log_p = z_out_shifted - np.log(z_out_sum)" in code
+
+
+@pytest.mark.parametrize("to", ("python", "numpy"))
+def test_cross_entropy_without_a_softmax_layer_computes_its_own(tmp_path, to):
+    import math
+
+    from chainrule.spec import parse_spec
+
+    spec = parse_spec({"name": "logits", "layers": [2, 3], "activations": ["none"], "loss": "cross_entropy",
+                       "lr": 0.1, "steps": 1, "init": {"weights": [[[0.1, 0.2, 0.3], [0.3, 0.1, -0.2]]]},
+                       "data": {"x": [[1.0, 2.0]], "y": [1]}})
+    path = tmp_path / "logits.py"
+    path.write_text(export(spec, to), encoding="utf-8")
+    [(pred, loss)] = run_script(path)
+    # Hand algebra: z_j = 1·w_1j + 2·w_2j = 0.7, 0.4, −0.1; L = log Σ e^z − z_2 (class 1 is the second).
+    z = [0.1 + 2 * 0.3, 0.2 + 2 * 0.1, 0.3 - 2 * 0.2]
+    assert pred == pytest.approx(z, rel=1e-12)
+    assert loss == pytest.approx(math.log(sum(math.exp(v) for v in z)) - z[1], rel=1e-12)

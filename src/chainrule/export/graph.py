@@ -125,6 +125,17 @@ class Context:
         """A helper variable that belongs to tensor ``t`` (a softmax's maximum, a sum)."""
         return f"{self.base(t)}_{suffix}"
 
+    def softmax_of(self, z, before):
+        """The recorded softmax of ``z`` over its last axis, written before tensor ``before`` in the
+        forward pass, or None. A loss over the same logits reuses its lines instead of repeating them."""
+        for t in self.rec.forward:
+            if t is before:
+                return None
+            fn = t.grad_fn
+            if fn.op.name == "softmax" and fn.parents[0] is z and fn.attrs.get("axis", -1) in (-1, z.ndim - 1):
+                return t
+        return None
+
     def target(self, j=None) -> str:
         """The expected output (one-hot for cross-entropy; PyTorch takes the class labels)."""
         if self.lang == "torch" and self.rec.spec.loss == "cross_entropy":

@@ -167,28 +167,44 @@ class CrossEntropyLoss(Op):
         return ((grad * g).reshape(logits.shape),)
 
     # Code export: the targets are written one-hot (c.target(j) is 1 for the sample's class, else 0).
+    # When the graph also has softmax(z) (the spec's softmax output layer), its lines come first and
+    # name the shifted logits and the sum of exponentials after z (Softmax.export): the loss reuses
+    # them, and its backward is the softmax output minus the target, so nothing is computed twice.
     def export(self, c, t):
         z, attrs = t.grad_fn.parents[0], t.grad_fn.attrs
         per = _per(attrs["reduction"], np.atleast_1d(attrs["labels"]).size)
         if c.lang == "torch":
             return [f"{c.v(t)} = torch.nn.functional.cross_entropy({c.v(z)}, {c.target()}, reduction={attrs['reduction']!r})"]
+        probs = c.softmax_of(z, before=t)
         if c.lang == "np":
-            shifted, log_p = c.tmp(z, "shifted"), c.tmp(z, "log_p")
-            return [f"{shifted} = {c.v(z)} - {c.v(z)}.max(axis=1, keepdims=True)",
-                    f"{log_p} = {shifted} - np.log(np.exp({shifted}).sum(axis=1, keepdims=True))",
-                    f"{c.v(t)} = -np.sum({c.target()} * {log_p}){per}"]
+            shifted, total, log_p = c.tmp(z, "shifted"), c.tmp(z, "sum"), c.tmp(z, "log_p")
+            lines = [] if probs is not None else [
+                f"{shifted} = {c.v(z)} - {c.v(z)}.max(axis=-1, keepdims=True)",
+                f"{total} = np.exp({shifted}).sum(axis=-1, keepdims=True)"]
+            return lines + ["# log softmax(z), from the shifted logits: finite even where softmax(z) underflows to 0",
+                            f"{log_p} = {shifted} - np.log({total})",
+                            f"{c.v(t)} = -np.sum({c.target()} * {log_p}){per}"]
         top, total, js = c.tmp(z, "max"), c.tmp(z, "sum"), list(c.elements(z))
-        return [f"{top} = max({', '.join(c.v(z, j) for j in js)})",
-                f"{total} = {' + '.join(f'math.exp({c.v(z, j)} - {top})' for j in js)}",
-                c.loss_line(f"-({' + '.join(f'{c.target(j)} * ({c.v(z, j)} - {top} - math.log({total}))' for j in js)}){per}")]
+        lines = [] if probs is not None else [
+            f"{top} = max({', '.join(c.v(z, j) for j in js)})",
+            f"{total} = {' + '.join(f'math.exp({c.v(z, j)} - {top})' for j in js)}"]
+        return lines + [
+            "# log softmax(z)_j = z_j − max − log(sum): finite even where softmax(z)_j underflows to 0",
+            c.loss_line(f"-({' + '.join(f'{c.target(j)} * ({c.v(z, j)} - {top} - math.log({total}))' for j in js)}){per}")]
 
     def export_vjp(self, c, t):
         z, attrs = t.grad_fn.parents[0], t.grad_fn.attrs
         per = _per(attrs["reduction"], np.atleast_1d(attrs["labels"]).size)
+        probs = c.softmax_of(z, before=t)
         if c.lang == "np":
-            return [c.acc(z, None, f"(np.exp({c.tmp(z, 'log_p')}) - {c.target()}){per}")]
+            p = c.v(probs) if probs is not None else f"np.exp({c.tmp(z, 'log_p')})"
+            return [c.acc(z, None, f"({p} - {c.target()}){per}")]
         top, total = c.tmp(z, "max"), c.tmp(z, "sum")
-        return [c.acc(z, j, f"(math.exp({c.v(z, j)} - {top}) / {total} - {c.target(j)}){per}") for j in c.elements(z)]
+        lines = []
+        for j in c.elements(z):
+            p = c.v(probs, j) if probs is not None else f"math.exp({c.v(z, j)} - {top}) / {total}"
+            lines.append(c.acc(z, j, f"({p} - {c.target(j)}){per}" if per else f"{p} - {c.target(j)}"))
+        return lines
 
 
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p(1 − p) in BCE's backward (a float32 1e-12)

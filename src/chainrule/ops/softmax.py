@@ -28,16 +28,23 @@ class Softmax(Op):
         return (s * (g - (g * s).sum(axis=n.attrs["axis"], keepdims=True)),)
 
     # Code export (over the last axis, the only one a spec uses): shift by the largest logit, as forward does.
+    # The helpers are named after the logits (z_out_max, z_out_sum, ...): a cross-entropy over the same
+    # logits reuses them instead of computing the softmax again (CrossEntropyLoss.export).
     def export(self, c, t):
         z = t.grad_fn.parents[0]
         if c.lang == "torch":
             return [f"{c.v(t)} = torch.softmax({c.v(z)}, dim=-1)"]
         if c.lang == "np":
-            e = f"np.exp({c.v(z)} - {c.v(z)}.max(axis=-1, keepdims=True))"
-            return [f"{c.tmp(t, 'exp')} = {e}", f"{c.v(t)} = {c.tmp(t, 'exp')} / {c.tmp(t, 'exp')}.sum(axis=-1, keepdims=True)"]
-        top, total = c.tmp(t, "max"), c.tmp(t, "sum")
+            shifted, e, total = c.tmp(z, "shifted"), c.tmp(z, "exp"), c.tmp(z, "sum")
+            return ["# shifted by the largest logit, so that e^z cannot overflow",
+                    f"{shifted} = {c.v(z)} - {c.v(z)}.max(axis=-1, keepdims=True)",
+                    f"{e} = np.exp({shifted})",
+                    f"{total} = {e}.sum(axis=-1, keepdims=True)",
+                    f"{c.v(t)} = {e} / {total}"]
+        top, total = c.tmp(z, "max"), c.tmp(z, "sum")
         js = list(c.elements(t))
-        lines = [f"{top} = max({', '.join(c.v(z, j) for j in js)})"]
+        lines = ["# shifted by the largest logit, so that e^z cannot overflow",
+                 f"{top} = max({', '.join(c.v(z, j) for j in js)})"]
         lines.append(f"{total} = {' + '.join(f'math.exp({c.v(z, j)} - {top})' for j in js)}")
         return lines + [f"{c.v(t, j)} = math.exp({c.v(z, j)} - {top}) / {total}" for j in js]
 
