@@ -229,3 +229,95 @@ def test_derive_json_output_is_a_valid_all_right_answer_file(tmp_path, name):
     assert main(["derive", name, "--format", "json", "--out", str(out)]) == 0
     report = grade(name, str(out))
     assert report.all_right and len(report.marks) > 10
+
+
+# ----------------------------------------------------------------------------- the forgotten 1/N
+def _relu_by_hand():
+    """The relu spec's first step worked from its file: 2-3-1, ReLU hidden layer, MSE over 3 samples.
+
+    W1 (from, to) = [[0.5, −0.3, −0.8], [0.2, 0.4, −0.6]], b1 = [0.1, 0, −1], W2 = [0.7, −0.5, 0.9],
+    b2 = 0.05; L = (1/3) Σ_s (y'_s − y_s)², ∂L/∂y'_s = 2(y'_s − y_s)/3, ∂L/∂b2 = Σ_s ∂L/∂y'_s,
+    ∂L/∂w''_j = Σ_s ∂L/∂y'_s · a_sj.
+    """
+    W1, b1 = [[0.5, -0.3, -0.8], [0.2, 0.4, -0.6]], [0.1, 0.0, -1.0]
+    W2, b2 = [0.7, -0.5, 0.9], 0.05
+    xs, ys = [[1.0, 2.0], [0.5, -1.0], [-1.5, 0.5]], [1.0, 0.0, -0.5]
+    acts = [[max(0.0, x[0] * W1[0][j] + x[1] * W1[1][j] + b1[j]) for j in range(3)] for x in xs]
+    preds = [sum(a[j] * W2[j] for j in range(3)) + b2 for a in acts]
+    errs = [p - y for p, y in zip(preds, ys)]
+    return acts, errs
+
+
+def test_the_forgotten_1_over_n_of_mse_is_named_and_its_gradients_carried(tmp_path):
+    acts, errs = _relu_by_hand()
+    # Forgetting 1/N = 1/3: the sum where the mean belongs; every gradient three times too large.
+    loss_sum = sum(e * e for e in errs)
+    d_sum = [2 * e for e in errs]
+    grad_w2 = [sum(d * a[j] for d, a in zip(d_sum, acts)) for j in range(3)]
+    sheet = write(tmp_path, "no_mean.toml",
+                  f"loss = {loss_sum!r}\ndL_doutput = {[[d] for d in d_sum]!r}\n"
+                  f"[grad]\nb2 = [{sum(d_sum)!r}]\nW2 = {[[g] for g in grad_w2]!r}\n")
+    marks = by_key(grade("relu", sheet))
+    assert marks["loss"].status == "wrong" and "1/N" in marks["loss"].cause and "N = 3" in marks["loss"].cause
+    assert marks["loss"].correct == pytest.approx(loss_sum / 3, rel=1e-12)
+    for s in range(3):
+        m = marks[f"dL_doutput[{s}][0]"]
+        assert m.status == "wrong" and "1/N" in m.cause
+        assert m.correct == pytest.approx(d_sum[s] / 3, rel=1e-12)
+    assert marks["grad.b2[0]"].status == "carried"
+    assert marks["grad.b2[0]"].correct == pytest.approx(sum(d_sum) / 3, rel=1e-12)
+    # the third hidden unit is dead (a = 0 for every sample): its gradient is 0 either way, right
+    assert [marks[f"grad.W2[{j}][0]"].status for j in range(3)] == ["carried", "carried", "right"]
+
+
+def test_the_forgotten_1_over_n_named_at_a_gradient_answered_alone(tmp_path):
+    acts, errs = _relu_by_hand()
+    grad_w2_sum = sum(2 * e * acts[s][0] for s, e in enumerate(errs))     # no /3
+    sheet = write(tmp_path, "no_mean_grad.toml", f"[grad]\nW2 = [[{grad_w2_sum!r}], ['?'], ['?']]\n")
+    m = by_key(grade("relu", sheet))["grad.W2[0][0]"]
+    assert m.status == "wrong" and "1/N" in m.cause
+    assert m.correct == pytest.approx(grad_w2_sum / 3, rel=1e-12)
+
+
+def test_the_1_over_n_is_not_suggested_where_n_is_1(tmp_path):
+    # The seed: one sample, one output, half_sse: no mean to forget; ∂L/∂y' = 3 × 120 is unexplained.
+    sheet = write(tmp_path, "seed_x3.toml", "dL_doutput = 360\n")
+    m = by_key(grade("seed", sheet))["dL_doutput[0]"]
+    assert m.status == "wrong" and (m.cause is None or "1/N" not in m.cause)
+
+
+def test_the_forgotten_1_over_n_of_a_cross_entropy_over_a_batch(tmp_path):
+    import math
+
+    # The softmax spec by hand: 2-3-3, tanh hidden layer, softmax cross-entropy averaged over 2 samples,
+    # so ∂L/∂z_out = (softmax(z_out) − onehot(y)) / 2; the learner wrote softmax(z_out) − onehot(y).
+    W1, b1 = [[0.1, -0.2, 0.3], [0.4, 0.1, -0.5]], [0.0, 0.0, 0.0]
+    W2, b2 = [[0.2, -0.1, 0.05], [-0.3, 0.25, 0.1], [0.15, 0.05, -0.2]], [0.1, 0.0, -0.1]
+    xs, labels = [[1.0, 0.5], [-0.5, 1.5]], [2, 0]
+    rows = []
+    for x, label in zip(xs, labels):
+        a = [math.tanh(x[0] * W1[0][j] + x[1] * W1[1][j] + b1[j]) for j in range(3)]
+        z = [sum(a[i] * W2[i][k] for i in range(3)) + b2[k] for k in range(3)]
+        e = [math.exp(v) for v in z]
+        rows.append([e[k] / sum(e) - (1.0 if k == label else 0.0) for k in range(3)])
+    blank = [["?"] * 3, ["?"] * 3]
+    sheet = write(tmp_path, "ce_no_mean.json", json.dumps({"delta": [blank, rows]}))
+    marks = by_key(grade("softmax", sheet))
+    for s in range(2):
+        for k in range(3):
+            m = marks[f"delta[1][{s}][{k}]"]
+            assert m.status == "wrong" and "1/N" in m.cause and "N = 2" in m.cause
+            assert m.correct == pytest.approx(rows[s][k] / 2, rel=1e-12)
+
+
+def test_a_halved_bce_loss_is_not_blamed_on_the_square_s_factor_2(tmp_path):
+    # One sigmoid unit, w = 0: p = σ(0) = ½, y = 1, L = −ln ½ = ln 2. BCE has no square whose 2 could be
+    # dropped, so ½·ln 2 must not be explained as "the derivative of (y' − y)² is 2(y' − y)".
+    spec = write(tmp_path, "bce1.toml", 'name = "bce1"\nlayers = [1, 1]\nactivations = ["sigmoid"]\n'
+                 'loss = "bce"\nbias = false\nlr = 0.1\n[init]\nweights = [[[0.0]]]\n[data]\nx = [1.0]\ny = [1.0]\n')
+    import math
+
+    sheet = write(tmp_path, "half.toml", f"loss = {math.log(2) / 2!r}\n")
+    m = by_key(grade(spec, sheet))["loss"]
+    assert m.correct == pytest.approx(math.log(2), rel=1e-12)
+    assert m.status == "wrong" and (m.cause is None or "(y' − y)²" not in m.cause)

@@ -5,8 +5,8 @@ Answers come in the JSON shape of ``StepRecord.to_dict()`` / ``chainrule derive 
 (any subset). The engine's numbers are the truth. To find causes and carried errors, one training
 step is replayed element by element (``_Pass``) three ways: in the learner's world (every quantity
 computed from the learner's own earlier answers where given), and under each classic mistake
-("knobs": sign of ∂L/∂y', the ½ of the loss, a missing activation derivative, weights already
-updated), both from the learner's answers and from the engine's numbers.
+("knobs": sign of ∂L/∂y', the ½ of the loss, the 1/N of a mean, a missing activation derivative,
+weights already updated), both from the learner's answers and from the engine's numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ IGNORED_STEP_KEYS = {"entries", "check", "warnings"}               # present in 
 IGNORED_TOP_KEYS = {"format", "version", "spec", "lang", "notation", "precision", "form", "name"}
 MAX_BYTES = 1_000_000
 KNOBS = ("sign", "factor2", "updated", "ascent")                    # plus ("skip", layer) per activation layer
+MEAN_LOSSES = ("mse", "bce", "cross_entropy")                       # + "mean" (1/N forgotten) where N > 1
 
 
 # ----------------------------------------------------------------------------- reading answers
@@ -287,6 +288,9 @@ class _Context:
         # loss and ∂L/∂y'
         y = spec.y
         n_total = N * sizes[L]
+        # the divisors of a mean: every element (mse, bce) or every sample (cross-entropy); knob "mean"
+        # is the learner who forgot them (a sum where the loss is a mean)
+        n_mean, n_rows = (1, 1) if knob == "mean" else (n_total, N)
         factor = 1.0
         if knob == "factor2":
             factor = 2.0 if spec.loss == "half_sse" else 0.5
@@ -295,7 +299,7 @@ class _Context:
             for s in range(N):
                 top = max(z_out[s])
                 lse = top + math.log(sum(math.exp(z - top) for z in z_out[s]))
-                loss += (lse - z_out[s][int(y[s])]) / N
+                loss += (lse - z_out[s][int(y[s])]) / n_rows
             ps.put("loss", loss, z_keys)
         else:
             terms = []
@@ -304,10 +308,10 @@ class _Context:
                     p, t = out[s][j], float(y[s][j])
                     if spec.loss == "bce":
                         terms.append(-(t * max(math.log(max(p, 1e-300)), -100.0)
-                                       + (1 - t) * max(math.log(max(1 - p, 1e-300)), -100.0)) / n_total)
+                                       + (1 - t) * max(math.log(max(1 - p, 1e-300)), -100.0)) / n_mean)
                     else:
                         terms.append((p - t) ** 2)
-            scale = {"half_sse": 0.5, "mse": 1 / n_total, "sse": 1.0, "bce": 1.0}[spec.loss]
+            scale = {"half_sse": 0.5, "mse": 1 / n_mean, "sse": 1.0, "bce": 1.0}[spec.loss]
             ps.put("loss", factor * scale * sum(terms), out_keys)
             for s in range(N):
                 for j in range(sizes[L]):
@@ -315,9 +319,9 @@ class _Context:
                     if spec.loss == "half_sse":
                         g = p - t
                     elif spec.loss in ("mse", "sse"):
-                        g = 2 * (p - t) / (n_total if spec.loss == "mse" else 1)
+                        g = 2 * (p - t) / (n_mean if spec.loss == "mse" else 1)
                     else:
-                        g = (p - t) / max(p * (1 - p), 1e-12) / n_total
+                        g = (p - t) / max(p * (1 - p), 1e-12) / n_mean
                     g *= factor * (-1.0 if knob == "sign" else 1.0)
                     ps.put(f"dL_doutput{self.idx(s, j)}", g, [f"output{self.idx(s, j)}"])
 
@@ -335,7 +339,7 @@ class _Context:
                     probs = _activate("softmax", z_out[s], 0)
                     deps = [f"forward[{L1}].z{self.idx(s, j)}" for j in range(sizes[L])]
                 for j in range(sizes[L]):
-                    d = (probs[j] - (1.0 if j == int(y[s]) else 0.0)) / N
+                    d = (probs[j] - (1.0 if j == int(y[s]) else 0.0)) / n_rows
                     ps.put(f"delta[{L1}]{self.idx(s, j)}", -d if knob == "sign" else d, deps)
             else:
                 gs = [ps.world[f"dL_doutput{self.idx(s, j)}"] for j in range(sizes[L])]
@@ -494,9 +498,7 @@ def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | Non
         raise SpecError(f"{where}: no answers found (give e.g. loss = ..., or [grad] W1 = [[...]])")
     close = tolerance_check(sig_digits, rtol)
     lines = _derivation_lines(spec, n_steps)
-    knobs = list(KNOBS) + [("skip", layer) for layer in range(1, spec.depth + 1)
-                           if spec.activations[layer - 1] != "none"
-                           and not (layer == spec.depth and spec.loss == "cross_entropy")]
+    knobs = _knobs(spec)
     marks, prev = [], None
     for step in range(1, n_steps + 1):
         given = answers.get(step, {})
@@ -534,6 +536,21 @@ def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | Non
     return Report(spec.name, marks, tol)
 
 
+def _mean_count(spec) -> int:
+    """The N a mean loss divides by: every output element (mse, bce) or every sample (cross-entropy)."""
+    return spec.batch_size * (1 if spec.loss == "cross_entropy" else spec.layers[-1])
+
+
+def _knobs(spec) -> list:
+    """The classic mistakes that can happen with this spec's loss, activations and batch."""
+    knobs = [k for k in KNOBS if k != "factor2" or spec.loss in ("half_sse", "mse", "sse")]
+    if spec.loss in MEAN_LOSSES and _mean_count(spec) > 1:
+        knobs.append("mean")
+    return knobs + [("skip", layer) for layer in range(1, spec.depth + 1)
+                    if spec.activations[layer - 1] != "none"
+                    and not (layer == spec.depth and spec.loss == "cross_entropy")]
+
+
 def _neuron(spec, layer, j):
     """Symbol of z_j in ``layer`` (1-based), the seed's way for two-layer networks."""
     style = notation.default_style(spec.depth)
@@ -553,6 +570,9 @@ def _cause(ctx, ps, key, answer, truth, variants, close) -> str | None:
         "updated": ("the update applied with already-updated weights: every gradient of this step must use "
                     "the weights from before the update"),
         "ascent": "the update went the wrong way: w ← w − η·∂L/∂w (minus, down the gradient)",
+        "mean": (f"the 1/N of the mean forgotten (N = {_mean_count(spec)}, the number of "
+                 f"{'samples' if spec.loss == 'cross_entropy' else 'values averaged, samples × outputs'}): "
+                 "the loss is a mean, so it and every gradient carry the factor 1/N"),
     }
     found = []  # every classic mistake that reproduces the answer (some coincide, e.g. sign and ascent)
     for knob, (learner_world, truth_world) in variants.items():
