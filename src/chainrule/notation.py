@@ -2,7 +2,7 @@
 
 Two styles: ``prime`` (the seed's w'_ij for layer 1 and w''_ij for layer 2; only for networks with
 two weight layers) and ``indexed`` (w^(l)_ij for any depth). Indices are 1-based; i is the neuron
-the weight comes from, j the neuron it goes to.
+the weight comes from, j the neuron it goes to; from 10 on they are separated by a comma (w'_11,1).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ def default_style(depth: int) -> str:
 
 
 def weight(layer: int, i: int, j: int, style: str = "prime", latex: bool = False) -> str:
+    ij = f"{i}{j}" if i < 10 and j < 10 else f"{i},{j}"  # w_111 would be w_{11,1} or w_{1,11}
     if style == "prime":
         marks = ("\\prime" * layer) if latex else ("'" * layer)
-        return f"w_{{{i}{j}}}^{{{marks}}}" if latex else f"w{marks}_{i}{j}"
-    return f"w^{{({layer})}}_{{{i}{j}}}" if latex else f"w^({layer})_{i}{j}"
+        return f"w_{{{ij}}}^{{{marks}}}" if latex else f"w{marks}_{ij}"
+    return f"w^{{({layer})}}_{{{ij}}}" if latex else f"w^({layer})_{ij}"
 
 
 def bias(layer: int, j: int, style: str = "prime", latex: bool = False) -> str:

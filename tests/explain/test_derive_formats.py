@@ -197,3 +197,68 @@ def test_cli_bad_spec_exits_2_with_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "bad.toml" in err and "layers[1]" in err
     assert main(["derive", "seed", "--precision", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+MATRIX_SPECS = {
+    "one sample": LARGE,
+    "batch of 10, cross-entropy": {
+        "layers": [20, 16, 4], "activations": ["relu", "none"], "bias": True, "loss": "cross_entropy", "lr": 0.1,
+        "init": {"seed": 3}, "data": {"x": [[((7 * s + i) % 5) / 5 - 0.4 for i in range(20)] for s in range(10)],
+                                      "y": [s % 4 for s in range(10)]}},
+    "three layers, batch of 9": {
+        "layers": [12, 16, 16, 3], "activations": ["tanh", "sigmoid", "none"], "bias": [True, False, True],
+        "loss": "mse", "lr": 0.05, "init": {"seed": 5},
+        "data": {"x": [[((3 * s + i) % 7) / 7 for i in range(12)] for s in range(9)], "y": [[0.5, -0.5, 1.0]] * 9}},
+}
+
+
+@pytest.mark.parametrize("case", list(MATRIX_SPECS))
+def test_matrix_form_entries_have_symbols_and_latex(case):
+    from latex2mathml.converter import convert
+
+    d = cr.derive(MATRIX_SPECS[case])
+    assert d.matrix
+    entries = d.entries
+    kinds = {e["key"].split("[")[0] for e in entries}
+    assert {"forward", "loss", "delta", "grad.W1", "grad.W2", "params_after.W1"} <= kinds
+    symbols = {}
+    for e in entries:
+        assert e["symbol"].strip(), e["key"]
+        if not e["key"].startswith(("forward", "loss")):  # z and a of a layer without activation share a symbol
+            assert symbols.setdefault(e["symbol"], e["key"]) == e["key"], (e["symbol"], symbols[e["symbol"]], e["key"])
+        lhs = e["latex"].split("=")[0].split(r"\leftarrow")[0]
+        assert lhs.strip(), e  # the symbol's LaTeX leads the line: "\frac{\partial L}{\partial w}=…", not "=…"
+        assert "<math" in convert(e["latex"])
+        if e["key"].startswith("grad."):
+            assert e["symbol"].startswith("∂L/∂") and r"\frac{\partial L}{\partial" in e["latex"], e
+            assert "δ" in e["expression"] and r"\delta" in e["latex"], e  # the chain-rule form δ·a
+        if e["key"].startswith("dL_doutput"):
+            assert e["symbol"].startswith("∂L/∂y'") and r"\frac{\partial L}{\partial" in e["latex"], e
+
+
+def test_matrix_form_gradient_entries_are_delta_times_input():
+    """Hand algebra for the matrix form's element lines: ∂L/∂w_ij = Σ_s δ_j[s]·a_i[s], ∂L/∂b_j = Σ_s δ_j[s],
+    with δ and a read from the step's own forward/delta values and the gradient from PyTorch float64."""
+    torch = pytest.importorskip("torch")
+    raw = MATRIX_SPECS["three layers, batch of 9"]
+    d = cr.derive(raw)
+    step = d.to_dict()["steps"][0]
+    spec = cr.spec.load_spec(raw)
+    x = torch.tensor(np.asarray(spec.x, dtype=float), dtype=torch.float64)
+    params = {k: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64, requires_grad=True)
+              for k, v in step["params_before"].items()}
+    h1 = torch.tanh(x @ params["W1"] + params["b1"])
+    h2 = torch.sigmoid(h1 @ params["W2"])
+    out = h2 @ params["W3"] + params["b3"]
+    loss = torch.nn.functional.mse_loss(out, torch.tensor(np.asarray(spec.y, dtype=float), dtype=torch.float64))
+    loss.backward()
+    delta2 = np.asarray(step["delta"][1])  # (samples, 16)
+    a1 = np.asarray(step["forward"][0]["a"])
+    for e in d.entries:
+        if e["key"].startswith("grad."):
+            name, idx = e["key"][5:7], tuple(int(k) for k in re.findall(r"\[(\d+)\]", e["key"]))
+            assert e["value"] == pytest.approx(float(params[name].grad[idx]), rel=1e-9, abs=1e-12)
+        if e["key"].startswith("grad.W2"):
+            i, j = (int(k) for k in re.findall(r"\[(\d+)\]", e["key"]))
+            assert e["value"] == pytest.approx(float(np.sum(delta2[:, j] * a1[:, i])), rel=1e-9, abs=1e-15)
+            assert f"= Σ_s δ^(2)_{j + 1}[s]·a^(1)_{i + 1}[s] =" in e["expression"], e["expression"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import Block, Eq
-from .symbols import LOSS, num_latex, num_text
+from .symbols import LOSS, d, num_latex, num_text
 
 SHOW_ROWS, SHOW_COLS = 4, 6
 
@@ -41,8 +41,26 @@ def _elements(doc, arr, key, symbol, batch, prec, rule=("", "")):
         else:
             k, i = key + "".join(f"[{x}]" for x in idx), idx
         sym = symbol(i)
-        forms = [rule] if rule[0] else []
+        r = rule(i) if callable(rule) else rule
+        forms = [r] if r[0] else []
         doc.eqs.append(Eq(sym, forms, a[idx], key=k))
+
+
+def _grad_rule(b, name, idx):
+    """The element's chain-rule form: ∂L/∂w_ij = δ_j·a_i (summed over the samples), ∂L/∂b_j = δ_j."""
+    sym, li = b.sym, int(name[1:]) - 1
+    j = idx[-1]
+    if b.batch:
+        s_text, s_latex = "Σ_s ", r"\sum_s "
+        delta = sym.delta(li, j, 0)[0].replace("[1]", "[s]"), sym.delta(li, j, 0)[1].replace("[1]", "[s]")
+        inp = sym.a(li - 1, idx[0], 0) if name[0] == "W" else None
+        inp = inp and (inp[0].replace("[1]", "[s]"), inp[1].replace("[1]", "[s]"))
+    else:
+        s_text, s_latex = "", ""
+        delta, inp = sym.delta(li, j), (sym.a(li - 1, idx[0]) if name[0] == "W" else None)
+    if inp is None:
+        return s_text + delta[0], s_latex + delta[1]
+    return f"{s_text}{delta[0]}·{inp[0]}", rf"{s_latex}{delta[1]}\,{inp[1]}"
 
 
 def matrix_blocks(b, doc, t) -> None:
@@ -72,17 +90,17 @@ def matrix_blocks(b, doc, t) -> None:
     add(Block("heading", t["backward"], level=3))
     eqs = []
     if not b.ce:
-        eqs.append(Eq(("∂L/∂y'", r"\frac{\partial L}{\partial y'}"), [mat(b.dA[-1], prec)]))
-        _elements(doc, b.dA[-1], "dL_doutput", lambda i: (f"∂L/∂{sym.output(i[-1], i[0] if b.batch else None)[0]}", ""), b.batch, prec)
+        eqs.append(Eq(("∂L/∂y'", r"\frac{\partial L}{\partial y^{\prime}}"), [mat(b.dA[-1], prec)]))
+        _elements(doc, b.dA[-1], "dL_doutput", lambda i: d(LOSS, sym.output(i[-1], i[0] if b.batch else None)), b.batch, prec)
     for li in reversed(range(b.D)):
         dl, W = V("delta", li), (f"W^({li + 1})", rf"W^{{({li + 1})}}")
         if li == b.D - 1:
             rhs = ("∂L/∂z (the loss rule)", r"\frac{\partial L}{\partial z}") if b.ce or b.views[li].act is None else \
-                ("∂L/∂y' ⊙ f'(z)", r"\frac{\partial L}{\partial y'}\odot f'(z)")
+                ("∂L/∂y' ⊙ f'(z)", r"\frac{\partial L}{\partial y^{\prime}}\odot f^{\prime}(z)")
         else:
             nxt, Wn = V("delta", li + 1), f"W^({li + 2})"
             rhs = (f"({nxt[0]}·{Wn}ᵀ)" + (" ⊙ f'(z)" if b.views[li].act is not None else ""),
-                   rf"\left({nxt[1]}W^{{({li + 2})\top}}\right)" + (r"\odot f'(z)" if b.views[li].act is not None else ""))
+                   rf"\left({nxt[1]}W^{{({li + 2})\top}}\right)" + (r"\odot f^{\prime}(z)" if b.views[li].act is not None else ""))
         eqs.append(Eq(dl, [rhs, mat(b.dZ[li], prec)]))
         prev = ("x", "x") if li == 0 else V("a", li - 1)
         gw = rec.grads[f"W{li + 1}"]
@@ -94,7 +112,8 @@ def matrix_blocks(b, doc, t) -> None:
         _elements(doc, b.dZ[li], f"delta[{li}]", lambda i, li=li: sym.delta(li, i[-1], i[0] if b.batch else None), b.batch, prec)
     add(Block("math", eqs=eqs))
     for name, g in rec.grads.items():
-        _elements(doc, g, f"grad.{name}", lambda i, name=name: (f"∂L/∂{sym.param(name, i)[0]}", ""), True, prec)
+        _elements(doc, g, f"grad.{name}", lambda i, name=name: d(LOSS, sym.param(name, i)), True, prec,
+                  rule=lambda i, name=name: _grad_rule(b, name, i))
     add(Block("heading", t["update"], level=3))
     add(Block("para", t["pre_update"]))
     eqs = []
