@@ -321,3 +321,34 @@ def test_a_halved_bce_loss_is_not_blamed_on_the_square_s_factor_2(tmp_path):
     m = by_key(grade(spec, sheet))["loss"]
     assert m.correct == pytest.approx(math.log(2), rel=1e-12)
     assert m.status == "wrong" and (m.cause is None or "(y' − y)²" not in m.cause)
+
+
+def test_the_first_mistake_follows_backpropagation_order(tmp_path, capsys):
+    # Two independent mistakes: ∂L/∂w''_11 (right: 120 × 60 = 7200) and ∂L/∂w'_11 (right: 120 × 1 × 40
+    # = 4800). Backpropagation reaches w'' before w', so the report names ∂L/∂w''_11 first.
+    sheet = write(tmp_path, "two.toml", "[grad]\nW1 = [[4000, '?', '?'], ['?', '?', '?']]\nW2 = [[7000], ['?'], ['?']]\n")
+    report = grade("seed", sheet)
+    assert [m.key for m in report.marks if m.status == "wrong"] == ["grad.W2[0][0]", "grad.W1[0][0]"]
+    assert main(["grade", "seed", sheet]) == 1
+    assert "first mistake: ∂L/∂w''_11 (grad.W2[0][0], step 1)" in capsys.readouterr().out
+
+
+def test_a_sign_error_then_already_updated_weights_names_both_in_order(tmp_path, capsys):
+    # ∂L/∂y' = −120 (sign error); ∂L/∂w'' = −120 × 60 = −7200 and w'' = 1 − 1e-5 × (−7200) = 1.072
+    # follow from it (carried); then ∂L/∂w'_11 with the updated w'': −120 × 1.072 × 40 = −5145.6, a
+    # second, real mistake.
+    sheet = write(tmp_path, "two_mistakes.toml", """
+dL_doutput = -120
+[grad]
+W2 = [[-7200], [-7200], [-7200]]
+W1 = [[-5145.6, '?', '?'], ['?', '?', '?']]
+[params_after]
+W2 = [[1.072], [1.072], [1.072]]
+""")
+    marks = by_key(grade("seed", sheet))
+    assert marks["dL_doutput[0]"].status == "wrong" and "sign error" in marks["dL_doutput[0]"].cause
+    assert all(marks[f"grad.W2[{j}][0]"].status == "carried" for j in range(3))
+    assert all(marks[f"params_after.W2[{j}][0]"].status == "carried" for j in range(3))
+    assert marks["grad.W1[0][0]"].status == "wrong" and "already-updated" in marks["grad.W1[0][0]"].cause
+    assert main(["grade", "seed", sheet]) == 1
+    assert "first mistake: ∂L/∂y' (dL_doutput[0], step 1)" in capsys.readouterr().out

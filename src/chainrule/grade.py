@@ -376,8 +376,9 @@ class _Context:
                         deps += [zkey, akey]
                     ps.put(f"delta[{layer - 1}]{self.idx(s, j)}", total, deps)
 
-        # gradients and the update
-        for layer in range(1, L + 1):
+        # gradients, from the output layer down (the order backpropagation finds them, and so the order
+        # in which the report looks for the first real mistake), then the update
+        for layer in range(L, 0, -1):
             for i in range(sizes[layer - 1]):
                 for j in range(sizes[layer]):
                     total, deps = 0.0, []

@@ -1,8 +1,7 @@
 """Grade hand-worked answers against the engine: each value right or wrong, with the correct value,
 the derivation line that produces it, the likely cause of a mistake (sign of ∂L/∂y', the ½ of the
 loss or the 1/N of a mean, a missing activation derivative, a factor from the wrong neuron, weights
-already updated),
-and carried errors (wrong only because an earlier answer was wrong).
+already updated), and carried errors (wrong only because an earlier answer was wrong).
 
 ANSWERS is a TOML or JSON file in the shape of `chainrule derive --format json` (any subset); see
 docs/grade.md. Exit status: 0 all right, 1 some wrong, 2 bad input. Example:
