@@ -352,3 +352,14 @@ W2 = [[1.072], [1.072], [1.072]]
     assert marks["grad.W1[0][0]"].status == "wrong" and "already-updated" in marks["grad.W1[0][0]"].cause
     assert main(["grade", "seed", sheet]) == 1
     assert "first mistake: ∂L/∂y' (dL_doutput[0], step 1)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("which", ["answers", "spec"])
+def test_a_folder_given_as_a_file_is_a_one_line_error_naming_it(tmp_path, capsys, which):
+    folder = tmp_path / "answers.toml"
+    folder.mkdir()
+    sheet = write(tmp_path, "ok.toml", "loss = 7200\n")
+    args = ["grade", "seed", str(folder)] if which == "answers" else ["grade", str(folder), sheet]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"chainrule grade: error: {folder}: is a folder, not a file"]

@@ -54,6 +54,8 @@ def read_text(path, *, kind: str, max_bytes: int, missing: str = "no such file",
     path = os.fspath(path)
     if not os.path.exists(path):
         raise SpecError(f"{path}: {missing}")
+    if os.path.isdir(path):
+        raise SpecError(f"{path}: is a folder, not a file")
     size = os.path.getsize(path)
     if size > max_bytes:
         raise SpecError(f"{path}: file is {size:,} bytes; {kind} larger than {max_bytes:,} bytes are refused")
