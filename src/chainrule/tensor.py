@@ -108,8 +108,56 @@ def _lift(value, like: "Tensor") -> "Tensor":
         kind = like.data.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, int)):
             return _const(np.asarray(value, dtype=like.data.dtype))
+        if kind == "b" and isinstance(value, int):
+            return _const(np.asarray(value, dtype=np.int64))  # bool + 1 is int64 (PyTorch)
         return _const(np.asarray(value, dtype=get_default_dtype()))
     return _const(as_array(value))
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _pair(a: "Tensor", b: "Tensor"):
+    """The operands of a binary op, cast where PyTorch's type promotion differs from NumPy's.
+
+    An integer or bool operand takes the floating operand's dtype (int64 * float32 is float32,
+    not float64), and a 0-d tensor does not widen a dimensioned tensor of the same category
+    (float32 vector * float64 0-d is float32).
+    """
+    da, db = a.data.dtype, b.data.dtype
+    if da is db or da == db:
+        return a, b
+    ca, cb = _CATEGORY.get(da.kind, 4), _CATEGORY.get(db.kind, 4)
+    if ca == cb:
+        if (a.data.ndim == 0) != (b.data.ndim == 0):
+            return (a.astype(db), b) if a.data.ndim == 0 else (a, b.astype(da))
+    elif ca >= 2 and ca > cb:
+        return a, b.astype(da)
+    elif cb >= 2 and cb > ca:
+        return a.astype(db), b
+    return a, b
+
+
+def _true_div_pair(a: "Tensor", b: "Tensor"):
+    """Operands of ``/``: integer or bool division gives the default float dtype (PyTorch)."""
+    a, b = _pair(a, b)
+    if a.data.dtype.kind not in "fc":
+        dtype = get_default_dtype()
+        a, b = a.astype(dtype), b.astype(dtype)
+    return a, b
+
+
+def _holds_tensor(data) -> bool:
+    return any(isinstance(d, Tensor) or (isinstance(d, (list, tuple)) and _holds_tensor(d)) for d in data)
+
+
+def _arrays(data):
+    """Nested lists with every tensor replaced by its array."""
+    if isinstance(data, Tensor):
+        return data.data
+    if isinstance(data, (list, tuple)):
+        return [_arrays(d) for d in data]
+    return data
 
 
 def _const(arr: np.ndarray) -> "Tensor":
@@ -180,6 +228,8 @@ class Tensor:
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data.data
+        elif isinstance(data, (list, tuple)) and _holds_tensor(data):
+            data = np.array(_arrays(data))  # torch.tensor([t1, t2]): the tensors' values, their dtype
         self.data = as_array(data, dtype)
         self.grad = None
         self.grad_fn = None
@@ -347,6 +397,41 @@ class Tensor:
         self._bump()
         return self
 
+    def _augmented(self, op, other, what, pair=None) -> "Tensor":
+        """``self op= other`` as PyTorch does it: in place, so every reference sees the change.
+
+        A tensor taking part in the graph (it or ``other`` requires grad while grad mode is on) is
+        combined out of place instead, which gives the gradients PyTorch's recorded in-place op
+        gives; a leaf that requires grad is refused, as in PyTorch.
+        """
+        other = _lift(other, self)
+        a, b = (pair or _pair)(self, other)
+        if autograd._grad_enabled and (self.requires_grad or other.requires_grad):
+            if self.requires_grad and self.grad_fn is None:
+                self._check_inplace(what)
+            return apply(op, a, b)
+        result = apply(op, a, b).data
+        if result.shape != self.data.shape:
+            raise ShapeError(
+                f"{what}: output with shape {_shape_str(self.shape)} doesn't match the broadcast shape "
+                f"{_shape_str(result.shape)}"
+            )
+        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise DTypeError(f"{what}: result type {result.dtype} can't be cast to the tensor's dtype {self.data.dtype}")
+        return self._inplace(what, result)
+
+    def __iadd__(self, other):
+        return self._augmented(_ADD, other, "+=")
+
+    def __isub__(self, other):
+        return self._augmented(_SUB, other, "-=")
+
+    def __imul__(self, other):
+        return self._augmented(_MUL, other, "*=")
+
+    def __itruediv__(self, other):
+        return self._augmented(_DIV, other, "/=", _true_div_pair)
+
     def __setitem__(self, index, value) -> None:
         self._check_inplace("__setitem__")
         self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
@@ -375,34 +460,34 @@ class Tensor:
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other):
-        return apply(_ADD, self, _lift(other, self))
+        return apply(_ADD, *_pair(self, _lift(other, self)))
 
     def __radd__(self, other):
-        return apply(_ADD, _lift(other, self), self)
+        return apply(_ADD, *_pair(_lift(other, self), self))
 
     def __sub__(self, other):
-        return apply(_SUB, self, _lift(other, self))
+        return apply(_SUB, *_pair(self, _lift(other, self)))
 
     def __rsub__(self, other):
-        return apply(_SUB, _lift(other, self), self)
+        return apply(_SUB, *_pair(_lift(other, self), self))
 
     def __mul__(self, other):
-        return apply(_MUL, self, _lift(other, self))
+        return apply(_MUL, *_pair(self, _lift(other, self)))
 
     def __rmul__(self, other):
-        return apply(_MUL, _lift(other, self), self)
+        return apply(_MUL, *_pair(_lift(other, self), self))
 
     def __truediv__(self, other):
-        return apply(_DIV, self, _lift(other, self))
+        return apply(_DIV, *_true_div_pair(self, _lift(other, self)))
 
     def __rtruediv__(self, other):
-        return apply(_DIV, _lift(other, self), self)
+        return apply(_DIV, *_true_div_pair(_lift(other, self), self))
 
     def __pow__(self, other):
-        return apply(_POW, self, _lift(other, self))
+        return apply(_POW, *_pair(self, _lift(other, self)))
 
     def __rpow__(self, other):
-        return apply(_POW, _lift(other, self), self)
+        return apply(_POW, *_pair(_lift(other, self), self))
 
     def __neg__(self):
         return apply(_NEG, self)
@@ -499,6 +584,11 @@ class Tensor:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        if self.data.dtype.kind not in "fc":
+            raise DTypeError(
+                f"mean(): could not infer output dtype. Input dtype must be a floating point dtype, got "
+                f"{self.data.dtype}; convert first, e.g. t.float().mean()"
+            )
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):

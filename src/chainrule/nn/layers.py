@@ -50,10 +50,12 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, i):
-        mods = list(self._modules.values())
-        if isinstance(i, slice):
-            return Sequential(*mods[i])
-        return mods[i]
+        if isinstance(i, slice):  # keeps the children's names, so state-dict keys match PyTorch's
+            part = Sequential()
+            for name, m in list(self._modules.items())[i]:
+                setattr(part, name, m)
+            return part
+        return list(self._modules.values())[i]
 
     def __len__(self) -> int:
         return len(self._modules)
