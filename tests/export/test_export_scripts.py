@@ -141,3 +141,18 @@ def test_cross_entropy_without_a_softmax_layer_computes_its_own(tmp_path, to):
     z = [0.1 + 2 * 0.3, 0.2 + 2 * 0.1, 0.3 - 2 * 0.2]
     assert pred == pytest.approx(z, rel=1e-12)
     assert loss == pytest.approx(math.log(sum(math.exp(v) for v in z)) - z[1], rel=1e-12)
+
+
+def test_large_matrices_are_written_one_row_per_line():
+    # iris: W2 is 8 × 3 in (from, to) order, too long for one line: 8 rows of 3 values each
+    lines = export("iris", "numpy").splitlines()
+    start = lines.index("W2 = np.array([")
+    rows = lines[start + 1:start + 9]
+    assert all(r.startswith("    [") and r.endswith("],") and r.count(",") == 3 for r in rows), rows
+    assert lines[start + 9] == "])"
+    # torch keeps nn.Linear's (out, in) layout: fc2.weight is 3 rows of 8
+    lines = export("iris", "torch").splitlines()
+    start = lines.index("    fc2.weight.copy_(torch.tensor([")
+    assert [r.count(",") for r in lines[start + 1:start + 4]] == [8, 8, 8] and lines[start + 4] == "    ]))"
+    # small ones stay on one line, as the seed writes them
+    assert "W1 = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]])" in export("seed", "numpy")

@@ -243,6 +243,16 @@ def nested(values) -> str:
     return literal(values)
 
 
+def matrix_lines(head: str, values, tail: str, width: int = 100) -> list[str]:
+    """``head + nested(values) + tail`` on one line when it fits in ``width``; otherwise a matrix
+    written one row per line, so that it reads as rows and columns."""
+    one = f"{head}{nested(values)}{tail}"
+    rows = values.tolist() if hasattr(values, "tolist") else values
+    if len(one) <= width or not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
+        return [one]
+    return [f"{head}["] + [f"    {nested(row)}," for row in rows] + [f"]{tail}"]
+
+
 def header(spec: Spec, to: str, steps: int) -> str:
     layers = " → ".join(str(n) for n in spec.layers)
     bias = "with bias" if all(spec.bias) else "no bias" if not any(spec.bias) else "bias " + "/".join(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Context, Recorded, block, header, nested, op_lines, update_lines
+from .graph import Context, Recorded, block, header, matrix_lines, op_lines, update_lines
 
 
 def _prediction(spec) -> str:
@@ -35,7 +35,7 @@ def generate(rec: Recorded, steps: int) -> str:
 
     lines = [header(spec, "numpy", steps), "", "import numpy as np", ""]
     lines += ["# Data: one row per sample" + ("; the classes as one-hot rows" if onehot else "")]
-    lines += [f"x = np.array({nested(spec.x)})", f"y_true = np.array({nested(targets)})"]
+    lines += matrix_lines("x = np.array(", spec.x, ")") + matrix_lines("y_true = np.array(", targets, ")")
     lines += ["", "# Hyperparameters", f"learning_rate = {spec.lr!r}", f"epochs = {steps}"]
     if spec.optimizer == "momentum":
         lines.append(f"momentum = {spec.momentum!r}")
@@ -44,7 +44,7 @@ def generate(rec: Recorded, steps: int) -> str:
     lines += ["", "# Initialisation: W1[i, j] is the weight from neuron i of the layer below to neuron j (w_ij)"]
     for name, p in rec.params.items():
         values = rec.initial[name].T if p.ndim == 2 else rec.initial[name]
-        lines.append(f"{c.v(p)} = np.array({nested(values)})")
+        lines += matrix_lines(f"{c.v(p)} = np.array(", values, ")")
     names = [c.v(p) for p in rec.params.values()]
     if spec.optimizer == "momentum":
         lines += ["", "# Momentum buffers"] + [f"buf_{n} = np.zeros_like({n})" for n in names]

@@ -6,7 +6,7 @@ is installed; the forward pass is written by the same op rules the other exports
 
 from __future__ import annotations
 
-from .graph import Context, Recorded, block, header, nested, op_lines
+from .graph import Context, Recorded, block, header, matrix_lines, op_lines
 
 
 def _prediction(spec) -> str:
@@ -24,11 +24,11 @@ def generate(rec: Recorded, steps: int) -> str:
         forward += [f"# {op.name}: {op.formula}"] + op_lines("export", c, t)
 
     lines = [header(spec, "torch", steps), "", "import torch", "", "torch.set_default_dtype(torch.float64)", ""]
-    lines += ["# Data: one row per sample", f"x = torch.tensor({nested(spec.x)})"]
+    lines += ["# Data: one row per sample"] + matrix_lines("x = torch.tensor(", spec.x, ")")
     if spec.loss == "cross_entropy":
         lines.append(f"labels = torch.tensor({spec.y.tolist()!r})")
     else:
-        lines.append(f"y_true = torch.tensor({nested(spec.y)})")
+        lines += matrix_lines("y_true = torch.tensor(", spec.y, ")")
     lines += ["", "# Hyperparameters", f"learning_rate = {spec.lr!r}", f"epochs = {steps}", ""]
     lines += ["# Layers. nn.Linear keeps its weight as (out, in): row j holds the weights w_ij into neuron j"]
     for layer, (n_in, n_out) in enumerate(zip(spec.layers, spec.layers[1:]), 1):
@@ -37,7 +37,7 @@ def generate(rec: Recorded, steps: int) -> str:
     lines.append("with torch.no_grad():")
     for name in rec.params:
         attr = "weight" if name[0] == "W" else "bias"
-        lines += block([f"fc{name[1:]}.{attr}.copy_(torch.tensor({nested(rec.initial[name])}))"], "    ")
+        lines += block(matrix_lines(f"fc{name[1:]}.{attr}.copy_(torch.tensor(", rec.initial[name], "))"), "    ")
     params = ", ".join(f"*fc{layer}.parameters()" for layer in range(1, spec.depth + 1))
     if spec.optimizer == "sgd":
         opt = f"torch.optim.SGD([{params}], lr=learning_rate)"
