@@ -102,6 +102,7 @@ LABELS = {
         "legend_value": "forward value", "legend_grad": "gradient ∂L/∂·", "legend_new": "updated value (after the step)",
         "weights": "weights", "gradients": "gradients ∂L/∂w", "updated": "updated weights",
         "graph": "computational graph", "leaf": "leaf", "data": "value", "gradient": "grad",
+        "role_pred": "pred", "role_target": "target", "role_logits": "logits",
         "loss_curve": "training loss", "activation": "activation", "no_grad": "no gradient (backward not run)",
     },
     "zh": {
@@ -111,6 +112,7 @@ LABELS = {
         "legend_value": "前向传播的值", "legend_grad": "梯度 ∂L/∂·", "legend_new": "梯度更新后的值",
         "weights": "权重", "gradients": "梯度 ∂L/∂w", "updated": "更新后的权重",
         "graph": "计算图", "leaf": "叶子", "data": "值", "gradient": "梯度",
+        "role_pred": "预测", "role_target": "目标", "role_logits": "logits",
         "loss_curve": "训练损失", "activation": "激活函数", "no_grad": "无梯度（未运行反向传播）",
     },
 }

@@ -7,6 +7,10 @@ backward has filled it, its gradient in red.
 Layout (no Graphviz): longest-path layering measured from the output — every tensor sits one
 column left of its left-most consumer — then a few barycentre sweeps to order each column so
 edges cross little.
+
+Edges into an op whose inputs are not interchangeable (``a − b``, ``x·Wᵀ + b``, prediction and
+target of a loss) carry the input's role, in small type just before the arrow; each input of an
+op with several enters its box at its own port, so the arrows and their labels stay apart.
 """
 
 from __future__ import annotations
@@ -21,6 +25,32 @@ from ._base import GRAD, INK, MUTED, VALUE, Drawing
 
 MAX_SHOWN = 6  # arrays with more elements are summarised (shape, mean, min, max)
 PRECISION = 4
+
+# Role of each input of the ops whose inputs are not interchangeable, in the order the op takes them
+# (its ``forward`` signature). add and mul are commutative and get no labels; an op may declare its
+# own with an ``inputs`` attribute. "role_*" names are translated (``_base.LABELS``).
+ROLES = {
+    "sub": ("a", "b"), "div": ("a", "b"), "pow": ("a", "b"), "matmul": ("a", "b"), "where": ("a", "b"),
+    "linear": ("x", "W", "b"),
+    "mse_loss": ("role_pred", "role_target"), "half_sse_loss": ("role_pred", "role_target"),
+    "binary_cross_entropy": ("role_pred", "role_target"),
+    "binary_cross_entropy_with_logits": ("role_logits", "role_target"),
+}
+ORDERED = {"cat", "stack"}  # any number of inputs, in order: #1, #2, ...
+
+
+def input_roles(node, t=None) -> list[str] | None:
+    """The role of each of ``node``'s inputs (``node`` a tensor with a ``grad_fn``), or None when the
+    op's inputs are interchangeable or it has only one."""
+    fn = node.grad_fn
+    parents = fn.parents or ()
+    roles = getattr(fn.op, "inputs", None) or ROLES.get(fn.op.name)
+    if roles is None and fn.op.name in ORDERED and len(parents) > 1:
+        roles = tuple(f"#{k + 1}" for k in range(len(parents)))
+    if roles is None or len(parents) < 2:
+        return None
+    t = t or {}
+    return [t.get(r, r) for r in roles[: len(parents)]]
 
 
 def _array_text(arr) -> str:
@@ -145,6 +175,51 @@ def _lines(k, node, names, t):
     return lines, kind
 
 
+def _ports(nodes, edges, centers, sizes, t):
+    """Per distinct edge (p, c): the point where it enters c, and its role label ("" for none).
+
+    An op with several distinct inputs gets one port per input on its left side, assigned top to
+    bottom in the order of the inputs' heights, so the arrows into it neither cross nor meet."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    roles_of = {}
+    for c in dict.fromkeys(c for _, c in edges):
+        roles = input_roles(nodes[c], t)
+        per_parent = roles_of[c] = {}
+        for k, parent in enumerate(nodes[c].grad_fn.parents):
+            per_parent.setdefault(index[id(parent)], []).extend([roles[k]] if roles else [])
+    out = {}
+    for c, per_parent in roles_of.items():
+        order = sorted(per_parent, key=lambda p: (-centers[p][1], centers[p][0]))
+        n = len(order)
+        x1, y1 = centers[c]
+        step = min(0.14, 0.7 * sizes[c][1] / max(n - 1, 1))
+        for k, p in enumerate(order):
+            y = y1 + ((n - 1) / 2 - k) * step
+            out[(p, c)] = ((x1 - sizes[c][0] / 2, y), ",".join(per_parent[p]))
+    return out
+
+
+def _draw_edges(ax, nodes, edges, centers, sizes, t):
+    ports = _ports(nodes, edges, centers, sizes, t)
+    for p, c in dict.fromkeys(edges):  # an input used twice (a - a) is one arrow, labelled "a,b"
+        (x0, y0) = centers[p]
+        (x1, y1), role = ports[(p, c)]
+        xa = x0 + sizes[p][0] / 2
+        arrow = ax.annotate("", xy=(x1, y1), xytext=(xa, y0), zorder=1,
+                            arrowprops=dict(arrowstyle="-|>", color=MUTED, lw=1.1, shrinkA=2, shrinkB=2,
+                                            mutation_scale=12, connectionstyle="arc3,rad=0"),
+                            gid=f"gedge-{p}-{c}")
+        arrow.arrow_patch.set_gid(f"gedge-{p}-{c}")  # the SVG group of the drawn line carries the id
+        if role:
+            # On the line, just before the arrowhead: far enough back to clear it, never past the middle.
+            back = min(0.24 + 0.03 * len(role), (x1 - xa) / 2)
+            lx = x1 - back
+            ly = y1 + (y0 - y1) * (back / (x1 - xa)) if x1 > xa else y1
+            ax.text(lx, ly, role, ha="center", va="center", fontsize=7.5, color=INK, style="italic", zorder=2,
+                    gid=f"grole-{p}-{c}",
+                    bbox=dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.9))
+
+
 def _draw(nodes, edges, rank, columns, names, t, user_ax, title):
     from matplotlib.offsetbox import AnnotationBbox, TextArea, VPacker
 
@@ -190,13 +265,7 @@ def _draw(nodes, edges, rank, columns, names, t, user_ax, title):
         for k, i in enumerate(col):
             centers[i] = (xs[r], ((len(col) - 1) / 2 - k) * row_h)
             boxes[i].xy = boxes[i].xybox = centers[i]
-    for p, c in edges:
-        (x0, y0), (x1, y1) = centers[p], centers[c]
-        arrow = ax.annotate("", xy=(x1 - sizes[c][0] / 2, y1), xytext=(x0 + sizes[p][0] / 2, y0), zorder=1,
-                    arrowprops=dict(arrowstyle="-|>", color=MUTED, lw=1.1, shrinkA=2, shrinkB=2, mutation_scale=12,
-                                    connectionstyle="arc3,rad=0"),
-                    gid=f"gedge-{p}-{c}")
-        arrow.arrow_patch.set_gid(f"gedge-{p}-{c}")  # the SVG group of the drawn line carries the id
+    _draw_edges(ax, nodes, edges, centers, sizes, t)
     top = max(y + sizes[i][1] / 2 for i, (_, y) in centers.items())
     bottom = min(y - sizes[i][1] / 2 for i, (_, y) in centers.items())
     left, right = -0.25, x - gap + 0.25
