@@ -156,3 +156,9 @@ def test_large_matrices_are_written_one_row_per_line():
     assert [r.count(",") for r in lines[start + 1:start + 4]] == [8, 8, 8] and lines[start + 4] == "    ]))"
     # small ones stay on one line, as the seed writes them
     assert "W1 = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]])" in export("seed", "numpy")
+
+
+def test_each_stage_comment_names_its_layer():
+    code = export("mazur", "python")
+    assert "# linear, layer 1: " in code and "# sigmoid, layer 2 (output): " in code
+    assert "# sigmoid backward, layer 2 (output): " in code and "# linear backward, layer 1: " in code

@@ -151,6 +151,16 @@ class Context:
         return range(t.shape[-1] if t.ndim else 1) if self.lang == "py" else [None]
 
     # ---- lines
+    def stage(self, t, backward: bool = False) -> str:
+        """The comment over an op's lines: the op, the layer it belongs to, and its rule."""
+        op, (role, layer) = t.grad_fn.op, self._role(t)
+        where = ""
+        if role in ("z", "a", "out_z", "out"):
+            where = f", layer {layer}" + (" (output)" if layer == self.depth else "")
+        if backward:
+            return f"# {op.name} backward{where}: {op.derivative}"
+        return f"# {op.name}{where}: {op.formula}"
+
     def is_param(self, t) -> bool:
         return self._role(t)[0] in ("W", "b")
 

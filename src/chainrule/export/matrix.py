@@ -22,14 +22,12 @@ def generate(rec: Recorded, steps: int) -> str:
     c = Context("np", rec)
     forward = []
     for t in rec.forward:
-        op = t.grad_fn.op
-        forward += [f"# {op.name}: {op.formula}"] + op_lines("export", c, t)
+        forward += [c.stage(t)] + op_lines("export", c, t)
     backward = []
     for t in rec.backward:
-        op = t.grad_fn.op
         lines = op_lines("export_vjp", c, t)
         if lines:
-            backward += [f"# {op.name} backward: {op.derivative}"] + lines
+            backward += [c.stage(t, backward=True)] + lines
     onehot = spec.loss == "cross_entropy"
     targets = np.eye(spec.layers[-1])[spec.y] if onehot else spec.y
 

@@ -39,16 +39,14 @@ def generate(rec: Recorded, steps: int) -> str:
 
     forward = []
     for t in rec.forward:
-        op = t.grad_fn.op
-        forward.append(f"# {op.name}: {op.formula}")
+        forward.append(c.stage(t))
         forward += op_lines("export", c, t)
     c.assigned.clear()
     backward = []
     for t in rec.backward:
-        op = t.grad_fn.op
         lines = op_lines("export_vjp", c, t)
         if lines:
-            backward.append(f"# {op.name} backward: {op.derivative}")
+            backward.append(c.stage(t, backward=True))
             backward += lines
     prediction = (c.v(out, 0) if n_out == 1 and not batched
                   else "[" + ", ".join(c.v(out, j) for j in range(n_out)) + "]")

@@ -20,8 +20,7 @@ def generate(rec: Recorded, steps: int) -> str:
     c = Context("torch", rec)
     forward = []
     for t in rec.forward:
-        op = t.grad_fn.op
-        forward += [f"# {op.name}: {op.formula}"] + op_lines("export", c, t)
+        forward += [c.stage(t)] + op_lines("export", c, t)
 
     lines = [header(spec, "torch", steps), "", "import torch", "", "torch.set_default_dtype(torch.float64)", ""]
     lines += ["# Data: one row per sample"] + matrix_lines("x = torch.tensor(", spec.x, ")")
