@@ -408,6 +408,38 @@ def test_version_counter_advances_on_in_place_ops():
     assert t._version == v0 + 3
 
 
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        lambda w: w.detach(),  # shares memory with w (PyTorch: and its version counter)
+        lambda w: w[0],  # basic indexing is a view
+        lambda w: w[None, ...],
+        lambda w: w.reshape(2, 1),
+        lambda w: w.T,
+        lambda w: w.detach()[1:],
+    ],
+)
+def test_in_place_change_through_an_alias_is_caught_by_backward(alias):
+    # PyTorch: RuntimeError "one of the variables needed for gradient computation has been
+    # modified by an inplace operation"; silently using the new values would give 2w = (22, 24).
+    w = leaf([1.0, 2.0])
+    y = (w * w).sum()
+    with cr.no_grad():
+        alias(w).add_(10.0)
+    with pytest.raises(GraphError, match="in-place"):
+        y.backward()
+
+
+def test_in_place_change_of_a_copy_does_not_invalidate_the_graph():
+    # integer-array indexing copies (PyTorch too), so the graph stays valid: d/dw Σw² = 2w
+    w = leaf([1.0, 2.0])
+    y = (w * w).sum()
+    with cr.no_grad():
+        w[[0, 1]].add_(10.0)
+    y.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+
 # ----------------------------------------------------------------------------- sum_to
 @pytest.mark.parametrize(
     "grad_shape,shape,axes_to_sum",

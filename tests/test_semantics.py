@@ -200,3 +200,19 @@ def test_training_loop_memory_does_not_grow_with_steps():
         tracemalloc.stop()
     # one step's activations are ~8 KB; keeping graphs alive would add megabytes over 1000 steps
     assert after_1010 - after_10 < 64 * 1024
+
+
+# ----------------------------------------------------------------------------- views
+
+
+def test_single_element_index_is_a_view_like_pytorch():
+    # torch: t[1] is a 0-d view, so t[1].mul_(3) changes t; a copy would leave t as it was
+    t = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    t[1, 0].mul_(3.0)
+    t[0][1].add_(10.0)
+    np.testing.assert_allclose(t.data, [[1.0, 12.0], [9.0, 4.0]])
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    with cr.no_grad():
+        w[0].sub_(1.0)
+    np.testing.assert_allclose(w.data, [0.0, 2.0])
+    assert w[-1].shape == () and w[-1].item() == 2.0

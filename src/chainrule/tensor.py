@@ -222,7 +222,9 @@ class Tensor:
     array([40., 80.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_version", "_retains_grad", "name", "__weakref__")
+    # _base (set only on views and detach() results) is the tensor whose memory this one shares;
+    # an in-place change here advances its version counter too, as PyTorch's shared counter does.
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_version", "_retains_grad", "name", "_base", "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray * Tensor -> Tensor)
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
@@ -325,8 +327,11 @@ class Tensor:
         return self._retains_grad
 
     def detach(self) -> "Tensor":
-        """The same values, cut from the graph (shares memory, like PyTorch)."""
-        return _const(self.data)
+        """The same values, cut from the graph (shares memory and version counter, like PyTorch)."""
+        out = _const(self.data)
+        base = getattr(self, "_base", None)
+        out._base = self if base is None else base
+        return out
 
     # ----------------------------------------------------------------- conversion
     def item(self):
@@ -381,6 +386,16 @@ class Tensor:
     # ----------------------------------------------------------------- in place (no graph)
     def _bump(self) -> None:
         self._version += 1
+        base = getattr(self, "_base", None)
+        if base is not None:
+            base._version += 1
+
+    def _alias(self, out: "Tensor") -> "Tensor":
+        """Mark ``out`` as sharing ``self``'s memory when it does (a NumPy view, not a copy)."""
+        if out.data.base is not None and np.may_share_memory(out.data, self.data):
+            base = getattr(self, "_base", None)
+            out._base = self if base is None else base
+        return out
 
     def _check_inplace(self, what: str) -> None:
         if autograd._grad_enabled and self.requires_grad:
@@ -613,7 +628,7 @@ class Tensor:
                 f"reshape: shape {list(shape)} is invalid for a tensor of shape {_shape_str(self.shape)} "
                 f"({self.data.size} elements)"
             )
-        return apply(OPS["reshape"], self, shape=target)
+        return self._alias(apply(OPS["reshape"], self, shape=target))
 
     view = reshape
 
@@ -626,7 +641,7 @@ class Tensor:
         axes = tuple(check_dim("permute", a, self.ndim) for a in axes)
         if sorted(axes) != list(range(self.ndim)):
             raise ShapeError(f"permute: {list(axes)} is not a permutation of the {self.ndim} dims of shape {_shape_str(self.shape)}")
-        return apply(OPS["permute"], self, axes=axes)
+        return self._alias(apply(OPS["permute"], self, axes=axes))
 
     def transpose(self, dim0=None, dim1=None):
         """Swap two dimensions (PyTorch); with no arguments, swap the last two (a matrix transpose)."""
@@ -643,7 +658,7 @@ class Tensor:
         return self.transpose()
 
     def __getitem__(self, index):
-        return apply(OPS["getitem"], self, index=_index(index))
+        return self._alias(apply(OPS["getitem"], self, index=_index(index)))
 
     def __iter__(self):
         for i in range(len(self)):

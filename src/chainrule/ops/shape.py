@@ -48,7 +48,10 @@ class GetItem(Op):
     derivative = derivative_latex = "1 at each selected position (summed over repeats)"
 
     def forward(self, a, index=None):
-        return a[index]
+        out = a[index]
+        if type(out) is not np.ndarray:  # one element: a 0-d view instead (t[i] is a view in PyTorch)
+            out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
 
     def vjp(self, n, g, a):
         index = n.attrs["index"]
