@@ -66,3 +66,11 @@ def test_keep_graph_limits_retained_graphs():
     r = run("seed", steps=3, keep_graph=1)
     assert r.steps[0].loss.grad_fn.parents is not None
     assert r.steps[1].loss.grad_fn.parents is None
+
+
+@pytest.mark.parametrize("steps", [0, 100_001])
+def test_run_refuses_step_counts_outside_the_limit(steps):
+    from chainrule.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"seed \(shipped spec\): steps must be between 1 and 100,000"):
+        run("seed", steps=steps)

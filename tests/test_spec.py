@@ -54,6 +54,7 @@ def test_toml_and_json_files_load_the_same(tmp_path):
         ({"data": {"x": [40, 80], "y": [60, 1]}}, "data.y", "target"),
         ({"data": {"x": [40, "a"], "y": [60]}}, "data.x[1]", "expected a number"),
         ({"layers": [2, 10**6, 1]}, "layers[1]", "neurons"),
+        ({"steps": 10**9}, "steps", "1,000,000,000 steps is more than the 100,000"),
     ],
 )
 def test_errors_name_file_and_key(change, key, words):

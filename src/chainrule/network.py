@@ -16,8 +16,9 @@ import numpy as np
 
 from . import functional as F
 from . import nn, optim
+from .errors import SpecError
 from .random import manual_seed
-from .spec import Spec, load_spec
+from .spec import MAX_STEPS, Spec, load_spec
 from .tensor import Tensor
 
 
@@ -181,6 +182,8 @@ def run(spec, steps: int | None = None, keep_graph: int | None = None) -> Run:
     """
     spec = load_spec(spec)
     steps = spec.steps if steps is None else int(steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise SpecError(f"{spec.source}: steps must be between 1 and {MAX_STEPS:,}, got {steps:,}")
     model = SpecNetwork(spec)
     opt = make_optimizer(spec, model.parameters())
     x = Tensor(spec.x, dtype=np.float64)

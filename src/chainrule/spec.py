@@ -31,6 +31,7 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NEURONS_PER_LAYER = 10_000
 MAX_PARAMETERS = 1_000_000
 MAX_SAMPLES = 100_000
+MAX_STEPS = 100_000
 
 
 @dataclass
@@ -238,6 +239,9 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
     n_steps = check.number("steps", raw.get("steps", 1), integer=True, minimum=1)
     if steps is not None:
         n_steps = check.number("steps", steps, integer=True, minimum=1)
+    if n_steps > MAX_STEPS:
+        check.fail("steps", f"{n_steps:,} steps is more than the {MAX_STEPS:,} a spec may run (use `chainrule train` "
+                            f"for long runs on real data)")
     optimizer = check.choice("optimizer", raw.get("optimizer", "sgd"), OPTIMIZERS)
     momentum = check.number("momentum", raw.get("momentum", 0.9), minimum=0)
     beta1 = check.number("beta1", raw.get("beta1", 0.9), minimum=0)
