@@ -369,6 +369,9 @@ def test_random_graphs_match_pytorch(case):
         if not theirs.requires_grad:
             return
         theirs.backward(torch.from_numpy(upstream))
+        # Where PyTorch's own gradient is infinite (BCE's target gradient at p exactly 0 or 1, where its
+        # clamped forward and unclamped backward disagree) there is nothing finite to compare against.
+        assume(all(t.grad is None or bool(torch.isfinite(t.grad).all()) for t in t_leaves))
         ours.backward(upstream)
     assert len(c_leaves) == len(t_leaves)
     for n, (c, t) in enumerate(zip(c_leaves, t_leaves)):

@@ -216,3 +216,25 @@ def test_single_element_index_is_a_view_like_pytorch():
         w[0].sub_(1.0)
     np.testing.assert_allclose(w.data, [0.0, 2.0])
     assert w[-1].shape == () and w[-1].item() == 2.0
+
+
+def test_load_state_dict_and_zero_grad_write_in_place():
+    # torch copies into the existing storage: an earlier detach() sees the loaded values
+    layer = cr.nn.Linear(2, 1, dtype=np.float64)
+    alias = layer.weight.detach()
+    layer.load_state_dict({"weight": np.array([[3.0, 4.0]]), "bias": np.array([5.0])})
+    np.testing.assert_array_equal(alias.data, [[3.0, 4.0]])
+    layer(cr.tensor(np.ones((1, 2)))).sum().backward()
+    grad = layer.weight.grad
+    layer.zero_grad(set_to_none=False)
+    assert layer.weight.grad is grad and not grad.any()
+
+
+def test_sqrt_at_zero_has_infinite_slope_without_a_warning():
+    import warnings
+
+    x = cr.tensor(np.array([0.0, 4.0]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.sqrt().sum().backward()
+    assert x.grad[0] == np.inf and x.grad[1] == 0.25  # d√x/dx = 1/(2√x)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, zero_grads
 
 
 class Optimizer:
@@ -44,12 +44,7 @@ class Optimizer:
                 raise ValueError(f"{name}: Invalid {label}: {value} (it must be a finite number >= 0)")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad = np.zeros_like(p.grad)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (its version counter advances)."""

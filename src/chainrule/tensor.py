@@ -665,6 +665,15 @@ class Tensor:
             yield self[i]
 
 
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Reset ``.grad`` of every tensor: to None, or to zeros in place (as ``zero_grad`` does in PyTorch)."""
+    for p in params:
+        if set_to_none:
+            p.grad = None
+        elif p.grad is not None:
+            p.grad[...] = 0
+
+
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """Make a tensor from data (copies it). Python floats get the default dtype (float32)."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)

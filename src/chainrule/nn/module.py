@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, zero_grads
 
 
 class Parameter(Tensor):
@@ -91,11 +91,7 @@ class Module:
 
     # ------------------------------------------------------------ state
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad = np.zeros_like(p.grad)
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         for m in self.modules():
@@ -134,7 +130,7 @@ class Module:
             arrays[name] = arr
         with no_grad():
             for name, arr in arrays.items():
-                own[name].data = arr.astype(own[name].dtype, copy=True)
+                own[name].data[...] = arr  # in place (cast to the parameter's dtype), as torch's copy_
                 own[name]._bump()
         return missing, unexpected
 

@@ -134,7 +134,8 @@ class Sqrt(Op):
         return np.sqrt(a)
 
     def vjp(self, n, g, a):
-        return (g / (2 * n.out),)
+        with np.errstate(divide="ignore"):  # at 0 the slope is inf, as in PyTorch, without a warning
+            return (g / (2 * n.out),)
 
 
 @register
