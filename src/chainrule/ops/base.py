@@ -10,7 +10,8 @@ An op is a small object with three parts kept side by side:
   docs print. They describe the *same* rule the two methods implement.
 
 ``uses_inputs`` is False for ops whose backward never reads their inputs' values; only the other
-ops need the in-place-modification check.
+ops need the in-place-modification check. ``inputs`` names the role of each input where the order
+matters (drawings label the edges with it); commutative and one-input ops leave it empty.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ REGISTRY: dict[str, "Op"] = {}
 class Op:
     name = "op"
     uses_inputs = True
+    inputs: tuple = ()
     formula = ""
     derivative = ""
     formula_latex = ""

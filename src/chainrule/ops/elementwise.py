@@ -24,6 +24,7 @@ class Add(Op):
 @register
 class Sub(Op):
     name = "sub"
+    inputs = ("a", "b")
     uses_inputs = False
     formula, formula_latex = "a − b", "a - b"
     derivative, derivative_latex = "∂/∂a = 1, ∂/∂b = −1", r"\frac{\partial}{\partial a}=1,\ \frac{\partial}{\partial b}=-1"
@@ -51,6 +52,7 @@ class Mul(Op):
 @register
 class Div(Op):
     name = "div"
+    inputs = ("a", "b")
     formula, formula_latex = "a / b", r"\frac{a}{b}"
     derivative, derivative_latex = "∂/∂a = 1/b, ∂/∂b = −a/b²", r"\frac{\partial}{\partial a}=\frac{1}{b},\ \frac{\partial}{\partial b}=-\frac{a}{b^2}"
 
@@ -66,6 +68,7 @@ class Div(Op):
 @register
 class Pow(Op):
     name = "pow"
+    inputs = ("a", "b")
     formula, formula_latex = "a ^ b", "a^{b}"
     derivative, derivative_latex = "∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a", r"\frac{\partial}{\partial a}=b\,a^{b-1},\ \frac{\partial}{\partial b}=a^{b}\ln a"
 
@@ -250,6 +253,7 @@ class Clip(Op):
 @register
 class Where(Op):
     name = "where"
+    inputs = ("a", "b")
     uses_inputs = False
     formula, formula_latex = "a if cond else b", r"\begin{cases}a & \text{cond}\\b & \text{otherwise}\end{cases}"
     derivative, derivative_latex = "∂/∂a = cond, ∂/∂b = not cond", r"\frac{\partial}{\partial a}=[\text{cond}],\ \frac{\partial}{\partial b}=[\lnot\text{cond}]"

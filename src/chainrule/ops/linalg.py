@@ -15,6 +15,7 @@ def _dims(shape) -> str:
 @register
 class MatMul(Op):
     name = "matmul"
+    inputs = ("a", "b")
     formula, formula_latex = "(AB)_ij = Σ_k A_ik B_kj", r"(AB)_{ij}=\sum_k A_{ik}B_{kj}"
     derivative, derivative_latex = "∂/∂A = G Bᵀ, ∂/∂B = Aᵀ G", r"\frac{\partial}{\partial A}=G B^{\top},\ \frac{\partial}{\partial B}=A^{\top}G"
 
@@ -66,6 +67,7 @@ class Linear(Op):
     """``x @ Wᵀ + b`` in one node (weight stored (out, in) as in PyTorch); bias optional."""
 
     name = "linear"
+    inputs = ("x", "W", "b")
     formula, formula_latex = "z_j = Σ_i w_ij·x_i + b_j", r"z_j=\sum_i w_{ij}x_i+b_j"
     derivative, derivative_latex = "∂z_j/∂w_ij = x_i, ∂z_j/∂x_i = w_ij, ∂z_j/∂b_j = 1", r"\frac{\partial z_j}{\partial w_{ij}}=x_i,\ \frac{\partial z_j}{\partial x_i}=w_{ij},\ \frac{\partial z_j}{\partial b_j}=1"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.

@@ -47,6 +47,7 @@ def _total(terms):
 @register
 class MSELoss(Op):
     name = "mse_loss"
+    inputs = ("role_pred", "role_target")
     formula, formula_latex = "L = (1/N) Σ (y'_i − y_i)²", r"L=\frac{1}{N}\sum_i (y'_i-y_i)^2"
     derivative, derivative_latex = "∂L/∂y'_i = 2(y'_i − y_i)/N", r"\frac{\partial L}{\partial y'_i}=\frac{2}{N}(y'_i-y_i)"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
@@ -83,6 +84,7 @@ class MSELoss(Op):
 @register
 class HalfSSELoss(Op):
     name = "half_sse_loss"
+    inputs = ("role_pred", "role_target")
     formula, formula_latex = "L = ½ Σ (y_i − y'_i)²", r"L=\frac{1}{2}\sum_i (y_i-y'_i)^2"
     derivative, derivative_latex = "∂L/∂y'_i = y'_i − y_i", r"\frac{\partial L}{\partial y'_i}=y'_i-y_i"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
@@ -214,6 +216,7 @@ _LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here so that p = 0 or 1 g
 @register
 class BCELoss(Op):
     name = "binary_cross_entropy"
+    inputs = ("role_pred", "role_target")
     formula, formula_latex = "L = −[y log p + (1 − y) log(1 − p)]", r"L=-\left[y\log p+(1-y)\log(1-p)\right]"
     derivative, derivative_latex = "∂L/∂p = (p − y) / (p(1 − p))", r"\frac{\partial L}{\partial p}=\frac{p-y}{p(1-p)}"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
@@ -274,6 +277,7 @@ class BCELoss(Op):
 @register
 class BCEWithLogitsLoss(Op):
     name = "binary_cross_entropy_with_logits"
+    inputs = ("role_logits", "role_target")
     formula, formula_latex = "L = −[y log σ(z) + (1 − y) log(1 − σ(z))]", r"L=-\left[y\log\sigma(z)+(1-y)\log(1-\sigma(z))\right]"
     derivative, derivative_latex = "∂L/∂z = σ(z) − y", r"\frac{\partial L}{\partial z}=\sigma(z)-y"
 

@@ -26,16 +26,8 @@ from ._base import GRAD, INK, MUTED, VALUE, Drawing
 MAX_SHOWN = 6  # arrays with more elements are summarised (shape, mean, min, max)
 PRECISION = 4
 
-# Role of each input of the ops whose inputs are not interchangeable, in the order the op takes them
-# (its ``forward`` signature). add and mul are commutative and get no labels; an op may declare its
-# own with an ``inputs`` attribute. "role_*" names are translated (``_base.LABELS``).
-ROLES = {
-    "sub": ("a", "b"), "div": ("a", "b"), "pow": ("a", "b"), "matmul": ("a", "b"), "where": ("a", "b"),
-    "linear": ("x", "W", "b"),
-    "mse_loss": ("role_pred", "role_target"), "half_sse_loss": ("role_pred", "role_target"),
-    "binary_cross_entropy": ("role_pred", "role_target"),
-    "binary_cross_entropy_with_logits": ("role_logits", "role_target"),
-}
+# Each op names its inputs' roles itself (``Op.inputs``, next to its forward); "role_*" names are
+# translated (``_base.LABELS``). Variadic ops are numbered instead:
 ORDERED = {"cat", "stack"}  # any number of inputs, in order: #1, #2, ...
 
 
@@ -44,7 +36,7 @@ def input_roles(node, t=None) -> list[str] | None:
     op's inputs are interchangeable or it has only one."""
     fn = node.grad_fn
     parents = fn.parents or ()
-    roles = getattr(fn.op, "inputs", None) or ROLES.get(fn.op.name)
+    roles = fn.op.inputs or None
     if roles is None and fn.op.name in ORDERED and len(parents) > 1:
         roles = tuple(f"#{k + 1}" for k in range(len(parents)))
     if roles is None or len(parents) < 2:
