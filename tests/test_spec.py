@@ -87,3 +87,7 @@ def test_oversized_file_refused_before_parsing(tmp_path):
     big.write_text("#" * 2_000_000)
     with pytest.raises(SpecError, match="bytes"):
         load_spec(str(big))
+
+
+def test_a_dict_spec_without_a_name_is_called_spec():
+    assert load_spec(dict(SEED)).name == "spec"

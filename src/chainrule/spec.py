@@ -302,7 +302,7 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
     else:
         x2, y, single = _parse_data(check, data, layers, loss)
 
-    name = raw.get("name", os.path.splitext(os.path.basename(where))[0])
+    name = raw.get("name", "spec" if where.startswith("<") else os.path.splitext(os.path.basename(where))[0])
     if not isinstance(name, str):
         check.fail("name", f"expected a string, got {name!r}")
     return Spec(

@@ -8,7 +8,7 @@ LABELS = {
         "setup": "Setup",
         "net": "Network {layers}; activations: {acts}; bias: {bias}; loss: {loss}; learning rate η = {lr}; optimizer: {opt}.",
         "data_one": "Input x = ({x}); target y = ({y}).",
-        "data_batch": "A batch of {n} samples; sample s is written with a superscript [s]. The loss covers the whole batch, so each gradient is the sum of the samples' contributions.",
+        "data_batch": "A batch of {n} sample(s); sample s is written with a superscript [s]. The loss covers the whole batch, so each gradient is the sum of the samples' contributions.",
         "init": "Initial parameters:",
         "step": "Step {k}",
         "forward": "1. Forward pass",
