@@ -157,9 +157,10 @@ class Context:
         where = ""
         if role in ("z", "a", "out_z", "out"):
             where = f", layer {layer}" + (" (output)" if layer == self.depth else "")
+        formula, derivative = op.describe(t.grad_fn)
         if backward:
-            return f"# {op.name} backward{where}: {op.derivative}"
-        return f"# {op.name}{where}: {op.formula}"
+            return f"# {op.name} backward{where}: {derivative}"
+        return f"# {op.name}{where}: {formula}"
 
     def is_param(self, t) -> bool:
         return self._role(t)[0] in ("W", "b")

@@ -31,6 +31,11 @@ class Op:
     def forward(self, *arrays, **attrs):
         raise NotImplementedError
 
+    def describe(self, node) -> tuple[str, str]:
+        """(formula, derivative) in text for one recorded application; ops whose rule depends on
+        how they were called (a linear layer without bias) override it."""
+        return self.formula, self.derivative
+
     def vjp(self, node, g, *arrays):
         raise NotImplementedError
 

@@ -75,6 +75,11 @@ class Linear(Op):
     explain = {"term": "{w}·{x}", "term_latex": "{w}{x}", "num": "{w}×{x}", "num_latex": r"{w}\times {x}",
                "d_weight": "{x}", "d_input": "{w}", "d_bias": "1"}
 
+    def describe(self, node):
+        if len(node.parents) == 3:
+            return self.formula, self.derivative
+        return "z_j = Σ_i w_ij·x_i", "∂z_j/∂w_ij = x_i, ∂z_j/∂x_i = w_ij"
+
     def forward(self, x, w, b=None):
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             rows = "x".join(str(s) for s in (x.shape[:-1] or (1,)))
