@@ -672,7 +672,6 @@ def test_P14_bad_train_options(tmp_path, capsys):
 
 
 def test_P16_malformed_answer_file(tmp_path, capsys):
-    pytest.importorskip("chainrule.grade")
     cases = {
         "a1.toml": ('loss = "abc"\n', "key 'loss': expected a number, got 'abc'"),
         "a2.toml": ("colour = 1\n", "key 'colour': unknown (answer keys: dL_doutput, delta, forward, grad, loss, "

@@ -54,7 +54,6 @@ def test_non_finite_loss_stops_with_a_clear_message():
 
 
 def test_cli_trains_iris_and_resumes(tmp_path, capsys):
-    pytest.importorskip("chainrule.io")
     ckpt = tmp_path / "iris.npz"
     assert main(["train", "iris", "--data", "iris", "--epochs", "3", "--quiet", "--checkpoint", str(ckpt)]) == 0
     assert ckpt.exists()
@@ -64,7 +63,6 @@ def test_cli_trains_iris_and_resumes(tmp_path, capsys):
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):
-    pytest.importorskip("chainrule.io")
     from chainrule.io import load_checkpoint, save_checkpoint
 
     x, y = _data()
