@@ -54,3 +54,9 @@ def test_bad_history_is_refused():
         viz.plot_loss([])
     with pytest.raises(ValueError):
         viz.plot_loss({"loss": ["a", "b"]})
+
+
+def test_epoch_ticks_are_whole_numbers():
+    drawing = viz.plot_loss([3.0, 2.0])  # two epochs: a default locator would tick 1.2, 1.4, ...
+    ticks = drawing.figure.axes[0].get_xticks()
+    assert len(ticks) and all(float(t).is_integer() for t in ticks)

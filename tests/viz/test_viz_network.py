@@ -152,8 +152,12 @@ def test_wide_network_switches_to_colour_bar(svg):
     assert drawing.figure.axes[1].get_ylabel() == "weights"
 
 
-def test_detail_limit_is_eight_neurons_and_four_layers():
+def test_detail_limit_is_eight_neurons_four_layers_and_24_edges_between_two_layers():
     small = {"layers": [2, 8, 1], "init": {"weights": [0.1, 0.2]}, "data": {"x": [1, 2], "y": [1]}}
+    crowded = {"layers": [4, 8, 3], "init": {"weights": [0.1, 0.2]}, "data": {"x": [1, 2, 3, 4], "y": [1, 0, 0]}}
+    at_limit = {"layers": [3, 8, 3], "init": {"weights": [0.1, 0.2]}, "data": {"x": [1, 2, 3], "y": [1, 0, 0]}}
+    assert viz.draw_network(crowded).info["detail"] is False  # 4 x 8 = 32 labelled edges
+    assert viz.draw_network(at_limit).info["detail"] is True  # 3 x 8 = 24
     big = {"layers": [2, 9, 1], "init": {"weights": [0.1, 0.2]}, "data": {"x": [1, 2], "y": [1]}}
     deep = {"layers": [1, 1, 1, 1, 1, 1], "init": {"weights": 0.5}, "data": {"x": [1], "y": [1]}}
     assert viz.draw_network(small).info["detail"] is True

@@ -6,6 +6,7 @@ import math
 
 import matplotlib
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from . import _base
 from ._base import GRAD, INK, Drawing
@@ -58,6 +59,7 @@ def plot_loss(history, ax=None, lang: str = "en", title: str | None = None, log:
                     marker="o" if values.size <= 30 else None, ms=4, gid=f"series-{name}")
         if use_log:
             ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel(t["epoch"], fontsize=11)
         ax.set_ylabel(t["loss"] if len(series) == 1 else "", fontsize=11)
         ax.grid(True, which="major", alpha=0.35)

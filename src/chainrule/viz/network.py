@@ -1,10 +1,11 @@
 """``draw_network``: the network as the seed draws it — neurons in columns, weights on the edges —
 with the forward values, the gradients and the updated weights of one training step.
 
-Up to ``DETAIL_MAX_NEURONS`` neurons a layer and ``DETAIL_MAX_LAYERS`` weight layers every number
-is written out, and labels are placed greedily along their edges so that no two overlap. Larger
-networks switch to the TensorFlow-Playground picture: edges coloured and sized by magnitude, with
-a colour bar instead of numbers.
+Up to ``DETAIL_MAX_NEURONS`` neurons a layer, ``DETAIL_MAX_LAYERS`` weight layers and
+``DETAIL_MAX_EDGES`` edges between two layers every number is written out, and labels are placed
+greedily along their edges so that no two overlap. Larger networks switch to the
+TensorFlow-Playground picture: edges coloured and sized by magnitude, with a colour bar instead
+of numbers.
 
 Layout is computed in inches (one data unit = one inch) so label sizes, measured with the Agg
 renderer, can be compared with distances directly.
@@ -24,6 +25,7 @@ from ._base import EDGE, GRAD, INK, MUTED, NEURON_FACE, UPDATE, VALUE, Drawing, 
 
 DETAIL_MAX_NEURONS = 8
 DETAIL_MAX_LAYERS = 4
+DETAIL_MAX_EDGES = 24  # between two layers: more labelled edges than this crowd each other (iris's 4 x 8)
 SHOWS = ("values", "grads", "updates", "all")
 PRECISION = 4  # significant digits on labels: 0.3589, 7200, 0.928
 
@@ -175,7 +177,8 @@ def draw_network(obj, step: int = 1, show: str = "values", lang: str = "en", ax=
     t = _base.labels(lang)
     data = collect(obj, step=step, sample=sample)
     if detail is None:
-        detail = max(data.layers) <= DETAIL_MAX_NEURONS and data.depth <= DETAIL_MAX_LAYERS
+        detail = (max(data.layers) <= DETAIL_MAX_NEURONS and data.depth <= DETAIL_MAX_LAYERS
+                  and max(a * b for a, b in zip(data.layers, data.layers[1:])) <= DETAIL_MAX_EDGES)
     with matplotlib.rc_context(_base.rc(lang)):
         if detail:
             fig = _Detail(data, show, lang, t, ax).draw()
