@@ -57,9 +57,24 @@ def test_cli_trains_iris_and_resumes(tmp_path, capsys):
     ckpt = tmp_path / "iris.npz"
     assert main(["train", "iris", "--data", "iris", "--epochs", "3", "--quiet", "--checkpoint", str(ckpt)]) == 0
     assert ckpt.exists()
-    assert main(["train", "iris", "--data", "iris", "--epochs", "2", "--quiet", "--resume", str(ckpt)]) == 0
+    # --epochs is the total: the same command after an interruption finishes the run, no more
+    assert main(["train", "iris", "--data", "iris", "--epochs", "5", "--quiet", "--resume", str(ckpt),
+                 "--checkpoint", str(ckpt)]) == 0
     out = capsys.readouterr().out
-    assert "resumed from" in out and "val_accuracy" in out
+    assert "resumed from" in out and "after epoch 3" in out and "val_accuracy" in out
+    assert f"checkpoint: {ckpt} (epoch 5)" in out
+    assert main(["train", "iris", "--data", "iris", "--epochs", "5", "--quiet", "--resume", str(ckpt)]) == 0
+    assert "nothing to train" in capsys.readouterr().out
+
+
+def test_cli_names_class_labels_given_to_a_regression_loss(tmp_path, capsys):
+    spec = tmp_path / "reg.toml"
+    spec.write_text('layers = [2, 1]\nloss = "mse"\n[init]\nweights = [0.5]\n')
+    data = tmp_path / "cls.csv"
+    data.write_text("a,b,kind\n1,2,cat\n3,4,dog\n5,6,cat\n")
+    assert main(["train", str(spec), "--data", str(data), "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'kind' holds class labels (cat, dog)" in err and "loss mse needs numbers" in err
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):

@@ -15,7 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument("spec", help="network spec: a .toml/.json path or a shipped spec's name (e.g. iris)")
     p.add_argument("--data", required=True, help="a CSV file with a header row, or a bundled data set (iris)")
     p.add_argument("--target", help="target column (default: the last column)")
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=100,
+                   help="train until this many epochs in all; with --resume, the remaining ones (default 100)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val", type=float, default=0.2, help="fraction held out for validation (default 0.2)")
     p.add_argument("--lr", type=float, help="override the spec's learning rate")
@@ -60,6 +61,10 @@ def run(args) -> int:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 0 <= args.val < 1:
+        raise ValueError(f"--val must be a fraction in [0, 1), got {args.val}")
+    if args.resume and not os.path.isfile(args.resume):
+        raise FileNotFoundError(f"--resume {args.resume}: no such checkpoint file")
     for option, path in (("--checkpoint", args.checkpoint), ("--plot", args.plot)):
         # refuse before training, not after it: the outputs are written at the end of an epoch / the run
         folder = os.path.dirname(os.path.abspath(path)) if path else None
@@ -86,6 +91,13 @@ def run(args) -> int:
                             f"but {table.target_names[0]!r} holds numbers; pass --target or change the loss")
         if len(table.classes) > spec.layers[-1]:
             raise SpecError(f"{table.source}: {len(table.classes)} classes but the spec has {spec.layers[-1]} outputs")
+    elif table.is_classification and (spec.loss != "bce" or len(table.classes) > 2):
+        kind = "two classes" if spec.loss == "bce" else "numbers"
+        raise SpecError(
+            f"{table.source}: column {table.target_names[0]!r} holds class labels ({', '.join(table.classes[:5])}"
+            f"{', ...' if len(table.classes) > 5 else ''}), but the spec's loss {spec.loss} needs {kind}; "
+            f"use loss = \"cross_entropy\" with {len(table.classes)} outputs, or pass --target with a numeric column"
+        )
     elif spec.loss == "bce":
         y = (table.y if table.y.ndim == 2 else table.y[:, None]).astype(np.float64)
     elif y.ndim != 2 or y.shape[1] != spec.layers[-1]:
@@ -112,6 +124,11 @@ def run(args) -> int:
         for key, values in meta.get("history", {}).items():
             history.metrics[key] = list(values)
         console.print(f"resumed from {args.resume} after epoch {start}", markup=False)
+    remaining = args.epochs - start
+    if remaining < 1:
+        console.print(f"{args.resume} is already at epoch {start}, not below --epochs {args.epochs}; nothing to train",
+                      markup=False)
+        return 0
 
     def save(epoch, hist):
         if not args.checkpoint:
@@ -126,13 +143,13 @@ def run(args) -> int:
     columns = [TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[metrics]}"),
                TimeElapsedColumn()]
     with Progress(*columns, console=console, disable=args.quiet, transient=False) as progress:
-        task = progress.add_task("train", total=args.epochs, metrics="")
+        task = progress.add_task("train", total=remaining, metrics="")
 
         def on_epoch(epoch, metrics):
             shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
             progress.update(task, advance=1, metrics=shown)
 
-        fit(model, model.loss_from_output, optimizer, x_tr, y_tr, epochs=args.epochs, batch_size=args.batch_size,
+        fit(model, model.loss_from_output, optimizer, x_tr, y_tr, epochs=remaining, batch_size=args.batch_size,
             validation=(x_val, y_val), classification=classification, seed=args.seed, start_epoch=start,
             history=history, on_epoch=on_epoch, checkpoint=save)
 
