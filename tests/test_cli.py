@@ -37,10 +37,20 @@ def test_demo_without_pytorch_says_how_to_get_it(capsys, monkeypatch):
 
     monkeypatch.setattr(torch_reference, "available", lambda: False)
     assert main(["demo", "--epochs", "1"]) == 0
-    assert "pip install 'chainrule[test]'" in capsys.readouterr().out
+    assert "PyTorch is not installed; skipping the side-by-side run (`pip install torch`" in capsys.readouterr().out
 
 
 def test_train_prints_user_paths_verbatim(tmp_path, capsys):
     ckpt = tmp_path / "run[1].npz"
     assert main(["train", "iris", "--data", "iris", "--epochs", "1", "--quiet", "--checkpoint", str(ckpt)]) == 0
     assert f"checkpoint: {ckpt} (epoch 1)" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    import pytest
+
+    import chainrule
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"chainrule {chainrule.__version__}"

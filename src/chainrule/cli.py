@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
+from . import __version__
 from .commands import COMMANDS
 from .errors import ChainruleError
 
@@ -26,6 +26,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chainrule", description="Backpropagation you can run, read and verify.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     # The subcommands accept --debug too. Its default there is SUPPRESS: with a default of False,
     # argparse would let the subcommand overwrite a `chainrule --debug CMD` given before it.
     common = argparse.ArgumentParser(add_help=False)
@@ -33,8 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        if importlib.util.find_spec(f"chainrule.commands.{name}") is None:
-            continue
         module = importlib.import_module(f"chainrule.commands.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__, parents=[common],
                            formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -16,7 +16,7 @@ LABELS = {
         "param": "parameter", "grad": "∂L/∂w",
         "before": "before", "after": "after", "epoch": "epoch", "pred": "prediction y'", "lossc": "loss",
         "torch": "PyTorch float64, same {n} epochs: largest difference in predictions {p}, losses {l}, weights {w}",
-        "no_torch": "PyTorch is not installed; skipping the side-by-side run (pip install 'chainrule[test]').",
+        "no_torch": "PyTorch is not installed; skipping the side-by-side run (`pip install torch`, or run `bash scripts/test.sh`, which installs it).",
         "more": "The full derivation, every product written out: chainrule derive seed",
     },
     "zh": {
@@ -29,7 +29,7 @@ LABELS = {
         "param": "参数", "grad": "∂L/∂w",
         "before": "更新前", "after": "更新后", "epoch": "轮次", "pred": "预测值 y'", "lossc": "损失值",
         "torch": "PyTorch float64 同样训练 {n} 轮：预测值最大差 {p}，损失值最大差 {l}，权重最大差 {w}",
-        "no_torch": "未安装 PyTorch，跳过对照运行（pip install 'chainrule[test]'）。",
+        "no_torch": "未安装 PyTorch，跳过对照运行（pip install torch，或运行 bash scripts/test.sh，它会安装）。",
         "more": "完整的公式推导（每个乘积都写出）：chainrule derive seed --lang zh",
     },
 }

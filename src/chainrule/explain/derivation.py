@@ -120,9 +120,7 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
     """Run ``steps`` training steps of a spec (path, shipped name, dict or Spec) and write them out."""
     if lang not in LABELS:
         raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
-    steps = int(steps)
-    if steps < 1:
-        raise ValueError(f"derive: steps must be at least 1, got {steps}")
+    steps = int(steps)  # its range is checked where every spec run starts (network.run)
     precision = DEFAULT_PRECISION if precision is None else int(precision)
     if not 1 <= precision <= 17:
         raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {precision}")
