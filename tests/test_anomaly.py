@@ -131,3 +131,13 @@ def test_finite_values_pass_unchanged():
         y = (x.log() * x).sum()
         y.backward()
     np.testing.assert_allclose(x.grad, np.log(a) + 1, rtol=1e-14)  # d(x ln x)/dx = ln x + 1
+
+
+def test_anomaly_errors_come_without_numpy_warnings():
+    import warnings
+
+    x = cr.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would be raised here instead of the AnomalyError
+        with cr.detect_anomaly(), pytest.raises(cr.AnomalyError, match="log"):
+            x.log()

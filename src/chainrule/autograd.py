@@ -174,9 +174,12 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         needs = node.needs
         if needs is None:
             needs = node.needs = tuple([p.requires_grad for p in parents])
-        grads = node.op.vjp(node, g, *[p.data for p in parents])
         if checking:
+            with np.errstate(all="ignore"):  # reported as an AnomalyError instead
+                grads = node.op.vjp(node, g, *[p.data for p in parents])
             anomaly.check_backward(node, grads)
+        else:
+            grads = node.op.vjp(node, g, *[p.data for p in parents])
         for parent, pg in zip(parents, grads):
             if pg is None or not parent.requires_grad:
                 continue

@@ -73,7 +73,11 @@ def _forward_error(op, parents, exc) -> Exception:
 def apply(op, *parents, **attrs) -> "Tensor":
     """Run ``op`` forward on the parents' arrays and record a node when a gradient is needed."""
     try:
-        out = op.forward(*[p.data for p in parents], **attrs)
+        if anomaly._enabled:  # NaN/Inf is reported below as an AnomalyError, so NumPy's warning is noise
+            with np.errstate(all="ignore"):
+                out = op.forward(*[p.data for p in parents], **attrs)
+        else:
+            out = op.forward(*[p.data for p in parents], **attrs)
     except (ValueError, IndexError) as exc:
         if isinstance(exc, ChainruleError):
             raise
