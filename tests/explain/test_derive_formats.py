@@ -262,3 +262,12 @@ def test_matrix_form_gradient_entries_are_delta_times_input():
             i, j = (int(k) for k in re.findall(r"\[(\d+)\]", e["key"]))
             assert e["value"] == pytest.approx(float(np.sum(delta2[:, j] * a1[:, i])), rel=1e-9, abs=1e-15)
             assert f"= Σ_s δ^(2)_{j + 1}[s]·a^(1)_{i + 1}[s] =" in e["expression"], e["expression"]
+
+
+def test_setup_line_names_activations_and_optimizer_in_the_chosen_language():
+    import chainrule as cr
+
+    zh = cr.derive("seed", lang="zh").text()
+    en = cr.derive("seed").text()
+    assert "激活函数：无，无" in zh and "优化器：随机梯度下降（SGD）" in zh
+    assert "activations: none, none" in en and "optimizer: SGD." in en

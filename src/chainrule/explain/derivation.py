@@ -13,7 +13,7 @@ from ..spec import load_spec
 from . import render
 from .builder import MAX_FULL_PARAMS, MAX_FULL_SAMPLES, MAX_PATHS, StepBuilder
 from .checks import LossFunction, relative_error, replay_optimizer, symmetric_units
-from .labels import LABELS, LOSS_NAMES
+from .labels import ACTIVATION_NAMES, LABELS, LOSS_NAMES, OPTIMIZER_NAMES
 from .matrix import matrix_blocks
 from .model import Block, Eq
 from .symbols import d, num_text
@@ -163,8 +163,9 @@ def _header(spec, t, prec, lang) -> list:
     bias = ", ".join("yes" if b else "no" for b in spec.bias) if lang == "en" else \
         "，".join("有" if b else "无" for b in spec.bias)
     blocks.append(Block("para", t["net"].format(
-        layers=" → ".join(map(str, spec.layers)), acts=", ".join(spec.activations), bias=bias,
-        loss=LOSS_NAMES[lang][spec.loss], lr=f(spec.lr), opt=spec.optimizer)))
+        layers=" → ".join(map(str, spec.layers)), bias=bias,
+        acts=("，" if lang == "zh" else ", ").join(ACTIVATION_NAMES[lang].get(a, a) for a in spec.activations),
+        loss=LOSS_NAMES[lang][spec.loss], lr=f(spec.lr), opt=OPTIMIZER_NAMES[lang][spec.optimizer])))
     if spec.single_sample:
         y = spec.y[0] if spec.y.ndim == 2 else spec.y
         blocks.append(Block("para", t["data_one"].format(x=", ".join(f(v) for v in spec.x[0]),

@@ -91,6 +91,16 @@ LABELS = {
     },
 }
 
+# How the setup line names the spec's activations and optimizer in each language.
+ACTIVATION_NAMES = {
+    "en": {},
+    "zh": {"none": "无"},
+}
+OPTIMIZER_NAMES = {
+    "en": {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"},
+    "zh": {"sgd": "随机梯度下降（SGD）", "momentum": "带动量的 SGD", "adam": "Adam"},
+}
+
 LOSS_NAMES = {
     "en": {"half_sse": "½Σ(y − y')²", "mse": "mean squared error", "sse": "sum of squared errors",
            "cross_entropy": "softmax cross-entropy", "bce": "binary cross-entropy"},
