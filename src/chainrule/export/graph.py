@@ -209,6 +209,14 @@ def wrap(line: str, indent: str, width: int = 100) -> list[str]:
     return out + [current, indent + ")"]
 
 
+def prediction_expr(spec, single_value: str) -> str:
+    """The printed prediction of an array ``y_pred``: one number (``single_value`` formats
+    ``y_pred[0, 0]``), one sample's list, or the whole batch's nested list."""
+    if spec.single_sample and spec.layers[-1] == 1:
+        return single_value.format("y_pred[0, 0]")
+    return "y_pred[0].tolist()" if spec.single_sample else "y_pred.tolist()"
+
+
 UPDATE_NOTE = "every gradient above was computed with the weights from before this update"
 
 

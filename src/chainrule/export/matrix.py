@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Context, Recorded, block, header, matrix_lines, op_lines, update_lines
-
-
-def _prediction(spec) -> str:
-    if spec.single_sample and spec.layers[-1] == 1:
-        return "float(y_pred[0, 0])"
-    return "y_pred[0].tolist()" if spec.single_sample else "y_pred.tolist()"
+from .graph import Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr, update_lines
 
 
 def generate(rec: Recorded, steps: int) -> str:
@@ -51,7 +45,8 @@ def generate(rec: Recorded, steps: int) -> str:
         lines += [f"{k}_{n} = np.zeros_like({n})" for n in names for k in ("m", "v")]
 
     body = ["# Forward pass"] + forward
-    body += [f"print('epoch', epoch, 'prediction', {_prediction(spec)}, 'loss', float(loss))", ""]
+    shown = prediction_expr(spec, "float({})")
+    body += [f"print('epoch', epoch, 'prediction', {shown}, 'loss', float(loss))", ""]
     body += ["# Backward pass: the chain rule, layer by layer"] + backward
     body += update_lines(spec.optimizer, [(n, f"d_{n}") for n in names], "np.sqrt")
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")

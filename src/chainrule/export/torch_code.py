@@ -6,13 +6,7 @@ is installed; the forward pass is written by the same op rules the other exports
 
 from __future__ import annotations
 
-from .graph import Context, Recorded, block, header, matrix_lines, op_lines
-
-
-def _prediction(spec) -> str:
-    if spec.single_sample and spec.layers[-1] == 1:
-        return "y_pred[0, 0].item()"
-    return "y_pred[0].tolist()" if spec.single_sample else "y_pred.tolist()"
+from .graph import Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr
 
 
 def generate(rec: Recorded, steps: int) -> str:
@@ -47,7 +41,8 @@ def generate(rec: Recorded, steps: int) -> str:
     lines += block([opt.replace("torch.optim", "optimizer = torch.optim", 1)], "")
 
     body = ["# Forward pass"] + forward
-    body += [f"print('epoch', epoch, 'prediction', {_prediction(spec)}, 'loss', loss.item())", ""]
+    shown = prediction_expr(spec, "{}.item()")
+    body += [f"print('epoch', epoch, 'prediction', {shown}, 'loss', loss.item())", ""]
     body += ["# Backward pass and update: autograd computes every gradient, the optimizer applies them",
              "optimizer.zero_grad()", "loss.backward()", "optimizer.step()"]
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
