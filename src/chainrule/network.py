@@ -16,6 +16,7 @@ import numpy as np
 
 from . import functional as F
 from . import nn, optim
+from .autograd import no_grad
 from .errors import SpecError
 from .random import manual_seed
 from .spec import MAX_STEPS, Spec, load_spec
@@ -96,6 +97,56 @@ class SpecNetwork(nn.Module):
     def param_arrays(self) -> dict[str, np.ndarray]:
         """Copies of the parameters, weights in (from, to) order."""
         return {k: (p.data.T if k[0] == "W" else p.data).copy() for k, p in self.named_weights().items()}
+
+    def load_params(self, params: dict) -> None:
+        """Set the parameters from ``{"W1": (from, to) matrix, "b1": vector, ...}`` (a record's layout)."""
+        for name, p in self.named_weights().items():
+            p.data[...] = engine_layout(name, params[name])
+
+
+def engine_layout(name: str, arr) -> np.ndarray:
+    """A record's (from, to) weight matrix in the engine's (out, in) layout; biases unchanged."""
+    return np.asarray(arr).T if name[0] == "W" else np.asarray(arr)
+
+
+def data_tensors(spec: Spec) -> tuple[Tensor, Tensor]:
+    """The spec's inputs (float64) and targets (class indices for cross-entropy, else float64)."""
+    return (Tensor(spec.x, dtype=np.float64),
+            Tensor(spec.y, dtype=np.int64 if spec.loss == "cross_entropy" else np.float64))
+
+
+class SpecLoss:
+    """L(params) on the spec's data by the engine's own forward pass, without recording a graph:
+    what finite-difference checks (``derive``, ``chainrule check``) evaluate."""
+
+    def __init__(self, spec: Spec, params: dict | None = None):
+        self.model = SpecNetwork(spec)
+        self.weights = self.model.named_weights()
+        self.x, self.y = data_tensors(spec)
+        if params is not None:
+            self.load(params)
+
+    def load(self, params: dict) -> None:
+        self.model.load_params(params)
+
+    def __call__(self) -> float:
+        with no_grad(), np.errstate(all="ignore"):
+            zs, acts = self.model.forward_trace(self.x)
+            return float(self.model.loss(zs, acts, self.y).data)
+
+    def central_difference(self, name: str, index: tuple, eps: float | None = None) -> float:
+        """(L(w + h) − L(w − h)) / 2h for element ``index`` ((from, to) for weights) of parameter ``name``;
+        ``eps`` None takes h = 1e-6·max(1, |w|)."""
+        p = self.weights[name].data
+        at = tuple(reversed(index)) if name[0] == "W" else index
+        w = float(p[at])
+        h = 1e-6 * max(1.0, abs(w)) if eps is None else eps
+        p[at] = w + h
+        up = self()
+        p[at] = w - h
+        down = self()
+        p[at] = w
+        return (up - down) / (2 * h)
 
 
 def make_optimizer(spec: Spec, params):
@@ -186,8 +237,7 @@ def run(spec, steps: int | None = None, keep_graph: int | None = None) -> Run:
         raise SpecError(f"{spec.source}: steps must be between 1 and {MAX_STEPS:,}, got {steps:,}")
     model = SpecNetwork(spec)
     opt = make_optimizer(spec, model.parameters())
-    x = Tensor(spec.x, dtype=np.float64)
-    y = Tensor(spec.y, dtype=np.int64 if spec.loss == "cross_entropy" else np.float64)
+    x, y = data_tensors(spec)
     result = Run(spec, model)
     for k in range(steps):
         keep = keep_graph is None or k < keep_graph

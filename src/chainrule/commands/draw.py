@@ -65,16 +65,13 @@ def run(args) -> int:
 
 def _graph(spec, args):
     """The loss graph of step ``args.step``, drawn before the optimizer changes the weights in place."""
-    import numpy as np
 
     from .. import viz
-    from ..network import SpecNetwork
+    from ..network import SpecNetwork, data_tensors
     from ..network import run as run_spec
-    from ..tensor import Tensor
 
     model = SpecNetwork(spec) if args.step == 1 else run_spec(spec, steps=args.step - 1, keep_graph=0).model
-    x = Tensor(spec.x, dtype=np.float64)
-    y = Tensor(spec.y, dtype=np.int64 if spec.loss == "cross_entropy" else np.float64)
+    x, y = data_tensors(spec)
     zs, acts = model.forward_trace(x)
     loss = model.loss(zs, acts, y)
     for t in (*zs, *acts):

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import notation as notation_mod
+from ..check import relative_error
+from ..network import SpecLoss
 from ..network import run as run_spec
 from ..spec import load_spec
 from . import render
 from .builder import MAX_FULL_PARAMS, MAX_FULL_SAMPLES, MAX_PATHS, StepBuilder
-from .checks import LossFunction, relative_error, replay_optimizer, symmetric_units
+from .checks import replay_optimizer, symmetric_units
 from .labels import ACTIVATION_NAMES, LABELS, LOSS_NAMES, OPTIMIZER_NAMES
 from .matrix import matrix_blocks
 from .model import Block, Eq
@@ -135,7 +137,7 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
         result = run_spec(spec, steps=steps)
     matrix = spec.n_params > MAX_FULL_PARAMS or spec.batch_size > MAX_FULL_SAMPLES
     states = replay_optimizer(spec, result.steps) if spec.optimizer != "sgd" else [None] * steps
-    loss_fn = LossFunction(spec)
+    loss_fn = SpecLoss(spec)
     t = LABELS[lang]
     docs = []
     for rec, state in zip(result.steps, states):
@@ -213,7 +215,7 @@ def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
         doc.eqs += [e for e in block.eqs if e.key]
 
 
-def _check(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction, matrix: bool) -> None:
+def _check(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: SpecLoss, matrix: bool) -> None:
     rec = b.rec
     items = [(name, idx) for name, g in rec.grads.items() for idx in np.ndindex(g.shape)]
     total = len(items)
@@ -249,7 +251,7 @@ def _sci_latex(x: float) -> str:
     return rf"{mantissa}\times 10^{{{int(exp)}}}"
 
 
-def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: LossFunction) -> None:
+def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: SpecLoss) -> None:
     rec, spec, prec = b.rec, b.spec, b.prec
     f = lambda v: num_text(v, prec)  # noqa: E731
     out = doc.warnings
