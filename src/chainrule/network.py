@@ -96,7 +96,7 @@ class SpecNetwork(nn.Module):
 
     def param_arrays(self) -> dict[str, np.ndarray]:
         """Copies of the parameters, weights in (from, to) order."""
-        return {k: (p.data.T if k[0] == "W" else p.data).copy() for k, p in self.named_weights().items()}
+        return {k: engine_layout(k, p.data).copy() for k, p in self.named_weights().items()}
 
     def load_params(self, params: dict) -> None:
         """Set the parameters from ``{"W1": (from, to) matrix, "b1": vector, ...}`` (a record's layout)."""
@@ -105,7 +105,8 @@ class SpecNetwork(nn.Module):
 
 
 def engine_layout(name: str, arr) -> np.ndarray:
-    """A record's (from, to) weight matrix in the engine's (out, in) layout; biases unchanged."""
+    """A record's (from, to) weight matrix in the engine's (out, in) layout and back (a transpose);
+    biases unchanged."""
     return np.asarray(arr).T if name[0] == "W" else np.asarray(arr)
 
 
@@ -250,7 +251,7 @@ def run(spec, steps: int | None = None, keep_graph: int | None = None) -> Run:
                 if t.requires_grad:
                     t.retain_grad()
         loss.backward(retain_graph=keep)
-        grads = {k2: (p.grad.T if k2[0] == "W" else p.grad).copy() for k2, p in model.named_weights().items()}
+        grads = {k2: engine_layout(k2, p.grad).copy() for k2, p in model.named_weights().items()}
         opt.step()
         result.steps.append(
             StepRecord(k, x, y, zs, acts, loss, before, grads, model.param_arrays(), spec.single_sample)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..autograd import topological_order
 from ..errors import ChainruleError
+from ..network import engine_layout
 from ..network import run as run_spec
 from ..spec import Spec, load_spec
 
@@ -62,7 +63,7 @@ def record(spec) -> Recorded:
                 seen.add(id(t))
                 forward.append(t)
     backward = topological_order(rec.loss)
-    initial = {k: (v.T if k[0] == "W" else v).copy() for k, v in rec.params_before.items()}
+    initial = {k: engine_layout(k, v).copy() for k, v in rec.params_before.items()}
     return Recorded(spec, rec, params, forward, backward, roles, initial)
 
 
