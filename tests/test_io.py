@@ -47,6 +47,19 @@ def train(model, opt, steps, start=0):
 
 
 # ---------------------------------------------------------------------------- atomic writes
+def _kill_when_writing(script: str) -> None:
+    """Run ``script`` in a child process and SIGKILL it as soon as it prints "writing"."""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+
 def test_atomic_write_replaces_and_leaves_nothing_behind(tmp_path):
     path = tmp_path / "note.txt"
     atomic_write(path, "first")
@@ -105,15 +118,7 @@ def test_writer_killed_mid_write_leaves_the_old_file(tmp_path):
             time.sleep(60)
             f.write(b"never")
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
-    try:
-        assert proc.stdout.readline().strip() == b"writing"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    _kill_when_writing(script)
     assert path.read_bytes() == b"the old file"
     # the killed writer could not clean up: its temporary file is there, half written, under another name
     leftovers = [p for p in os.listdir(tmp_path) if p != "big.bin"]
@@ -141,15 +146,7 @@ def test_train_killed_while_writing_its_checkpoint_leaves_the_old_one(tmp_path):
         np.savez = savez_then_hang
         main(["train", "iris", "--data", "iris", "--epochs", "1", "--quiet", "--checkpoint", {str(path)!r}])
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
-    try:
-        assert proc.stdout.readline().strip() == b"writing"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    _kill_when_writing(script)
     assert path.read_bytes() == before
     assert load_checkpoint(path)["meta"]["epoch"] == 1
 
