@@ -70,13 +70,14 @@ def test_broadcast_gradient_is_a_writable_array():
     np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
 
 
-def test_zero_dim_leaf_grad_is_an_ndarray():
+def test_zero_dim_leaf_grad_is_a_tensor_accumulated_in_place():
     x = leaf(1.5)
     (x * x * x).backward()
-    assert type(x.grad) is np.ndarray and x.grad.shape == ()
+    grad = x.grad
+    assert type(grad) is cr.Tensor and grad.shape == () and not grad.requires_grad
     assert x.grad == pytest.approx(6.75)  # 3x^2
     (x * x).backward()
-    assert type(x.grad) is np.ndarray and x.grad == pytest.approx(9.75)  # + 2x
+    assert x.grad is grad and grad == pytest.approx(9.75)  # + 2x, into the same tensor (PyTorch)
     x.grad[...] = 0.0  # writable in place, like any gradient
 
 
@@ -181,7 +182,7 @@ def test_backward_with_tensor_gradient():
 
 def test_backward_gradient_shape_mismatch_raises():
     x = leaf([1.0, 2.0])
-    with pytest.raises(ShapeError, match="gradient has shape"):
+    with pytest.raises(ShapeError, match="Mismatch in shape: grad_output has a shape of"):
         (x * 2).backward(gradient=np.ones(3))
 
 

@@ -54,8 +54,22 @@ CASES = {
     "linear": (lambda x, w, b: F.linear(x, w, b), lambda: (leaf(2, 3), leaf(4, 3), leaf(4))),
     "sum": (lambda a: a.sum(axis=1), lambda: (leaf(2, 3),)),
     "mean": (lambda a: a.mean(axis=0), lambda: (leaf(2, 3),)),
-    "max": (lambda a: a.max(axis=1), lambda: (distinct(2, 3),)),
-    "min": (lambda a: a.min(axis=0), lambda: (distinct(2, 3),)),
+    "max": (lambda a: a.amax(1), lambda: (distinct(2, 3),)),
+    "min": (lambda a: a.amin(0), lambda: (distinct(2, 3),)),
+    "max_dim": (lambda a: a.max(1).values, lambda: (distinct(2, 3),)),
+    "min_dim": (lambda a: a.min(0, keepdim=True).values, lambda: (distinct(2, 3),)),
+    "norm2": (lambda a: a.norm(dim=1), lambda: (leaf(2, 3),)),
+    "sin": (lambda a: a.sin(), lambda: (leaf(2, 3),)),
+    "cos": (lambda a: a.cos(), lambda: (leaf(2, 3),)),
+    "log1p": (lambda a: a.log1p(), lambda: (leaf(2, 3, low=0.1, high=2.0),)),
+    "remainder": (lambda a, b: a % b, lambda: (leaf(2, 3, low=0.1, high=0.9), leaf(3, low=1.1, high=2.0))),
+    "clone": (lambda a: a.clone(), lambda: (leaf(2, 3),)),
+    "expand": (lambda a: a.expand(4, 2, 3), lambda: (leaf(2, 1),)),
+    "repeat": (lambda a: a.repeat(2, 1, 3), lambda: (leaf(2, 3),)),
+    "gather": (lambda a: a.gather(1, np.array([[0, 0, 2], [1, 2, 1]])), lambda: (leaf(2, 3),)),
+    "scatter_add": (lambda a, s: a.scatter_add(0, np.array([[0, 1, 0], [0, 0, 1]]), s), lambda: (leaf(2, 3), leaf(2, 3))),
+    "setitem": (lambda a, v: _setitem(a, v), lambda: (leaf(3, 2), leaf(2))),
+    # floor_divide has no derivative (PyTorch raises too): see test_floor_divide_has_no_gradient
     "reshape": (lambda a: a.reshape(3, 2), lambda: (leaf(2, 3),)),
     "permute": (lambda a: a.permute(1, 0), lambda: (leaf(2, 3),)),
     "getitem": (lambda a: a[np.array([0, 0, 2])] * a[1:, ::2].sum(), lambda: (leaf(3, 2),)),
@@ -74,8 +88,22 @@ CASES = {
 }
 
 
+def _setitem(a, v):
+    out = a * 1
+    out[1] = v
+    return out
+
+
 def test_every_registered_op_has_a_gradcheck_case():
-    assert set(REGISTRY) - set(CASES) == set(), "add a gradcheck case for the new op"
+    assert set(REGISTRY) - set(CASES) - {"floor_divide"} == set(), "add a gradcheck case for the new op"
+
+
+def test_floor_divide_has_no_gradient():
+    x = leaf(3)
+    y = x // 0.3
+    assert y.requires_grad
+    with pytest.raises(NotImplementedError, match="floor_divide"):
+        y.sum().backward()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -384,7 +384,7 @@ def test_random_graphs_match_pytorch(case):
 def finite_difference_grads(program, upstream, h=1e-6):
     """∂/∂leaf of Σ output·upstream by central differences, perturbing each leaf entry in turn."""
     _, leaves, _ = evaluate(CR, program)
-    base = [leaf.data.copy() for leaf in leaves]
+    base = [leaf.data.clone() for leaf in leaves]
     grads = []
     for n, leaf_value in enumerate(base):
         grad = np.zeros_like(leaf_value)

@@ -145,7 +145,7 @@ def test_load_state_dict_unexpected_key_is_strict():
 
 def test_load_state_dict_non_strict_reports_keys():
     model, _ = mlp_pair()
-    before = model[2].bias.data.copy()
+    before = model[2].bias.data.clone()
     sd = model.state_dict()
     del sd["2.bias"]
     sd["extra"] = np.zeros(1)
@@ -160,7 +160,7 @@ def test_load_state_dict_shape_mismatch():
     model, _ = mlp_pair()
     sd = model.state_dict()
     sd["0.weight"] = np.zeros((4, 8))
-    before = model[0].weight.data.copy()
+    before = model[0].weight.data.clone()
     with pytest.raises(ShapeError, match=r"0\.weight.*\(4, 8\).*\(8, 4\)"):
         model.load_state_dict(sd)
     np.testing.assert_array_equal(model[0].weight.data, before)

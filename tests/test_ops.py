@@ -171,7 +171,8 @@ def test_matmul_function_and_numpy_operand():
 # ----------------------------------------------------------------------------- reductions
 def reduce(L, x, name, axis, keep):
     if L is cr:
-        return getattr(x, name)(axis=axis, keepdims=keep)
+        name = {"max": "amax", "min": "amin"}.get(name, name)
+        return getattr(x, name)(axis, keep) if name in ("amax", "amin") else getattr(x, name)(axis=axis, keepdims=keep)
     fn = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin}[name]
     if axis is None:
         return fn(x, dim=() if name in ("max", "min") else None, keepdim=keep)

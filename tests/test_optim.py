@@ -93,7 +93,7 @@ def test_sgd_one_step_by_hand():
     # the seed's update: w <- w - lr * g
     w = nn.Parameter(np.array([0.5, 0.5]))
     opt = cr.optim.SGD([w], lr=1e-5)
-    w.grad = np.array([7200.0, 4800.0])
+    w.grad = cr.tensor([7200.0, 4800.0], dtype=w.dtype)
     opt.step()
     np.testing.assert_allclose(w.data, [0.428, 0.452], rtol=1e-12)
 
@@ -108,11 +108,11 @@ def test_step_skips_parameters_without_grad():
 
 def test_step_updates_in_place():
     w = nn.Parameter(np.array([1.0, 2.0]))
-    buf = w.data
+    buf = w.array
     opt = cr.optim.SGD([w], lr=0.5)
     (w * w).sum().backward()
     opt.step()
-    assert w.data is buf
+    assert w.array is buf
     np.testing.assert_array_equal(buf, [0.0, 0.0])  # w - 0.5 * 2w
 
 

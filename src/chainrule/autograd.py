@@ -1,8 +1,10 @@
 """The reverse-mode engine: grad mode, graph nodes and the backward pass.
 
 Ops (``chainrule.ops``) are pure NumPy; this module knows nothing about any particular op.
-A node records the op, its parent tensors, the attributes and the forward output, which is
-exactly what backward needs and what the explainer later reads.
+A node records the op, its parent tensors, the node that produced each parent when the op ran
+(its *edges*), the attributes and the forward output: exactly what backward needs and what the
+explainer later reads. Backward walks nodes, not tensors, so an in-place change that gives a
+tensor a new history later does not reroute gradients of ops that used its old value.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from . import anomaly
 from .errors import GraphError
+from .xp import NUMPY
 
 _grad_enabled = True
 
@@ -28,9 +31,22 @@ def _set_grad_enabled(mode: bool) -> bool:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad mode and restores it afterwards."""
+    """Context manager and decorator that sets grad mode and restores it afterwards.
+
+    Like PyTorch's, it works with and without parentheses as a decorator: ``@no_grad()`` and
+    ``@no_grad`` both wrap the function.
+    """
 
     mode = True
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if callable(fn):  # used as @no_grad, without parentheses
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        pass
 
     def __enter__(self):
         self._previous = _set_grad_enabled(self.mode)
@@ -43,10 +59,13 @@ class _GradMode:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self.clone():
                 return fn(*args, **kwargs)
 
         return wrapper
+
+    def clone(self):
+        return type(self)()
 
 
 class no_grad(_GradMode):
@@ -61,19 +80,75 @@ class enable_grad(_GradMode):
     mode = True
 
 
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)``: like ``no_grad``; as a plain call it sets the mode (PyTorch)."""
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): mode must be a bool, got {type(mode).__name__}")
+        self.mode = mode
+        self._previous = _set_grad_enabled(mode)  # takes effect at once, as a function call does
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        _set_grad_enabled(self._previous)  # as a decorator it only applies inside the function
+        return super().__call__(fn)
+
+    def clone(self):
+        return type(self)(self.mode)
+
+
+class inference_mode(_GradMode):
+    """``torch.inference_mode``: here the same as ``no_grad`` (nothing is recorded)."""
+
+    mode = False
+
+    def __new__(cls, mode=True):
+        if callable(mode):
+            return object.__new__(cls)(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = not mode if isinstance(mode, bool) else False
+
+    def clone(self):
+        return type(self)(not self.mode)
+
+
+class VersionCounter:
+    """How often a tensor's memory was changed in place; shared by a tensor, its views and detach()."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
 class Node:
     """One recorded op application: what produced a tensor and what backward needs for it."""
 
-    __slots__ = ("op", "parents", "attrs", "out", "versions", "needs", "origin")
+    __slots__ = ("op", "parents", "edges", "attrs", "out", "versions", "needs", "origin", "hooks",
+                 "retained", "saved_out")
+
+    xp = NUMPY  # the namespace an op's vjp computes with; chainrule's own under create_graph
 
     def __init__(self, op, parents, attrs, out, needs=None):
         self.op = op
         self.parents = parents
+        self.edges = tuple([p.grad_fn for p in parents])
         self.attrs = attrs
         self.out = out
-        self.versions = tuple([p._version for p in parents]) if op.uses_inputs else None
+        self.versions = tuple([p._vc.value for p in parents]) if op.uses_inputs else None
         self.needs = needs  # which parents require grad, fixed when the op runs (as in PyTorch)
         self.origin = None
+        self.hooks = None  # hooks registered on the output tensor (a non-leaf)
+        self.retained = None  # the output tensor, when retain_grad() was called on it
+        self.saved_out = None  # (counter, version) of the output, for ops whose vjp reads it
 
     @property
     def name(self) -> str:
@@ -83,11 +158,12 @@ class Node:
         return f"<{self.name}>"
 
 
-def sum_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
+def sum_to(grad, shape: tuple):
     """Undo NumPy broadcasting: sum ``grad`` down to ``shape``.
 
     The single place where broadcasting is reversed; the engine calls it for every parent
-    after an op's vector-Jacobian product, so no op has to.
+    after an op's vector-Jacobian product, so no op has to. Works on arrays and on tensors
+    (under ``create_graph`` the sum is itself recorded).
     """
     if grad.shape == shape:
         return grad
@@ -101,10 +177,281 @@ def sum_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return out.reshape(shape)
 
 
-def topological_order(root) -> list:
-    """Non-leaf tensors reachable from ``root``, each after every tensor that consumes it.
+_FREED = (
+    "Trying to backward through the graph a second time (or to read it after it was freed). "
+    "The graph is released after backward(); pass retain_graph=True to the first backward() "
+    "if you need to go through it again."
+)
+
+
+def topological_order(roots) -> list:
+    """Nodes reachable from ``roots`` (nodes), each before every node it feeds into.
 
     Iterative depth-first search, so chains of any length work without recursion limits.
+    """
+    order, seen = [], set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        if root.parents is None:
+            raise GraphError(_FREED)
+        seen.add(id(root))
+        stack = [(root, iter(root.edges))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                if edge is not None and id(edge) not in seen:
+                    if edge.parents is None:
+                        raise GraphError(_FREED)
+                    seen.add(id(edge))
+                    stack.append((edge, iter(edge.edges)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _check_versions(node) -> None:
+    for i, (parent, saved) in enumerate(zip(node.parents, node.versions or ())):
+        if parent._vc.value != saved:
+            raise GraphError(
+                f"one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: input {i} of {node.op.name} (shape {parent.shape}) is at "
+                f"version {parent._vc.value}; expected version {saved} instead. The usual cause is "
+                f"optimizer.step() (or another in-place update) between the forward pass and "
+                f"its backward(); run the forward pass again after changing parameters, or clone() "
+                f"the tensor before changing it."
+            )
+    if node.saved_out is not None and node.saved_out[0].value != node.saved_out[1]:
+        raise GraphError(
+            f"one of the tensors needed for gradient computation has been modified by an in-place "
+            f"operation: output 0 of {node.op.name} (shape {node.out.shape}) is at version "
+            f"{node.saved_out[0].value}; expected version {node.saved_out[1]} instead. Its backward "
+            f"reads its own output; clone() it before changing it in place."
+        )
+
+
+def _run_hooks(hooks, g, create_graph):
+    from .tensor import Tensor, _const  # the engine hands hooks tensors, as PyTorch does
+
+    for hook in hooks:
+        wrapped = g if isinstance(g, Tensor) else _const(g)
+        result = hook(wrapped)
+        if result is not None:
+            if not isinstance(result, Tensor):
+                raise TypeError(f"a gradient hook must return a Tensor or None, got {type(result).__name__}")
+            if result.shape != wrapped.shape:
+                raise GraphError(
+                    f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape {result.shape}, "
+                    f"expected {wrapped.shape}"
+                )
+            g = result if create_graph else result.array
+    return g
+
+
+def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = False, inputs=None):
+    """Propagate ``grads`` from ``roots`` (tensors) back through the recorded graph.
+
+    Gradients of reused tensors are summed over all paths. Without ``inputs``, leaves accumulate
+    into ``.grad`` (and non-leaf tensors that called ``retain_grad()``); with ``inputs`` (a list
+    of tensors, as ``autograd.grad`` passes) nothing is accumulated and the gradient of each input
+    is returned instead (None where it does not depend on the roots). Under ``create_graph`` the
+    gradients are tensors whose computation is itself recorded, so they can be differentiated again.
+    """
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for t in inputs:
+            capture[id(t.grad_fn) if t.grad_fn is not None else id(t)] = None
+    pending = {}
+    roots_nodes = []
+    for root, grad in zip(roots, grads):
+        node = root.grad_fn
+        if node is None:
+            _deliver(root, grad, capture, create_graph)
+            continue
+        if node.parents is None:
+            raise GraphError(_FREED)
+        prev = pending.get(id(node))
+        pending[id(node)] = grad if prev is None else prev + grad
+        roots_nodes.append(node)
+    if not roots_nodes:
+        return capture
+    order = topological_order(roots_nodes)
+    checking = anomaly._enabled
+    if create_graph:
+        from .ops.graph_vjp import GraphNode  # vjps that record themselves, for higher derivatives
+    pop = pending.pop
+    for node in order:  # the hot loop: keep per-node work to what the gradient needs
+        g = pop(id(node), None)
+        if g is None:
+            continue
+        if node.hooks is not None:
+            g = _run_hooks(node.hooks, g, create_graph)
+        if node.retained is not None and capture is None:
+            kept = node.retained()
+            if kept is not None:
+                _accumulate(kept, g, create_graph)
+        if capture is not None and id(node) in capture:
+            capture[id(node)] = g
+        parents = node.parents
+        if node.versions is not None or node.saved_out is not None:
+            _check_versions(node)
+        needs = node.needs
+        if create_graph:
+            grads = node.op.vjp(GraphNode(node), g, *parents)
+        elif checking:
+            with np.errstate(all="ignore"):  # reported as an AnomalyError instead
+                grads = node.op.vjp(node, g, *[p.array for p in parents])
+            anomaly.check_backward(node, grads)
+        else:
+            grads = node.op.vjp(node, g, *[p.array for p in parents])
+        for parent, edge, need, pg in zip(parents, node.edges, needs, grads):
+            if pg is None or not need:
+                continue
+            shape = parent.array.shape
+            if pg.shape != shape:
+                pg = sum_to(pg, shape)
+            dtype = parent.array.dtype
+            if pg.dtype != dtype:
+                pg = pg.astype(dtype)
+            if edge is None:
+                _deliver(parent, pg, capture, create_graph)
+            else:
+                key = id(edge)
+                prev = pending.get(key)
+                pending[key] = pg if prev is None else prev + pg
+        if not retain_graph:
+            node.parents = None
+            node.edges = ()
+            node.out = None
+    return capture
+
+
+def _deliver(leaf, g, capture, create_graph) -> None:
+    """A gradient reaching a leaf: its hooks, then into ``.grad`` or into the captured result."""
+    hooks = leaf._hooks
+    if hooks:
+        g = _run_hooks(hooks, g, create_graph)
+    if capture is None:
+        if leaf.requires_grad:
+            _accumulate(leaf, g, create_graph)
+    elif id(leaf) in capture:
+        prev = capture[id(leaf)]
+        capture[id(leaf)] = g if prev is None else prev + g
+
+
+def _accumulate(tensor, g, create_graph=False) -> None:
+    """Add ``g`` into ``tensor.grad``: in place when it is a plain tensor (so references to it
+    stay current, as in PyTorch), recorded out of place under ``create_graph``."""
+    from .tensor import Tensor, _const
+
+    grad = tensor._grad
+    if isinstance(g, Tensor):
+        if grad is None:
+            tensor._grad = g if g.requires_grad else _const(np.array(g.array))
+        else:
+            tensor._grad = grad + g
+        return
+    if grad is None:
+        tensor._grad = _const(np.array(g))
+    elif grad.requires_grad or grad.array.shape != g.shape:
+        tensor._grad = grad + _const(g)
+    else:
+        grad.array += g
+
+
+def _as_list(x) -> list:
+    from .tensor import Tensor
+
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def _seeds(outputs, grad_outputs, create_graph, what):
+    from .tensor import Tensor, _const, _seed_gradient
+
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    else:
+        grad_outputs = _as_list(grad_outputs) if not isinstance(grad_outputs, (list, tuple)) else list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise GraphError(f"{what}: grad_outputs has {len(grad_outputs)} entries but there are {len(outputs)} outputs")
+    seeds = []
+    for i, (out, go) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{what}: outputs[{i}] is a {type(out).__name__}, not a Tensor")
+        if not out.requires_grad:
+            raise GraphError(f"{what}: element {i} of tensors does not require grad and does not have a grad_fn")
+        if create_graph and isinstance(go, Tensor) and go.shape == out.shape:
+            seeds.append(go if go.dtype == out.dtype else go.astype(out.dtype))
+            continue
+        array = _seed_gradient(out, go, what)
+        seeds.append(_const(array) if create_graph else array)
+    return seeds
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused=None, materialize_grads: bool = False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned, not accumulated (PyTorch's
+    ``torch.autograd.grad``). ``create_graph=True`` records them, for higher-order derivatives."""
+    from .tensor import Tensor, _const
+
+    outputs = _as_list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _as_list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise GraphError(f"grad(): inputs[{i}] does not require grad (One of the differentiated Tensors does not require grad)")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    seeds = _seeds(outputs, grad_outputs, create_graph, "grad()")
+    captured = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = captured.get(id(t.grad_fn) if t.grad_fn is not None else id(t))
+        if g is None:
+            if materialize_grads:
+                g = np.zeros(t.shape, dtype=t.dtype)
+            elif not allow_unused:
+                raise GraphError(
+                    f"grad(): one of the differentiated Tensors (inputs[{i}]) appears to not have been used in the "
+                    f"graph. Set allow_unused=True if this is the desired behavior."
+                )
+            else:
+                result.append(None)
+                continue
+        result.append(g if isinstance(g, Tensor) else _const(np.array(g)))
+    return tuple(result)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+    """``torch.autograd.backward``: accumulate into ``.grad`` of the leaves (or only of ``inputs``)."""
+    tensors = _as_list(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seeds(tensors, grad_tensors, create_graph, "backward()")
+    if inputs is None:
+        run_backward(tensors, seeds, retain_graph, create_graph)
+        return
+    inputs = _as_list(inputs)
+    captured = run_backward(tensors, seeds, retain_graph, create_graph, inputs=inputs)
+    for t in inputs:
+        g = captured.get(id(t.grad_fn) if t.grad_fn is not None else id(t))
+        if g is not None:
+            _accumulate(t, g, create_graph)
+
+
+def tensor_order(root) -> list:
+    """Non-leaf tensors reachable from ``root``, each before the tensors it was computed from.
+
+    For readers of a recorded graph (code export) that name values by tensor; backward itself
+    walks nodes (``topological_order``).
     """
     order, seen = [], {id(root)}
     stack = [(root, iter(root.grad_fn.parents))]
@@ -122,89 +469,3 @@ def topological_order(root) -> list:
             order.append(tensor)
     order.reverse()
     return order
-
-
-_FREED = (
-    "Trying to backward through the graph a second time (or to read it after it was freed). "
-    "The graph is released after backward(); pass retain_graph=True to the first backward() "
-    "if you need to go through it again."
-)
-
-
-def _check_versions(node) -> None:
-    for i, (parent, saved) in enumerate(zip(node.parents, node.versions)):
-        if parent._version != saved:
-            raise GraphError(
-                f"one of the tensors needed for gradient computation has been modified by an "
-                f"in-place operation: input {i} of {node.op.name} (shape {parent.shape}) is at "
-                f"version {parent._version}, expected version {saved}. The usual cause is "
-                f"optimizer.step() (or another in-place update) between the forward pass and "
-                f"its backward(); run the forward pass again after changing parameters."
-            )
-
-
-def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate ``grad`` from ``root`` to every leaf that requires grad.
-
-    Gradients of reused tensors are summed over all paths. Leaves accumulate into ``.grad``;
-    non-leaf tensors do too when ``retain_grad()`` was called on them.
-    """
-    if root.grad_fn is None:
-        _accumulate(root, grad, grad)
-        return
-    if root.grad_fn.parents is None:
-        raise GraphError(_FREED)
-    order = topological_order(root)
-    checking = anomaly._enabled
-    pending = {id(root): grad}
-    pop = pending.pop
-    for tensor in order:  # the hot loop: keep per-node work to what the gradient needs
-        g = pop(id(tensor), None)
-        if g is None:
-            continue
-        if tensor._retains_grad:
-            _accumulate(tensor, g, g)
-        node = tensor.grad_fn
-        parents = node.parents
-        versions = node.versions
-        if versions is not None:
-            for parent, saved in zip(parents, versions):
-                if parent._version != saved:
-                    _check_versions(node)  # raises, naming the input
-        needs = node.needs
-        if needs is None:
-            needs = node.needs = tuple([p.requires_grad for p in parents])
-        if checking:
-            with np.errstate(all="ignore"):  # reported as an AnomalyError instead
-                grads = node.op.vjp(node, g, *[p.data for p in parents])
-            anomaly.check_backward(node, grads)
-        else:
-            grads = node.op.vjp(node, g, *[p.data for p in parents])
-        for parent, pg in zip(parents, grads):
-            if pg is None or not parent.requires_grad:
-                continue
-            data = parent.data
-            if pg.shape != data.shape:
-                pg = sum_to(pg, data.shape)
-            if pg.dtype != data.dtype:
-                pg = pg.astype(data.dtype)
-            if parent.grad_fn is None:
-                _accumulate(parent, pg, g)
-            else:
-                key = id(parent)
-                prev = pending.get(key)
-                pending[key] = pg if prev is None else prev + pg
-        if not retain_graph:
-            node.parents = None
-            node.out = None
-
-
-def _accumulate(tensor, g: np.ndarray, upstream) -> None:
-    """Add ``g`` into ``tensor.grad``, which is always a fresh, writable ndarray (0-d included)."""
-    if tensor.grad is None:
-        if g is upstream or type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable:
-            g = np.array(g)
-        tensor.grad = g
-    else:
-        total = tensor.grad + g
-        tensor.grad = total if type(total) is np.ndarray else np.asarray(total)

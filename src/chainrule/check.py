@@ -63,7 +63,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     def evaluate():
         with no_grad():
-            return [o.data.astype(np.float64).copy() for o in _outputs(fn(*inputs))]
+            return [o.array.astype(np.float64).copy() for o in _outputs(fn(*inputs))]
 
     first = _outputs(fn(*inputs))
     shapes = [o.shape for o in first]
@@ -72,7 +72,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             raise DTypeError(f"gradcheck: output {oi} has dtype {out.dtype}; gradcheck needs float64 outputs")
 
     # Analytical Jacobians: one backward pass per output element, a fresh forward each time.
-    analytical = {(oi, k): np.zeros((int(np.prod(shape, dtype=np.int64)), t.data.size))
+    analytical = {(oi, k): np.zeros((int(np.prod(shape, dtype=np.int64)), t.array.size))
                   for oi, shape in enumerate(shapes) for k, t in checked}
     for oi, shape in enumerate(shapes):
         for e in range(int(np.prod(shape, dtype=np.int64))):
@@ -81,7 +81,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             out = _outputs(fn(*inputs))[oi]
             if not out.requires_grad:
                 continue  # the output does not depend on any checked input: its row stays zero
-            seed = np.zeros(out.data.size)
+            seed = np.zeros(out.array.size)
             seed[e] = 1.0
             out.backward(gradient=seed.reshape(out.shape))
             for k, t in checked:
@@ -93,12 +93,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     # Numerical Jacobians, column by column, then the comparison.
     for k, t in checked:
         for flat, idx in enumerate(np.ndindex(t.shape)):
-            original = t.data[idx].copy()
-            t.data[idx] = original + eps
+            original = t.array[idx].copy()
+            t.array[idx] = original + eps
             plus = evaluate()
-            t.data[idx] = original - eps
+            t.array[idx] = original - eps
             minus = evaluate()
-            t.data[idx] = original
+            t.array[idx] = original
             for oi in range(len(shapes)):
                 column = ((plus[oi] - minus[oi]) / (2 * eps)).reshape(-1)
                 got = analytical[(oi, k)][:, flat]

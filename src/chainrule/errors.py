@@ -1,15 +1,16 @@
-"""Exception types. Each subclasses the built-in error a Python user would expect to catch."""
+"""Exception types. Each subclasses the built-in error a Python user would expect to catch, and RuntimeError
+where PyTorch raises RuntimeError for the same mistake (shapes, dtypes), so ported code catches it."""
 
 
 class ChainruleError(Exception):
     """Base of every error chainrule raises on purpose."""
 
 
-class ShapeError(ChainruleError, ValueError):
+class ShapeError(ChainruleError, ValueError, RuntimeError):
     """Operand shapes that an op cannot combine."""
 
 
-class DTypeError(ChainruleError, TypeError):
+class DTypeError(ChainruleError, TypeError, RuntimeError):
     """A dtype an op or autograd cannot work with."""
 
 

@@ -72,7 +72,7 @@ def matmul(a, b):
 
 def where(cond, a, b) -> Tensor:
     """Element-wise ``a if cond else b``; differentiable in ``a`` and ``b``."""
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    cond = np.asarray(cond.array if isinstance(cond, Tensor) else cond, dtype=bool)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else _t(a)
     a, b = _lift(a, like), _lift(b, like)
     try:
@@ -137,7 +137,7 @@ def half_sse_loss(input, target) -> Tensor:  # noqa: A002
 
 def cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
     _reduction("cross_entropy", reduction)
-    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    labels = np.asarray(target.array if isinstance(target, Tensor) else target)
     return apply(OPS["cross_entropy"], _t(input), labels=labels, reduction=reduction)
 
 
@@ -162,4 +162,4 @@ def linear(x, weight, bias=None) -> Tensor:
 
 
 def detach(x):
-    return _const(_t(x).data)
+    return _const(_t(x).array)

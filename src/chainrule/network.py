@@ -96,12 +96,12 @@ class SpecNetwork(nn.Module):
 
     def param_arrays(self) -> dict[str, np.ndarray]:
         """Copies of the parameters, weights in (from, to) order."""
-        return {k: engine_layout(k, p.data).copy() for k, p in self.named_weights().items()}
+        return {k: engine_layout(k, p.array).copy() for k, p in self.named_weights().items()}
 
     def load_params(self, params: dict) -> None:
         """Set the parameters from ``{"W1": (from, to) matrix, "b1": vector, ...}`` (a record's layout)."""
         for name, p in self.named_weights().items():
-            p.data[...] = engine_layout(name, params[name])
+            p.array[...] = engine_layout(name, params[name])
 
 
 def engine_layout(name: str, arr) -> np.ndarray:
@@ -133,12 +133,12 @@ class SpecLoss:
     def __call__(self) -> float:
         with no_grad(), np.errstate(all="ignore"):
             zs, acts = self.model.forward_trace(self.x)
-            return float(self.model.loss(zs, acts, self.y).data)
+            return float(self.model.loss(zs, acts, self.y).array)
 
     def central_difference(self, name: str, index: tuple, eps: float | None = None) -> float:
         """(L(w + h) − L(w − h)) / 2h for element ``index`` ((from, to) for weights) of parameter ``name``;
         ``eps`` None takes h = 1e-6·max(1, |w|)."""
-        p = self.weights[name].data
+        p = self.weights[name].array
         at = tuple(reversed(index)) if name[0] == "W" else index
         w = float(p[at])
         h = 1e-6 * max(1.0, abs(w)) if eps is None else eps
@@ -186,13 +186,13 @@ class StepRecord:
         return {
             "step": self.index + 1,
             "forward": [
-                {"layer": i + 1, "z": self._rows(z.data).tolist(), "a": self._rows(a.data).tolist()}
+                {"layer": i + 1, "z": self._rows(z.array).tolist(), "a": self._rows(a.array).tolist()}
                 for i, (z, a) in enumerate(zip(self.zs, self.acts))
             ],
-            "output": self._rows(self.output.data).tolist(),
-            "loss": float(self.loss.data),
-            "dL_doutput": self._rows(self.acts[-1].grad).tolist() if self.acts[-1].grad is not None else None,
-            "delta": [self._rows(z.grad).tolist() for z in self.zs],
+            "output": self._rows(self.output.array).tolist(),
+            "loss": float(self.loss.array),
+            "dL_doutput": self._rows(self.acts[-1].grad.array).tolist() if self.acts[-1].grad is not None else None,
+            "delta": [self._rows(z.grad.array).tolist() for z in self.zs],
             "params_before": {k: v.tolist() for k, v in self.params_before.items()},
             "grad": {k: v.tolist() for k, v in self.grads.items()},
             "params_after": {k: v.tolist() for k, v in self.params_after.items()},
@@ -207,11 +207,11 @@ class Run:
 
     @property
     def losses(self) -> list[float]:
-        return [float(s.loss.data) for s in self.steps]
+        return [float(s.loss.array) for s in self.steps]
 
     @property
     def outputs(self) -> list[np.ndarray]:
-        return [s.output.data.copy() for s in self.steps]
+        return [s.output.array.copy() for s in self.steps]
 
     def to_dict(self) -> dict:
         spec = self.spec
@@ -251,7 +251,7 @@ def run(spec, steps: int | None = None, keep_graph: int | None = None) -> Run:
                 if t.requires_grad:
                     t.retain_grad()
         loss.backward(retain_graph=keep)
-        grads = {k2: engine_layout(k2, p.grad).copy() for k2, p in model.named_weights().items()}
+        grads = {k2: engine_layout(k2, p.grad.array).copy() for k2, p in model.named_weights().items()}
         opt.step()
         result.steps.append(
             StepRecord(k, x, y, zs, acts, loss, before, grads, model.param_arrays(), spec.single_sample)

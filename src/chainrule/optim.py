@@ -55,9 +55,9 @@ class Optimizer:
                 state = self.state.get(id(p))
                 if state is None:
                     state = self.state[id(p)] = {}
-                new = self._update(p.data, p.grad, state, group)
-                if new is not p.data:
-                    np.copyto(p.data, new)
+                new = self._update(p.array, p.grad.array, state, group)
+                if new is not p.array:
+                    np.copyto(p.array, new)
                 p._bump()
 
     def _update(self, w, g, state, group):

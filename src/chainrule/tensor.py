@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import weakref
+from collections import namedtuple
 
 import numpy as np
 
@@ -57,7 +59,7 @@ def _broadcast_message(name: str, shapes) -> str | None:
 
 def _forward_error(op, parents, exc) -> Exception:
     """Turn a NumPy error from inside an op's forward into one that names the op and the shapes."""
-    shapes = [p.data.shape for p in parents]
+    shapes = [p.array.shape for p in parents]
     shown = " and ".join(_shape_str(s) for s in shapes)
     if isinstance(exc, _AxisError):
         return ShapeError(f"{op.name}: {exc} (operand shapes {shown})")
@@ -75,9 +77,9 @@ def apply(op, *parents, **attrs) -> "Tensor":
     try:
         if anomaly._enabled:  # NaN/Inf is reported below as an AnomalyError, so NumPy's warning is noise
             with np.errstate(all="ignore"):
-                out = op.forward(*[p.data for p in parents], **attrs)
+                out = op.forward(*[p.array for p in parents], **attrs)
         else:
-            out = op.forward(*[p.data for p in parents], **attrs)
+            out = op.forward(*[p.array for p in parents], **attrs)
     except (ValueError, IndexError) as exc:
         if isinstance(exc, ChainruleError):
             raise
@@ -85,21 +87,24 @@ def apply(op, *parents, **attrs) -> "Tensor":
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = Tensor.__new__(Tensor)
-    t.data = out
-    t.grad = None
-    t._version = 0
-    t._retains_grad = False
+    t.array = out
+    t._grad = None
+    t._vc = autograd.VersionCounter()
+    t._hooks = None
     t.name = None
-    needs = tuple([p.requires_grad for p in parents]) if autograd._grad_enabled else ()
+    t._base = None
+    needs = tuple([p._requires_grad for p in parents]) if autograd._grad_enabled else ()
     if True in needs:
-        t.requires_grad = True
+        t._requires_grad = True
         node = autograd.Node(op, parents, attrs, out, needs)
+        if op.uses_output:
+            node.saved_out = (t._vc, 0)
         if anomaly._enabled:
             node.origin = anomaly.user_frame()
             anomaly.check_forward(op.name, out, node.origin)
         t.grad_fn = node
     else:
-        t.requires_grad = False
+        t._requires_grad = False
         t.grad_fn = None
     return t
 
@@ -109,9 +114,9 @@ def _lift(value, like: "Tensor") -> "Tensor":
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        kind = like.data.dtype.kind
+        kind = like.array.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, int)):
-            return _const(np.asarray(value, dtype=like.data.dtype))
+            return _const(np.asarray(value, dtype=like.array.dtype))
         if kind == "b" and isinstance(value, int):
             return _const(np.asarray(value, dtype=np.int64))  # bool + 1 is int64 (PyTorch)
         return _const(np.asarray(value, dtype=get_default_dtype()))
@@ -128,13 +133,13 @@ def _pair(a: "Tensor", b: "Tensor"):
     not float64), and a 0-d tensor does not widen a dimensioned tensor of the same category
     (float32 vector * float64 0-d is float32).
     """
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da is db or da == db:
         return a, b
     ca, cb = _CATEGORY.get(da.kind, 4), _CATEGORY.get(db.kind, 4)
     if ca == cb:
-        if (a.data.ndim == 0) != (b.data.ndim == 0):
-            return (a.astype(db), b) if a.data.ndim == 0 else (a, b.astype(da))
+        if (a.array.ndim == 0) != (b.array.ndim == 0):
+            return (a.astype(db), b) if a.array.ndim == 0 else (a, b.astype(da))
     elif ca >= 2 and ca > cb:
         return a, b.astype(da)
     elif cb >= 2 and cb > ca:
@@ -145,7 +150,7 @@ def _pair(a: "Tensor", b: "Tensor"):
 def _true_div_pair(a: "Tensor", b: "Tensor"):
     """Operands of ``/``: integer or bool division gives the default float dtype (PyTorch)."""
     a, b = _pair(a, b)
-    if a.data.dtype.kind not in "fc":
+    if a.array.dtype.kind not in "fc":
         dtype = get_default_dtype()
         a, b = a.astype(dtype), b.astype(dtype)
     return a, b
@@ -158,21 +163,23 @@ def _holds_tensor(data) -> bool:
 def _arrays(data):
     """Nested lists with every tensor replaced by its array."""
     if isinstance(data, Tensor):
-        return data.data
+        return data.array
     if isinstance(data, (list, tuple)):
         return [_arrays(d) for d in data]
     return data
 
 
 def _const(arr: np.ndarray) -> "Tensor":
+    """A tensor around ``arr`` (no copy) that requires no grad."""
     t = Tensor.__new__(Tensor)
-    t.data = arr
-    t.grad = None
+    t.array = arr
+    t._grad = None
     t.grad_fn = None
-    t.requires_grad = False
-    t._version = 0
-    t._retains_grad = False
+    t._requires_grad = False
+    t._vc = autograd.VersionCounter()
+    t._hooks = None
     t.name = None
+    t._base = None
     return t
 
 
@@ -193,7 +200,7 @@ def _index(index):
     if isinstance(index, tuple):
         return tuple(_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -226,75 +233,172 @@ class Tensor:
     array([40., 80.], dtype=float32)
     """
 
-    # _base (set only on views and detach() results) is the tensor whose memory this one shares;
-    # an in-place change here advances its version counter too, as PyTorch's shared counter does.
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_version", "_retains_grad", "name", "_base", "__weakref__")
-    __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray * Tensor -> Tensor)
+    # ``array`` is the NumPy array holding the values (what chainrule's own code computes with);
+    # ``.data`` and ``.grad`` are tensors, as in PyTorch. ``_vc`` is the version counter, one
+    # object shared by a tensor, its views and detach() results, so an in-place change through any
+    # alias is seen by backward; ``_base`` (views only) is the tensor whose memory a view shares.
+    __slots__ = ("array", "_grad", "grad_fn", "_requires_grad", "_vc", "_hooks", "name", "_base", "__weakref__")
+    __array_priority__ = 1000  # ndarray * Tensor defers to Tensor.__rmul__ (-> Tensor), as for torch tensors
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         elif isinstance(data, (list, tuple)) and _holds_tensor(data):
             data = np.array(_arrays(data))  # torch.tensor([t1, t2]): the tensors' values, their dtype
-        self.data = as_array(data, dtype)
-        self.grad = None
+        self.array = as_array(data, dtype)
+        self._grad = None
         self.grad_fn = None
-        self._version = 0
-        self._retains_grad = False
+        self._vc = autograd.VersionCounter()
+        self._hooks = None
         self.name = None
-        self.requires_grad = False
+        self._base = None
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    def __array__(self, dtype=None, copy=None):
+        if self._requires_grad:
+            raise GraphError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            return self.array.astype(dtype)
+        return self.array.copy() if copy else self.array
 
     # ----------------------------------------------------------------- properties
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
     @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value) -> None:
+        self.requires_grad_(bool(value))
+
+    @property
+    def _version(self) -> int:
+        return self._vc.value
+
+    @property
+    def data(self) -> "Tensor":
+        """The values as a tensor outside the graph, sharing memory (not the version counter), as in PyTorch."""
+        return _const(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        self.array = value.array if isinstance(value, Tensor) else as_array(value)
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a tensor), or None; for a non-leaf only after ``retain_grad()``."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise ShapeError(
+                    f"assigned grad has data of a different size: grad {_shape_str(value.shape)}, "
+                    f"tensor {_shape_str(self.shape)}"
+                )
+            if value.dtype != self.dtype:
+                raise DTypeError(f"assigned grad has data of a different type: grad {value.dtype}, tensor {self.dtype}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
+    @property
     def T(self) -> "Tensor":
         return self.permute(*reversed(range(self.ndim)))
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self.array)
 
     # ----------------------------------------------------------------- autograd
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise DTypeError(
-                f"only floating point tensors can require gradients, but this tensor has dtype "
-                f"{self.data.dtype}; create it with a float dtype, e.g. cr.tensor(data, dtype=np.float32)"
+                f"only Tensors of floating point dtype can require gradients, but this tensor has dtype "
+                f"{self.array.dtype}; create it with a float dtype, e.g. cr.tensor(data, dtype=np.float32)"
             )
-        if not requires_grad and self.grad_fn is not None:
-            raise GraphError("requires_grad_(False) is only allowed on leaf tensors; use .detach() instead")
-        self.requires_grad = bool(requires_grad)
+        if self.grad_fn is not None and not requires_grad:
+            raise GraphError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            )
+        self._requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``; frees the graph unless retained."""
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place: it becomes a leaf that requires no grad."""
+        if self._base is not None and self._base._requires_grad:
+            raise GraphError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+        Returns a handle whose ``remove()`` unregisters the hook (PyTorch's API).
+        """
+        if not self._requires_grad:
+            raise GraphError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self.grad_fn.hooks is None:
+                self.grad_fn.hooks = []
+            hooks = self.grad_fn.hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``; frees the graph unless retained.
+
+        ``create_graph=True`` records the backward pass itself, so the gradients can be
+        differentiated again (Hessian-vector products, gradient penalties); ``inputs`` limits
+        the accumulation to those tensors.
+        """
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is not None:
+            autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+            return
         if not self.requires_grad:
             raise GraphError(
                 "backward(): this tensor does not require grad and has no grad_fn, so there is "
@@ -302,7 +406,7 @@ class Tensor:
                 "forward pass did not run under cr.no_grad())"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise GraphError(
                     f"backward(): grad can be implicitly created only for scalar outputs, but this "
                     f"tensor has shape {_shape_str(self.shape)}; pass gradient= with that shape, or "
@@ -310,46 +414,48 @@ class Tensor:
                 )
             grad = np.ones(self.shape, dtype=self.dtype)
         else:
-            grad = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
-            if grad.shape != self.shape:
-                raise ShapeError(
-                    f"backward(): gradient has shape {_shape_str(grad.shape)} but the tensor has "
-                    f"shape {_shape_str(self.shape)}"
-                )
-        autograd.run_backward(self, grad, retain_graph=retain_graph)
+            grad = _seed_gradient(self, gradient, "backward()")
+        if create_graph:
+            grad = grad if isinstance(gradient, Tensor) and gradient.shape == self.shape else _const(grad)
+        autograd.run_backward([self], [grad], retain_graph=retain_graph, create_graph=create_graph)
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
         if not self.requires_grad:
-            raise GraphError("retain_grad(): can't retain the gradient of a tensor that does not require grad")
+            raise GraphError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            self._retains_grad = True
+            self.grad_fn.retained = weakref.ref(self)
         return self
 
     @property
     def retains_grad(self) -> bool:
-        return self._retains_grad
+        return self.grad_fn is not None and self.grad_fn.retained is not None
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory and version counter, like PyTorch)."""
-        out = _const(self.data)
-        base = getattr(self, "_base", None)
-        out._base = self if base is None else base
+        out = _const(self.array)
+        out._vc = self._vc
+        out._base = self if self._base is None else self._base
         return out
+
+    def clone(self) -> "Tensor":
+        """A copy with its own memory; the gradient flows back to this tensor (PyTorch's clone)."""
+        return apply(OPS["clone"], self)
 
     # ----------------------------------------------------------------- conversion
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(f"item(): only one-element tensors can be converted, got shape {_shape_str(self.shape)}")
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
+        """The array behind the tensor (shares memory), as ``Tensor.numpy()`` does in PyTorch."""
         if self.requires_grad:
-            raise GraphError("numpy(): can't call numpy() on a tensor that requires grad; use .detach().numpy()")
-        return self.data
+            raise GraphError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self.array
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -358,17 +464,42 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError("the truth value of a tensor with more than one element is ambiguous")
-        return bool(self.data)
+        return bool(self.array)
 
     def astype(self, dtype) -> "Tensor":
         dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
+        if dtype == self.array.dtype:
             return self
+        if dtype.kind not in "fc" and self._requires_grad and autograd._grad_enabled:
+            # The result of a cast to an integer or bool type is not differentiable (PyTorch).
+            with autograd.no_grad():
+                return apply(OPS["cast"], self, dtype=dtype)
         return apply(OPS["cast"], self, dtype=dtype)
 
-    to = astype
+    def to(self, *args, dtype=None, device=None, copy: bool = False, **kwargs) -> "Tensor":
+        """``to(dtype)``, ``to("cpu")``, ``to(other_tensor)``; any device other than the CPU is refused."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str) or _is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        _check_device(device, "to")
+        out = self if dtype is None else self.astype(dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return self.astype(other.dtype)
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
@@ -376,106 +507,180 @@ class Tensor:
     def double(self) -> "Tensor":
         return self.astype(np.float64)
 
+    def long(self) -> "Tensor":
+        return self.astype(np.int64)
+
+    def int(self) -> "Tensor":
+        return self.astype(np.int32)
+
+    def bool(self) -> "Tensor":
+        return self.astype(np.bool_)
+
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self.array, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (get_default_dtype(), np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self.array.dtype not in (get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype={self.array.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
-    # ----------------------------------------------------------------- in place (no graph)
+    # ----------------------------------------------------------------- in place
     def _bump(self) -> None:
-        self._version += 1
-        base = getattr(self, "_base", None)
-        if base is not None:
-            base._version += 1
+        self._vc.value += 1
 
     def _alias(self, out: "Tensor") -> "Tensor":
         """Mark ``out`` as sharing ``self``'s memory when it does (a NumPy view, not a copy)."""
-        if out.data.base is not None and np.may_share_memory(out.data, self.data):
-            base = getattr(self, "_base", None)
-            out._base = self if base is None else base
+        if out.array.base is not None and np.may_share_memory(out.array, self.array):
+            out._vc = self._vc
+            out._base = self if self._base is None else self._base
         return out
 
-    def _check_inplace(self, what: str) -> None:
-        if autograd._grad_enabled and self.requires_grad:
-            kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor in the graph"
-            raise GraphError(
-                f"{what}: in-place modification of {kind} is not allowed while grad is enabled; "
-                f"wrap it in `with cr.no_grad():`"
-            )
+    def _modify(self, what: str, compute, others=()) -> "Tensor":
+        """Change this tensor in place to ``compute(old)``, as PyTorch's in-place ops do.
 
-    def _inplace(self, what, values) -> "Tensor":
-        self._check_inplace(what)
-        values = values.data if isinstance(values, Tensor) else values
-        self.data[...] = values
+        ``compute`` gets a tensor standing for the current value and returns the new value (a
+        tensor, computed out of place with the ordinary ops). Outside the graph the result is
+        written into this tensor's memory. Inside the graph (grad mode on and this tensor or one of
+        ``others`` requires grad) the write is recorded as well: this tensor takes the new op as
+        its history, while ops recorded earlier keep the old one, and every alias's version
+        advances, so a backward that needs an overwritten value raises instead of using it.
+        """
+        recording = autograd._grad_enabled and (
+            self._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
+        )
+        if recording and self._requires_grad and self.grad_fn is None:
+            raise GraphError(
+                f"{what}: a leaf Variable that requires grad is being used in an in-place operation "
+                f"(wrap the update in `with cr.no_grad():`, or clone() the tensor first)"
+            )
+        if recording and self._base is not None and (self._requires_grad or self._base._requires_grad):
+            raise GraphError(
+                f"{what}: in-place change of a view of a tensor that takes part in the graph is not "
+                f"supported by chainrule (PyTorch rewrites the base's history); clone() the view, or "
+                f"change the base tensor itself"
+            )
+        if not recording:
+            with autograd.no_grad():
+                result = compute(_const(self.array)).array
+            self._write(what, result)
+            self._bump()
+            return self
+        old = _const(self.array.copy())  # the value the new op's backward may read
+        old.grad_fn, old._requires_grad = self.grad_fn, self._requires_grad
+        new = compute(old)
+        self._write(what, new.array)
         self._bump()
+        node = new.grad_fn
+        node.out = self.array
+        if node.saved_out is not None:
+            node.saved_out = (self._vc, self._vc.value)
+        self.grad_fn, self._requires_grad = node, True
         return self
 
-    def _augmented(self, op, other, what, pair=None) -> "Tensor":
-        """``self op= other`` as PyTorch does it: in place, so every reference sees the change.
-
-        A tensor taking part in the graph (it or ``other`` requires grad while grad mode is on) is
-        combined out of place instead, which gives the gradients PyTorch's recorded in-place op
-        gives; a leaf that requires grad is refused, as in PyTorch.
-        """
-        other = _lift(other, self)
-        a, b = (pair or _pair)(self, other)
-        if autograd._grad_enabled and (self.requires_grad or other.requires_grad):
-            if self.requires_grad and self.grad_fn is None:
-                self._check_inplace(what)
-            return apply(op, a, b)
-        result = apply(op, a, b).data
-        if result.shape != self.data.shape:
+    def _write(self, what: str, result: np.ndarray) -> None:
+        if result.shape != self.array.shape:
             raise ShapeError(
                 f"{what}: output with shape {_shape_str(self.shape)} doesn't match the broadcast shape "
                 f"{_shape_str(result.shape)}"
             )
-        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
-            raise DTypeError(f"{what}: result type {result.dtype} can't be cast to the tensor's dtype {self.data.dtype}")
-        return self._inplace(what, result)
+        if result.dtype != self.array.dtype and not np.can_cast(result.dtype, self.array.dtype, casting="same_kind"):
+            raise DTypeError(f"{what}: result type {result.dtype} can't be cast to the desired output type {self.array.dtype}")
+        np.copyto(self.array, result, casting="unsafe")
+
+    def _same_dtype(self, value: "Tensor") -> "Tensor":
+        return value if value.dtype == self.dtype else value.astype(self.dtype)
 
     def __iadd__(self, other):
-        return self._augmented(_ADD, other, "+=")
+        return self.add_(other)
 
     def __isub__(self, other):
-        return self._augmented(_SUB, other, "-=")
+        return self.sub_(other)
 
     def __imul__(self, other):
-        return self._augmented(_MUL, other, "*=")
+        return self.mul_(other)
 
     def __itruediv__(self, other):
-        return self._augmented(_DIV, other, "/=", _true_div_pair)
+        return self.div_(other)
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
-        self._bump()
+        index = _index(index)
+        value = _lift(value, self)
+
+        def compute(old):
+            return apply(OPS["setitem"], old, self._same_dtype(value), index=index)
+
+        self._modify("__setitem__", compute, (value,))
 
     def copy_(self, src) -> "Tensor":
-        return self._inplace("copy_", src)
+        src = _lift(src, self)
+        return self._modify("copy_", lambda old: self._same_dtype(old * 0 + src), (src,))
 
     def fill_(self, value) -> "Tensor":
-        return self._inplace("fill_", value)
+        value = _lift(value, self)
+        return self._modify("fill_", lambda old: self._same_dtype(old * 0 + value), (value,))
 
     def zero_(self) -> "Tensor":
-        return self._inplace("zero_", 0)
+        return self._modify("zero_", lambda old: old * 0)
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        mask = _const(np.asarray(_index(mask), dtype=bool))
+        value = _lift(value, self)
+        return self._modify("masked_fill_", lambda old: self._same_dtype(old.masked_fill(mask, value)), (value,))
 
     def add_(self, other, alpha=1) -> "Tensor":
-        other = other.data if isinstance(other, Tensor) else other
-        return self._inplace("add_", self.data + alpha * other)
+        other = _lift(other, self)
+        return self._modify("add_", lambda old: old + (other if alpha == 1 else other * alpha), (other,))
 
     def sub_(self, other, alpha=1) -> "Tensor":
-        other = other.data if isinstance(other, Tensor) else other
-        return self._inplace("sub_", self.data - alpha * other)
+        other = _lift(other, self)
+        return self._modify("sub_", lambda old: old - (other if alpha == 1 else other * alpha), (other,))
 
     def mul_(self, other) -> "Tensor":
-        other = other.data if isinstance(other, Tensor) else other
-        return self._inplace("mul_", self.data * other)
+        other = _lift(other, self)
+        return self._modify("mul_", lambda old: old * other, (other,))
+
+    def div_(self, other) -> "Tensor":
+        other = _lift(other, self)
+        return self._modify("div_", lambda old: old / other, (other,))
+
+    def pow_(self, exponent) -> "Tensor":
+        exponent = _lift(exponent, self)
+        return self._modify("pow_", lambda old: old**exponent, (exponent,))
+
+    def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002
+        return self._modify("clamp_", lambda old: old.clamp(min, max))
+
+    clip_ = clamp_
+
+    def relu_(self) -> "Tensor":
+        return self._modify("relu_", lambda old: old.relu())
+
+    def sigmoid_(self) -> "Tensor":
+        return self._modify("sigmoid_", lambda old: old.sigmoid())
+
+    def tanh_(self) -> "Tensor":
+        return self._modify("tanh_", lambda old: old.tanh())
+
+    def exp_(self) -> "Tensor":
+        return self._modify("exp_", lambda old: old.exp())
+
+    def neg_(self) -> "Tensor":
+        return self._modify("neg_", lambda old: -old)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
+        from .random import generator as _default_generator
+
+        rng = generator or _default_generator()
+        return self._modify("normal_", lambda old: _const(rng.normal(mean, std, self.shape).astype(self.dtype)))
+
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
+        from .random import generator as _default_generator
+
+        rng = generator or _default_generator()
+        return self._modify("uniform_", lambda old: _const(rng.uniform(a, b, self.shape).astype(self.dtype)))
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other):
@@ -522,8 +727,10 @@ class Tensor:
 
     # comparisons give constant boolean tensors
     def _compare(self, other, fn):
-        other = other.data if isinstance(other, Tensor) else other
-        return _const(np.asarray(fn(self.data, other)))
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, bool, list, tuple)):
+            return NotImplemented  # lets the other operand decide (pytest.approx, as with torch tensors)
+        other = other.array if isinstance(other, Tensor) else other
+        return _const(np.asarray(fn(self.array, other)))
 
     def __lt__(self, other):
         return self._compare(other, np.less)
@@ -603,41 +810,245 @@ class Tensor:
         return self._reduce("sum", axis, keepdims, dim, keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        if self.data.dtype.kind not in "fc":
+        if self.array.dtype.kind not in "fc":
             raise DTypeError(
                 f"mean(): could not infer output dtype. Input dtype must be a floating point dtype, got "
-                f"{self.data.dtype}; convert first, e.g. t.float().mean()"
+                f"{self.array.dtype}; convert first, e.g. t.float().mean()"
             )
         return self._reduce("mean", axis, keepdims, dim, keepdim)
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return self._reduce("max", axis, keepdims, dim, keepdim)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Over all elements: the largest value. With ``dim``: PyTorch's ``(values, indices)`` pair."""
+        return self._extremum("max", dim, keepdim, axis, keepdims)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return self._reduce("min", axis, keepdims, dim, keepdim)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Over all elements: the smallest value. With ``dim``: PyTorch's ``(values, indices)`` pair."""
+        return self._extremum("min", dim, keepdim, axis, keepdims)
 
-    def argmax(self, axis=None, *, dim=None):
-        return _const(np.asarray(self.data.argmax(axis=_axis(axis, dim))))
+    def _extremum(self, name, dim, keepdim, axis, keepdims):
+        if isinstance(dim, Tensor):
+            return (maximum if name == "max" else minimum)(self, dim)
+        dim = _axis(axis, dim)
+        keepdim = _keep(keepdim, keepdims)
+        if dim is None:
+            if self.array.size == 0:
+                raise ShapeError(f"{name}(): expected a non-empty tensor (shape {_shape_str(self.shape)})")
+            return self._reduce(name, None, False, None, None)
+        dim = check_dim(name, dim, self.ndim)
+        values = self._reduce("max_dim" if name == "max" else "min_dim", dim, keepdim, None, None)
+        arg = self.array.argmax if name == "max" else self.array.argmin
+        indices = _const(np.asarray(arg(axis=dim, keepdims=keepdim) if self.ndim else arg()))
+        return (MaxResult if name == "max" else MinResult)(values, indices)
 
-    def argmin(self, axis=None, *, dim=None):
-        return _const(np.asarray(self.data.argmin(axis=_axis(axis, dim))))
+    def amax(self, dim=None, keepdim=False):
+        return self._reduce("max", _dims(dim), keepdim, None, None)
+
+    def amin(self, dim=None, keepdim=False):
+        return self._reduce("min", _dims(dim), keepdim, None, None)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        return self._arg(self.array.argmax, _axis(axis, dim), keepdim)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return self._arg(self.array.argmin, _axis(axis, dim), keepdim)
+
+    def _arg(self, fn, dim, keepdim):
+        if dim is None:
+            out = np.asarray(fn())
+            return _const(out.reshape((1,) * self.ndim) if keepdim else out)
+        return _const(np.asarray(fn(axis=check_dim("argmax", dim, self.ndim), keepdims=bool(keepdim))))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        target = _resolve_shape(shape, self.data.size)
+        target = _resolve_shape(shape, self.array.size)
         if target is None:
             raise ShapeError(
                 f"reshape: shape {list(shape)} is invalid for a tensor of shape {_shape_str(self.shape)} "
-                f"({self.data.size} elements)"
+                f"({self.array.size} elements)"
             )
         return self._alias(apply(OPS["reshape"], self, shape=target))
 
     view = reshape
 
-    def flatten(self):
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = check_dim("flatten", start_dim, self.ndim), check_dim("flatten", end_dim, self.ndim)
+        if start > end:
+            raise ShapeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim: int):
+        dim = check_dim("unsqueeze", dim, self.ndim, extra=1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dims = {check_dim("squeeze", d, self.ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
+
+    def expand(self, *sizes):
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ShapeError(
+                f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the number "
+                f"of dimensions in the tensor ({self.ndim})"
+            )
+        shape = []
+        for i, size in enumerate(sizes):
+            own = self.shape[i - lead] if i >= lead else None
+            if size == -1:
+                if own is None:
+                    raise ShapeError(f"expand: -1 is not allowed in a leading, non-existing dimension ({i})")
+                size = own
+            elif own is not None and own != 1 and own != size:
+                raise ShapeError(
+                    f"expand: the expanded size of the tensor ({size}) must match the existing size ({own}) at "
+                    f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(self.shape)}"
+                )
+            shape.append(int(size))
+        return self._alias(apply(OPS["expand"], self, shape=tuple(shape)))
+
+    def expand_as(self, other: "Tensor"):
+        return self.expand(other.shape)
+
+    def repeat(self, *sizes):
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise ShapeError(
+                "repeat: number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+            )
+        return apply(OPS["repeat"], self, reps=tuple(int(s) for s in sizes))
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        dim = check_dim("split", dim, self.ndim)
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            if split_size_or_sections <= 0 and n:
+                raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+            step = max(split_size_or_sections, 1)
+            sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n:
+                raise ShapeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                    f"dimension {dim}), but got split_sizes={sizes}"
+                )
+        out, start = [], 0
+        for size in sizes:
+            index = (slice(None),) * dim + (slice(start, start + size),)
+            out.append(self[index])
+            start += size
+        return tuple(out)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        if chunks <= 0:
+            raise ValueError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        n = self.shape[check_dim("chunk", dim, self.ndim)]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def gather(self, dim: int, index):
+        dim = check_dim("gather", dim, self.ndim)
+        index = np.asarray(_index(index))
+        if index.dtype.kind not in "iu":
+            raise DTypeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
+        if index.ndim != self.ndim:
+            raise ShapeError("gather(): Index tensor must have the same number of dimensions as input tensor")
+        return apply(OPS["gather"], self, dim=dim, index=index)
+
+    def scatter_add(self, dim: int, index, src):
+        dim = check_dim("scatter_add", dim, self.ndim)
+        index = np.asarray(_index(index))
+        if index.dtype.kind not in "iu":
+            raise DTypeError(f"scatter_add(): Expected dtype int64 for index, got {index.dtype}")
+        src = _lift(src, self)
+        return apply(OPS["scatter_add"], *_pair(self, src), dim=dim, index=index)
+
+    def masked_fill(self, mask, value):
+        mask = np.asarray(_index(mask))
+        if mask.dtype != np.bool_:
+            raise DTypeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype}")
+        value = _lift(value, self)
+        if value.ndim:
+            raise ShapeError(
+                f"masked_fill only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)"
+            )
+        return apply(OPS["where"], value.astype(self.dtype), self, cond=mask)
+
+    def where(self, condition, other):
+        from .functional import where
+
+        return where(condition, self, other)
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+        """Variance; unbiased (divides by N − 1) unless ``correction=0`` or ``unbiased=False``, as in PyTorch."""
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        dims = _dims(dim)
+        n = self.array.size if dims is None else int(np.prod([self.shape[d] for d in (dims if isinstance(dims, tuple) else (dims,))]))
+        centered = self - self.mean(dims, keepdims=True)
+        return (centered * centered).sum(dims, keepdims=keepdim) / max(n - correction, 0)
+
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        """The vector p-norm over ``dim`` (all elements by default), as ``torch.norm``/``linalg.vector_norm``."""
+        dims = _dims(dim)
+        if p == 2 or p == "fro":
+            return apply(OPS["norm2"], self, axis=dims, keepdims=bool(keepdim))
+        if p == 1:
+            return self.abs().sum(dims, keepdims=keepdim)
+        if p == float("inf"):
+            return self.abs().amax(dims, keepdim)
+        return (self.abs() ** p).sum(dims, keepdims=keepdim) ** (1.0 / p)
+
+    def __abs__(self):
+        return self.abs()
+
+    def any(self, dim=None, keepdim: bool = False):
+        return _const(np.asarray(self.array.any(axis=_dims(dim), keepdims=keepdim)))
+
+    def all(self, dim=None, keepdim: bool = False):
+        return _const(np.asarray(self.array.all(axis=_dims(dim), keepdims=keepdim)))
+
+    def isnan(self):
+        return _const(np.isnan(self.array))
+
+    def isfinite(self):
+        return _const(np.isfinite(self.array))
+
+    def sin(self):
+        return apply(OPS["sin"], self)
+
+    def cos(self):
+        return apply(OPS["cos"], self)
+
+    def log1p(self):
+        return apply(OPS["log1p"], self)
+
+    def square(self):
+        return self * self
+
+    def __floordiv__(self, other):
+        return apply(OPS["floor_divide"], *_pair(self, _lift(other, self)))
+
+    def __rfloordiv__(self, other):
+        return apply(OPS["floor_divide"], *_pair(_lift(other, self), self))
+
+    def __mod__(self, other):
+        return apply(OPS["remainder"], *_pair(self, _lift(other, self)))
+
+    def __rmod__(self, other):
+        return apply(OPS["remainder"], *_pair(_lift(other, self), self))
 
     def permute(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -669,13 +1080,77 @@ class Tensor:
             yield self[i]
 
 
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+def _dims(dim):
+    """A ``dim`` argument (int, list, tuple or None) as NumPy's ``axis``."""
+    if isinstance(dim, list):
+        return tuple(dim)
+    return dim
+
+
+def _is_device(value) -> bool:
+    return type(value).__name__ == "device"
+
+
+def _check_device(device, what: str) -> None:
+    if device is None:
+        return
+    name = str(device)
+    if name.split(":")[0] != "cpu":
+        raise RuntimeError(
+            f"{what}: chainrule runs on the CPU only (NumPy), got device {name!r}; for GPUs convert the model "
+            f"with Module.to_torch()"
+        )
+
+
+def maximum(a, b) -> "Tensor":
+    a = a if isinstance(a, Tensor) else _lift(a, b)
+    return apply(OPS["where"], *_pair(a, _lift(b, a)), cond=np.asarray(a.array >= _lift(b, a).array))
+
+
+def minimum(a, b) -> "Tensor":
+    a = a if isinstance(a, Tensor) else _lift(a, b)
+    return apply(OPS["where"], *_pair(a, _lift(b, a)), cond=np.asarray(a.array <= _lift(b, a).array))
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _seed_gradient(t: "Tensor", gradient, what: str) -> np.ndarray:
+    """The gradient given to ``backward``/``autograd.grad`` as an array of ``t``'s shape and dtype."""
+    if gradient is None:
+        if t.array.size != 1:
+            raise GraphError(f"{what}: grad can be implicitly created only for scalar outputs, got shape {_shape_str(t.shape)}")
+        return np.ones(t.shape, dtype=t.dtype)
+    grad = np.array(gradient.array if isinstance(gradient, Tensor) else gradient, dtype=t.dtype)
+    if grad.shape != t.shape:
+        raise ShapeError(
+            f"{what}: Mismatch in shape: grad_output has a shape of {_shape_str(grad.shape)} and output has a "
+            f"shape of {_shape_str(t.shape)}"
+        )
+    return grad
+
+
 def zero_grads(params, set_to_none: bool = True) -> None:
     """Reset ``.grad`` of every tensor: to None, or to zeros in place (as ``zero_grad`` does in PyTorch)."""
     for p in params:
         if set_to_none:
-            p.grad = None
-        elif p.grad is not None:
-            p.grad[...] = 0
+            p._grad = None
+        elif p._grad is not None:
+            if p._grad.grad_fn is not None:
+                p._grad = p._grad.detach()
+            p._grad.array[...] = 0
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:

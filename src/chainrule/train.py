@@ -51,11 +51,11 @@ def evaluate(model, loss_fn, x, y, classification: bool) -> dict:
         out = model(Tensor(x))
         result = {"loss": float(loss_fn(out, Tensor(y)).item())}
         if classification:
-            pred = out.data.argmax(axis=-1) if out.shape[-1] > 1 else (out.data[:, 0] > 0.5).astype(np.int64)
+            pred = out.array.argmax(axis=-1) if out.shape[-1] > 1 else (out.array[:, 0] > 0.5).astype(np.int64)
             truth = y if y.ndim == 1 else y[:, 0]
             result["accuracy"] = float((pred == truth).mean())
         else:
-            result["mae"] = float(np.abs(out.data - y).mean())
+            result["mae"] = float(np.abs(out.array - y).mean())
     return result
 
 

@@ -90,12 +90,12 @@ def run(args) -> int:
     for col in (t["epoch"], t["pred"], t["lossc"]):
         train.add_column(col, justify="right")
     for k, step in enumerate(result.steps):
-        train.add_row(str(k), repr(step.output.data.item()), repr(step.loss.item()))
+        train.add_row(str(k), repr(step.output.array.item()), repr(step.loss.item()))
     console.print(train)
 
     if torch_reference.available():
         ref = torch_reference.run(spec, steps=args.epochs)
-        dp = max(abs(s.output.data.item() - r["output"].item()) for s, r in zip(result.steps, ref))
+        dp = max(abs(s.output.array.item() - r["output"].item()) for s, r in zip(result.steps, ref))
         dl = max(abs(s.loss.item() - r["loss"]) for s, r in zip(result.steps, ref))
         dw = max(
             float(np.max(np.abs(s.params_after[k] - r["params_after"][k])))

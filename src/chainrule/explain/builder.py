@@ -58,11 +58,11 @@ class StepBuilder:
     # ----------------------------------------------------------------- values read from the graph
     def _values(self):
         rec = self.rec
-        self.X = [np.asarray(v.x.data, dtype=float) for v in self.views]
-        self.Z = [np.asarray(v.z.data, dtype=float) for v in self.views]
-        self.A = [np.asarray(v.a.data, dtype=float) for v in self.views]
-        self.dZ = [v.z.grad for v in self.views]
-        self.dA = [v.a.grad if v.on_path else None for v in self.views]
+        self.X = [np.asarray(v.x.array, dtype=float) for v in self.views]
+        self.Z = [np.asarray(v.z.array, dtype=float) for v in self.views]
+        self.A = [np.asarray(v.a.array, dtype=float) for v in self.views]
+        self.dZ = [None if v.z.grad is None else v.z.grad.array for v in self.views]
+        self.dA = [v.a.grad.array if v.on_path and v.a.grad is not None else None for v in self.views]
         self.W = [rec.params_before[f"W{li + 1}"] for li in range(self.D)]
         self.B = [rec.params_before.get(f"b{li + 1}") for li in range(self.D)]
         self.fp = [local_derivative(v.act, self.Z[li]) if v.act is not None and v.act.op.name in ELEMENTWISE
@@ -70,7 +70,7 @@ class StepBuilder:
         top = self.views[-1]
         self.J = softmax_jacobian(top.act, self.Z[-1]) if top.on_path and top.act_name == "softmax" else None
         self.probs = softmax_values(self.Z[-1]) if self.ce else None
-        self.Y = np.asarray(rec.y.data)
+        self.Y = np.asarray(rec.y.array)
 
     # ----------------------------------------------------------------- small helpers
     def n(self, value, signed=False):
@@ -172,7 +172,7 @@ class StepBuilder:
         sep = (" + ", "+")
         forms = [self.rule(variant, op, terms=_join(terms_s, *sep), n=(str(count), str(count))),
                  self.rule(variant, op, terms=_join(terms_n, *sep), n=(str(count), str(count)))]
-        return Eq(LOSS, forms, float(self.rec.loss.data), key="loss")
+        return Eq(LOSS, forms, float(self.rec.loss.array), key="loss")
 
     def prob_sym(self, c, s):
         if self.spec.activations[-1] == "softmax":

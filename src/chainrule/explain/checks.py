@@ -10,6 +10,7 @@ import numpy as np
 
 from ..network import engine_layout, make_optimizer
 from ..nn.module import Parameter
+from ..tensor import Tensor
 
 
 def replay_optimizer(spec, steps) -> list[dict]:
@@ -20,8 +21,8 @@ def replay_optimizer(spec, steps) -> list[dict]:
     out = []
     for rec in steps:
         for k, p in zip(names, params):
-            p.data[...] = engine_layout(k, rec.params_before[k])
-            p.grad = engine_layout(k, rec.grads[k]).copy()
+            p.array[...] = engine_layout(k, rec.params_before[k])
+            p.grad = Tensor(engine_layout(k, rec.grads[k]), dtype=p.dtype)
         before = {k: {s: (v.copy() if isinstance(v, np.ndarray) else v) for s, v in opt.state.get(id(p), {}).items()}
                   for k, p in zip(names, params)}
         with np.errstate(all="ignore"):

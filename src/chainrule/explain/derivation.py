@@ -259,14 +259,14 @@ def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: SpecLoss) -> None:
         for li, units in symmetric_units(rec.params_before, b.D):
             names = ", ".join(b.sym.a(li, j)[0] for j in units)
             out.append(t["symmetric"].format(li=li + 1, units=names))
-    checks = [("L", np.asarray(rec.loss.data))] + [(f"z^({li + 1})", z) for li, z in enumerate(b.Z)] + \
+    checks = [("L", np.asarray(rec.loss.array))] + [(f"z^({li + 1})", z) for li, z in enumerate(b.Z)] + \
         [(f"∂L/∂{k}", g) for k, g in rec.grads.items()] + [(f"{k} (after the update)", p) for k, p in rec.params_after.items()]
     bad = [name for name, arr in checks if not np.all(np.isfinite(arr))]
     if bad:
         out.append(t["nonfinite"].format(k=rec.index + 1, what=", ".join(bad), lr=f(spec.lr)))
     else:
         loss_fn.load(rec.params_after)
-        after, before = loss_fn(), float(rec.loss.data)
+        after, before = loss_fn(), float(rec.loss.array)
         limit = before if spec.optimizer == "sgd" else 1.5 * before
         if not math.isfinite(after):
             out.append(t["nonfinite"].format(k=rec.index + 1, what="L (after the update)", lr=f(spec.lr)))

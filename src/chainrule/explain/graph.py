@@ -1,6 +1,6 @@
 """Read the graph the engine recorded for one training step: layers, ops, values and gradients.
 
-Nothing here differentiates anything. Values are the recorded tensors' ``.data``, the δ terms are
+Nothing here differentiates anything. Values are the recorded tensors' ``.array``, the δ terms are
 the retained ``.grad`` of every z and a, and an activation's local derivative is what the op's own
 ``vjp`` returns for an upstream gradient of ones (element-wise ops) or of unit vectors (softmax).
 """
@@ -63,7 +63,7 @@ def read_graph(record) -> tuple[object, list[LayerView]]:
 
 def local_derivative(node, z: np.ndarray) -> np.ndarray:
     """f'(z) element by element: the op's vjp with an upstream gradient of ones."""
-    return node.op.vjp(node, np.ones_like(z), *[p.data for p in node.parents])[0]
+    return node.op.vjp(node, np.ones_like(z), *[p.array for p in node.parents])[0]
 
 
 def softmax_jacobian(node, z: np.ndarray) -> np.ndarray:
@@ -73,7 +73,7 @@ def softmax_jacobian(node, z: np.ndarray) -> np.ndarray:
     for k in range(c):
         g = np.zeros_like(z)
         g[:, k] = 1.0
-        jac[:, k, :] = node.op.vjp(node, g, *[p.data for p in node.parents])[0]
+        jac[:, k, :] = node.op.vjp(node, g, *[p.array for p in node.parents])[0]
     return jac
 
 

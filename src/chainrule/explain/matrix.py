@@ -84,7 +84,7 @@ def matrix_blocks(b, doc, t) -> None:
         _elements(doc, b.A[li], f"forward[{li}].a", lambda i, li=li: sym.a(li, i[-1], i[0] if b.batch else None), b.batch, prec)
     add(Block("math", eqs=eqs))
     add(Block("heading", t["loss"], level=3))
-    loss = Eq(LOSS, [], float(rec.loss.data), key="loss")
+    loss = Eq(LOSS, [], float(rec.loss.array), key="loss")
     add(Block("math", eqs=[loss]))
     doc.eqs.append(loss)
     add(Block("heading", t["backward"], level=3))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..autograd import topological_order
+from ..autograd import tensor_order
 from ..errors import ChainruleError
 from ..network import engine_layout
 from ..network import run as run_spec
@@ -58,11 +58,11 @@ def record(spec) -> Recorded:
     for root in (rec.acts[-1], rec.loss):
         if root.grad_fn is None or id(root) in seen:
             continue
-        for t in reversed(topological_order(root)):
+        for t in reversed(tensor_order(root)):
             if id(t) not in seen:
                 seen.add(id(t))
                 forward.append(t)
-    backward = topological_order(rec.loss)
+    backward = tensor_order(rec.loss)
     initial = {k: engine_layout(k, v).copy() for k, v in rec.params_before.items()}
     return Recorded(spec, rec, params, forward, backward, roles, initial)
 

@@ -12,7 +12,7 @@ from ..random import generator
 
 def _fill(tensor, values):
     with no_grad():
-        tensor.data[...] = values
+        tensor.array[...] = values
         tensor._bump()
     return tensor
 

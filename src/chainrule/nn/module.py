@@ -17,7 +17,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data.array if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -103,7 +103,7 @@ class Module:
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Parameter name (PyTorch-style, e.g. ``0.weight``) to a copy of its array."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        return OrderedDict((name, p.array.copy()) for name, p in self.named_parameters())
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays (NumPy arrays, tensors or nested lists) into the parameters, checking names and shapes."""
@@ -121,7 +121,7 @@ class Module:
         for name, value in state_dict.items():
             if name not in own:
                 continue
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            arr = np.asarray(value.array if isinstance(value, Tensor) else value)
             if arr.shape != own[name].shape:
                 raise ShapeError(
                     f"load_state_dict for {type(self).__name__}: size mismatch for {name}: the checkpoint "
@@ -130,7 +130,7 @@ class Module:
             arrays[name] = arr
         with no_grad():
             for name, arr in arrays.items():
-                own[name].data[...] = arr  # in place (cast to the parameter's dtype), as torch's copy_
+                own[name].array[...] = arr  # in place (cast to the parameter's dtype), as torch's copy_
                 own[name]._bump()
         return missing, unexpected
 
@@ -138,8 +138,8 @@ class Module:
         """Convert every parameter to ``dtype`` (e.g. ``np.float64``) in place."""
         dtype = np.dtype(dtype)
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None if p.grad is None else p.grad.astype(dtype)
+            p.array = p.array.astype(dtype)
+            p._grad = None if p._grad is None else Tensor(p._grad.array, dtype=dtype)
             p._bump()
         return self
 

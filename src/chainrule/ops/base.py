@@ -10,7 +10,8 @@ An op is a small object with three parts kept side by side:
   docs print. They describe the *same* rule the two methods implement.
 
 ``uses_inputs`` is False for ops whose backward never reads their inputs' values; only the other
-ops need the in-place-modification check. ``inputs`` names the role of each input where the order
+ops need the in-place-modification check. ``uses_output`` is True for ops whose backward reads
+their own output (``n.out``): changing that output in place is then caught too. ``inputs`` names the role of each input where the order
 matters (drawings label the edges with it); commutative and one-input ops leave it empty.
 """
 
@@ -22,6 +23,7 @@ REGISTRY: dict[str, "Op"] = {}
 class Op:
     name = "op"
     uses_inputs = True
+    uses_output = False
     inputs: tuple = ()
     formula = ""
     derivative = ""

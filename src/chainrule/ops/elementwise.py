@@ -52,6 +52,7 @@ class Mul(Op):
 @register
 class Div(Op):
     name = "div"
+    uses_output = True
     inputs = ("a", "b")
     formula, formula_latex = "a / b", r"\frac{a}{b}"
     derivative, derivative_latex = "∂/∂a = 1/b, ∂/∂b = −a/b²", r"\frac{\partial}{\partial a}=\frac{1}{b},\ \frac{\partial}{\partial b}=-\frac{a}{b^2}"
@@ -68,6 +69,7 @@ class Div(Op):
 @register
 class Pow(Op):
     name = "pow"
+    uses_output = True
     inputs = ("a", "b")
     formula, formula_latex = "a ^ b", "a^{b}"
     derivative, derivative_latex = "∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a", r"\frac{\partial}{\partial a}=b\,a^{b-1},\ \frac{\partial}{\partial b}=a^{b}\ln a"
@@ -104,6 +106,7 @@ class Neg(Op):
 @register
 class Exp(Op):
     name = "exp"
+    uses_output = True
     formula, formula_latex = "e^z", "e^{z}"
     derivative, derivative_latex = "e^z", "e^{z}"
 
@@ -130,6 +133,7 @@ class Log(Op):
 @register
 class Sqrt(Op):
     name = "sqrt"
+    uses_output = True
     formula, formula_latex = "√z", r"\sqrt{z}"
     derivative, derivative_latex = "1/(2√z)", r"\frac{1}{2\sqrt{z}}"
 
@@ -157,6 +161,7 @@ class Abs(Op):
 @register
 class Tanh(Op):
     name = "tanh"
+    uses_output = True
     formula, formula_latex = "tanh(z)", r"\tanh(z)"
     derivative, derivative_latex = "1 − tanh²(z)", r"1-\tanh^2(z)"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
@@ -175,6 +180,7 @@ class Tanh(Op):
 @register
 class Sigmoid(Op):
     name = "sigmoid"
+    uses_output = True
     formula, formula_latex = "σ(z) = 1/(1+e^(−z))", r"\sigma(z)=\frac{1}{1+e^{-z}}"
     derivative, derivative_latex = "σ(z)(1 − σ(z))", r"\sigma(z)\,(1-\sigma(z))"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.

@@ -69,7 +69,7 @@ class MSELoss(Op):
         return gd, (-gd if n.needs[1] else None)
 
     def export(self, c, t):
-        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].array.size)
         if c.lang == "torch":
             return [f"{c.v(t)} = torch.nn.functional.mse_loss({c.v(p)}, {c.target()}, reduction={t.grad_fn.attrs['reduction']!r})"]
         if c.lang == "np":
@@ -77,7 +77,7 @@ class MSELoss(Op):
         return [c.loss_line(_total([f"({c.v(p, j)} - {c.target(j)}) ** 2" for j in c.elements(p)]) + per)]
 
     def export_vjp(self, c, t):
-        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].array.size)
         return [c.acc(p, j, f"2 * ({c.v(p, j)} - {c.target(j)}){per}") for j in c.elements(p)]
 
 
@@ -254,7 +254,7 @@ class BCELoss(Op):
 
     # Code export: the logarithms are clamped at -100 as in forward (and PyTorch), so p = 0 or 1 stays finite.
     def export(self, c, t):
-        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].array.size)
         if c.lang == "torch":
             return [f"{c.v(t)} = torch.nn.functional.binary_cross_entropy({c.v(p)}, {c.target()}, "
                     f"reduction={t.grad_fn.attrs['reduction']!r})"]
@@ -267,7 +267,7 @@ class BCELoss(Op):
         return [c.loss_line(f"-({' + '.join(terms)}){per}")]
 
     def export_vjp(self, c, t):
-        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].data.size)
+        p, per = t.grad_fn.parents[0], _per(t.grad_fn.attrs["reduction"], t.grad_fn.parents[0].array.size)
         if c.lang == "np":
             return [c.acc(p, None, f"({c.v(p)} - {c.target()}) / np.maximum({c.v(p)} * (1 - {c.v(p)}), 1e-12){per}")]
         return [c.acc(p, j, f"({c.v(p, j)} - {c.target(j)}) / max({c.v(p, j)} * (1 - {c.v(p, j)}), 1e-12){per}")

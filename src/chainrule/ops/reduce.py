@@ -7,12 +7,12 @@ import numpy as np
 from .base import Op, register
 
 
-def _expand(g, shape, axis, keepdims):
+def _expand(g, shape, axis, keepdims, xp=np):
     """Reinsert the reduced axes of ``g`` so it broadcasts against the input shape."""
     if keepdims or axis is None:
         return g.reshape([1] * len(shape)) if axis is None and not keepdims else g
     axes = (axis,) if isinstance(axis, int) else axis
-    return np.expand_dims(g, tuple(ax % len(shape) for ax in axes))
+    return xp.expand_dims(g, tuple(ax % len(shape) for ax in axes))
 
 
 def _count(shape, axis):
@@ -55,6 +55,7 @@ class Mean(Op):
 
 class _Extremum(Op):
     """max/min; ties share the gradient equally (as torch.amax/amin do)."""
+    uses_output = True
 
     reducer = None
 
@@ -84,3 +85,57 @@ class Min(_Extremum):
     reducer = staticmethod(np.min)
     formula, formula_latex = "min_i z_i", r"\min_i z_i"
     derivative, derivative_latex = "1 for the smallest term (shared on ties), 0 elsewhere", r"[z_i=\min_j z_j]/\#\text{ties}"
+
+
+class _ExtremumAlongDim(Op):
+    """``max(dim)``/``min(dim)`` values: the gradient goes to the index returned, one per slice (PyTorch)."""
+
+    uses_inputs = False
+    finder = None
+
+    def forward(self, a, axis=None, keepdims=False):
+        idx = np.expand_dims(self.finder(a, axis=axis), axis)
+        out = np.take_along_axis(a, idx, axis=axis)
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    def vjp(self, n, g, a):
+        axis = n.attrs["axis"]
+        idx = np.expand_dims(self.finder(a, axis=axis), axis)
+        g = g if n.attrs["keepdims"] else n.xp.expand_dims(g, axis)
+        return (n.xp.scatter_add_along(np.zeros(a.shape, dtype=g.dtype), idx, g, axis),)
+
+
+@register
+class MaxDim(_ExtremumAlongDim):
+    name = "max_dim"
+    uses_inputs = True
+    finder = staticmethod(np.argmax)
+    formula, formula_latex = "max_i z_i", r"\max_i z_i"
+    derivative, derivative_latex = "1 for the (first) largest term, 0 elsewhere", r"[i=\arg\max_j z_j]"
+
+
+@register
+class MinDim(_ExtremumAlongDim):
+    name = "min_dim"
+    uses_inputs = True
+    finder = staticmethod(np.argmin)
+    formula, formula_latex = "min_i z_i", r"\min_i z_i"
+    derivative, derivative_latex = "1 for the (first) smallest term, 0 elsewhere", r"[i=\arg\min_j z_j]"
+
+
+@register
+class Norm2(Op):
+    name = "norm2"
+    uses_output = True
+    formula, formula_latex = "‖z‖ = √(Σ z_i²)", r"\lVert z\rVert=\sqrt{\sum_i z_i^2}"
+    derivative, derivative_latex = "z_i / ‖z‖ (0 where ‖z‖ = 0)", r"\frac{z_i}{\lVert z\rVert}"
+
+    def forward(self, a, axis=None, keepdims=False):
+        return np.sqrt((a * a).sum(axis=axis, keepdims=keepdims))
+
+    def vjp(self, n, g, a):
+        axis, keepdims = n.attrs["axis"], n.attrs["keepdims"]
+        norm = _expand(n.out, a.shape, axis, keepdims, n.xp)
+        g = _expand(g, a.shape, axis, keepdims, n.xp)
+        safe = n.xp.where(norm == 0, 1, norm)
+        return (n.xp.where(norm == 0, 0, g * a / safe),)

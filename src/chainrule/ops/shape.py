@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..xp import scatter_add_along
 from .base import Op, register
 
 
@@ -90,3 +91,116 @@ class Stack(Op):
 
     def vjp(self, n, g, *arrays):
         return tuple(np.moveaxis(g, n.attrs["axis"], 0))
+
+
+@register
+class SetItem(Op):
+    """``a[index] = v`` out of place: what an in-place assignment records in the graph."""
+
+    name = "setitem"
+    inputs = ("a", "v")
+    uses_inputs = False
+    formula = formula_latex = "a with a[index] = v"
+    derivative = derivative_latex = "∂/∂a = 1 outside index, 0 inside; ∂/∂v = 1 at index"
+
+    def forward(self, a, v, index=None):
+        out = a.copy()
+        out[index] = v
+        return out
+
+    def vjp(self, n, g, a, v):
+        index = n.attrs["index"]
+        ga = gv = None
+        if n.needs[0]:
+            ga = n.xp.where(_mask(a.shape, index), 0, g)
+        if n.needs[1]:
+            gv = g[index]
+        return ga, gv
+
+
+def _mask(shape, index) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask[index] = True
+    return mask
+
+
+@register
+class Clone(Op):
+    name = "clone"
+    uses_inputs = False
+    formula = formula_latex = "z"
+    derivative = derivative_latex = "1"
+
+    def forward(self, a):
+        return a.copy()
+
+    def vjp(self, n, g, a):
+        return (g,)
+
+
+@register
+class Expand(Op):
+    """Broadcast to a larger shape (``expand``/``broadcast_to``); backward sums the copies."""
+
+    name = "expand"
+    uses_inputs = False
+    formula = formula_latex = "broadcast(z)"
+    derivative = derivative_latex = "1 for each copy (summed)"
+
+    def forward(self, a, shape=None):
+        return np.broadcast_to(a, shape)
+
+    def vjp(self, n, g, a):
+        return (g,)  # the engine's sum_to undoes the broadcast
+
+
+@register
+class Repeat(Op):
+    name = "repeat"
+    uses_inputs = False
+    formula = formula_latex = "tile(z)"
+    derivative = derivative_latex = "1 for each copy (summed)"
+
+    def forward(self, a, reps=None):
+        return np.tile(a, reps)
+
+    def vjp(self, n, g, a):
+        reps = n.attrs["reps"]
+        shape = (1,) * (len(reps) - a.ndim) + a.shape
+        split = []
+        for r, s in zip(reps, shape):
+            split += [r, s]
+        return (g.reshape(split).sum(axis=tuple(range(0, 2 * len(reps), 2))).reshape(a.shape),)
+
+
+@register
+class Gather(Op):
+    name = "gather"
+    uses_inputs = False
+    formula = formula_latex = "out[i][j] = z[i][index[i][j]] (along dim)"
+    derivative = derivative_latex = "1 at each gathered position (summed over repeats)"
+
+    def forward(self, a, dim=0, index=None):
+        return np.take_along_axis(a, index, axis=dim)
+
+    def vjp(self, n, g, a):
+        dim, index = n.attrs["dim"], n.attrs["index"]
+        return (n.xp.scatter_add_along(np.zeros(a.shape, dtype=g.dtype), index, g, dim),)
+
+
+@register
+class ScatterAdd(Op):
+    name = "scatter_add"
+    inputs = ("a", "src")
+    uses_inputs = False
+    formula = formula_latex = "out = z; out[index[i][j]][j] += src[i][j] (along dim)"
+    derivative = derivative_latex = "∂/∂z = 1, ∂/∂src = 1 at each scattered position"
+
+    def forward(self, a, src, dim=0, index=None):
+        return scatter_add_along(a.copy(), index, src, dim)
+
+    def vjp(self, n, g, a, src):
+        dim, index = n.attrs["dim"], n.attrs["index"]
+        gsrc = n.xp.take_along_axis(g, index, dim) if n.needs[1] else None
+        return (g if n.needs[0] else None), gsrc
+

@@ -10,6 +10,7 @@ from .base import Op, register
 @register
 class Softmax(Op):
     name = "softmax"
+    uses_output = True
     uses_inputs = False
     formula, formula_latex = "s_i = e^(z_i) / Σ_j e^(z_j)", r"s_i=\frac{e^{z_i}}{\sum_j e^{z_j}}"
     derivative, derivative_latex = "∂s_i/∂z_j = s_i(δ_ij − s_j)", r"\frac{\partial s_i}{\partial z_j}=s_i(\delta_{ij}-s_j)"
@@ -63,6 +64,7 @@ class Softmax(Op):
 @register
 class LogSoftmax(Op):
     name = "log_softmax"
+    uses_output = True
     uses_inputs = False
     formula, formula_latex = "z_i − log Σ_j e^(z_j)", r"z_i-\log\sum_j e^{z_j}"
     derivative, derivative_latex = "∂/∂z_j = δ_ij − softmax(z)_j", r"\delta_{ij}-\operatorname{softmax}(z)_j"
@@ -79,6 +81,7 @@ class LogSoftmax(Op):
 @register
 class LogSumExp(Op):
     name = "logsumexp"
+    uses_output = True
     formula, formula_latex = "log Σ_j e^(z_j)", r"\log\sum_j e^{z_j}"
     derivative, derivative_latex = "∂/∂z_j = softmax(z)_j", r"\operatorname{softmax}(z)_j"
 

@@ -161,9 +161,9 @@ def _lines(k, node, names, t):
             head += f"  → {names.get(id(node)) or node.name}"
         kind = "op"
     lines = [(head, INK, "head")]
-    lines.append((f"{t['data']} {_array_text(node.data)}", VALUE, "value"))
+    lines.append((f"{t['data']} {_array_text(node.array)}", VALUE, "value"))
     if node.grad is not None:
-        lines.append((f"{t['gradient']} {_array_text(node.grad)}", GRAD, "grad"))
+        lines.append((f"{t['gradient']} {_array_text(node.grad.array)}", GRAD, "grad"))
     return lines, kind
 
 

@@ -77,7 +77,7 @@ class NetData:
 def _row(t, sample):
     if t is None:
         return None
-    arr = np.asarray(t.data if hasattr(t, "data") else t, dtype=float)
+    arr = np.asarray(t.array if hasattr(t, "data") else t, dtype=float)
     if arr.ndim == 0:
         return arr.reshape(1)
     return arr[sample] if arr.ndim == 2 else arr
@@ -134,7 +134,7 @@ def collect(obj, step: int = 1, sample: int = 0) -> NetData:
         x=np.asarray(spec.x, dtype=float)[sample], y=y,
         zs=[_row(z, sample) for z in rec.zs], acts=[_row(a, sample) for a in rec.acts],
         deltas=[_grad_row(z, sample) for z in rec.zs], out_grad=_grad_row(rec.acts[-1], sample),
-        loss=float(rec.loss.data), loss_kind=spec.loss, lr=spec.lr, step=step, sample=sample, n_samples=n,
+        loss=float(rec.loss.array), loss_kind=spec.loss, lr=spec.lr, step=step, sample=sample, n_samples=n,
     )
 
 
@@ -155,8 +155,8 @@ def _from_module(model, linear_cls) -> NetData:
 
     return NetData(
         name=type(model).__name__, layers=layers, activations=["?"] * len(linears),
-        weights=[m.weight.data.T.copy() for m in linears],
-        biases=[None if m.bias is None else m.bias.data.copy() for m in linears],
+        weights=[m.weight.array.T.copy() for m in linears],
+        biases=[None if m.bias is None else m.bias.array.copy() for m in linears],
         grads_w=[grad(m.weight, True) for m in linears],
         grads_b=[grad(m.bias, False) for m in linears],
         new_w=[None] * len(linears), new_b=[None] * len(linears),

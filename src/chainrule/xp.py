@@ -1,0 +1,35 @@
+"""The array namespace that vector-Jacobian products compute with.
+
+An op's ``vjp`` writes its rule once, with operators and ``n.xp.<function>``. In an ordinary
+backward ``n.xp`` is ``NUMPY`` (NumPy itself, plus the few helpers below) and the arguments are
+arrays; under ``create_graph`` it is chainrule's own differentiable namespace
+(``chainrule.graph_xp``) and the arguments are tensors, so the same line records itself and
+the gradient can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scatter_add_along(out: np.ndarray, index: np.ndarray, src: np.ndarray, dim: int) -> np.ndarray:
+    """``out[..., index[i, j], ...] += src[i, j]`` along ``dim`` (PyTorch's scatter_add_), in place."""
+    src = src[tuple(slice(0, s) for s in index.shape)]
+    full = list(np.indices(index.shape, sparse=True))
+    full[dim] = index
+    np.add.at(out, tuple(full), src)
+    return out
+
+
+class _Numpy:
+    """NumPy's functions by name, plus ``scatter_add_along``."""
+
+    scatter_add_along = staticmethod(scatter_add_along)
+
+    def __getattr__(self, name):
+        value = getattr(np, name)
+        setattr(self, name, value)  # found once, then a plain attribute
+        return value
+
+
+NUMPY = _Numpy()
