@@ -45,6 +45,8 @@ CASES = {
     "sqrt": (lambda a: a.sqrt(), lambda: (leaf(3, low=0.2, high=3.0),)),
     "tanh": (lambda a: a.tanh(), lambda: (leaf(2, 3, low=-2, high=2),)),
     "sigmoid": (lambda a: a.sigmoid(), lambda: (leaf(2, 3, low=-3, high=3),)),
+    "softplus": (lambda a: F.softplus(a, beta=2.0, threshold=3.0), lambda: (leaf(2, 3, low=-2, high=1),)),
+    "logsigmoid": (lambda a: F.logsigmoid(a), lambda: (leaf(2, 3, low=-3, high=3),)),
     "relu": (lambda a: a.relu(), lambda: (away_from_zero(2, 3),)),
     "leaky_relu": (lambda a: F.leaky_relu(a, 0.1), lambda: (away_from_zero(2, 3),)),
     "clip": (lambda a: a.clip(-0.5, 0.5), lambda: (cr.tensor([-0.9, -0.2, 0.1, 0.8], dtype=cr.float64, requires_grad=True),)),

@@ -294,6 +294,9 @@ UNARY = [
     ("clip_min", lambda L, x: x.clip(min=-0.5), rnd),
     ("clip_max", lambda L, x: x.clip(max=0.5), rnd),
     ("clamp_fn", lambda L, x: L.clamp(x, -1.0, 1.0), rnd),
+    ("softplus", lambda L, x: F(L).softplus(x), rnd),
+    ("softplus_beta", lambda L, x: F(L).softplus(x * 10, beta=2.0, threshold=5.0), rnd),
+    ("logsigmoid", lambda L, x: F(L).logsigmoid(x * 10), rnd),
 ]
 
 
@@ -418,13 +421,16 @@ def test_binary_cross_entropy_at_and_near_0_and_1(reduction):
     twin(lambda L, p, t: F(L).binary_cross_entropy(p, t, reduction=reduction), p, t, grad_of=[0])
 
 
-def test_binary_cross_entropy_target_gradient_at_0_and_1_follows_the_clamped_loss():
-    # L = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), so dL/dt = max(log(1-p), -100) - max(log p, -100):
-    # +100 at p = 0 and -100 at p = 1. (PyTorch returns ±inf here, the derivative of the unclamped loss.)
+def test_binary_cross_entropy_target_gradient_at_0_and_1_is_pytorchs():
+    # PyTorch's target gradient is −logit(p) = log(1 − p) − log p, unclamped: +inf at p = 0, −inf at p = 1
+    # (the loss itself stays clamped at 100).
     p = cr.tensor(np.array([0.0, 1.0, 0.25]))
     t = cr.tensor(np.array([1.0, 0.0, 0.5]), requires_grad=True)
     cr.nn.functional.binary_cross_entropy(p, t, reduction="sum").backward()
-    assert_close(t.grad, [100.0, -100.0, np.log(0.75) - np.log(0.25)])
+    tp, tt = torch.tensor([0.0, 1.0, 0.25], dtype=torch.float64), torch.tensor([1.0, 0.0, 0.5], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(tp, tt, reduction="sum").backward()
+    assert_close(t.grad, tt.grad.numpy())
+    assert t.grad[0] == np.inf and t.grad[1] == -np.inf
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -512,6 +518,7 @@ def test_logsumexp_huge_values_are_finite():
 COVERED = {
     "abs", "add", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cast", "cat", "clip",
     "cross_entropy", "div", "exp", "getitem", "half_sse_loss", "leaky_relu", "linear", "log", "log_softmax",
+    "logsigmoid", "softplus",
     "logsumexp", "matmul", "max", "mean", "min", "mse_loss", "mul", "neg", "permute", "pow", "relu", "reshape",
     "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "where",
 }

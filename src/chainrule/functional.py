@@ -43,6 +43,16 @@ def relu(x):
     return _t(x).relu()
 
 
+def softplus(x, beta: float = 1.0, threshold: float = 20.0):
+    """log(1 + e^(βx))/β, and x itself where βx > threshold, as ``torch.nn.functional.softplus``."""
+    return apply(OPS["softplus"], _t(x), beta=beta, threshold=threshold)
+
+
+def logsigmoid(x):
+    """log σ(x) = min(x, 0) − log(1 + e^(−|x|)): finite and exact far into both tails."""
+    return apply(OPS["logsigmoid"], _t(x))
+
+
 def leaky_relu(x, negative_slope: float = 0.01):
     return _t(x).leaky_relu(negative_slope)
 

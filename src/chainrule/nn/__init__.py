@@ -1,7 +1,7 @@
 """Neural-network building blocks with PyTorch's names: ``Module``, ``Linear``, losses, ``init``."""
 
 from . import functional, init
-from .layers import Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import Identity, LeakyReLU, Linear, LogSigmoid, ReLU, Sequential, Sigmoid, Softmax, Softplus, Tanh
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfSquaredError, HalfSSELoss, MSELoss
 from .module import Module, Parameter
 
@@ -9,4 +9,5 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HalfSSELoss", "HalfSquaredError", "Identity",
     "LeakyReLU", "Linear", "MSELoss", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "functional", "init",
+    "LogSigmoid", "Softplus",
 ]

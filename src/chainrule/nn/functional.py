@@ -8,9 +8,11 @@ from ..functional import (  # noqa: F401
     leaky_relu,
     linear,
     log_softmax,
+    logsigmoid,
     mse_loss,
     relu,
     sigmoid,
     softmax,
+    softplus,
     tanh,
 )

@@ -111,7 +111,8 @@ class Exp(Op):
     derivative, derivative_latex = "e^z", "e^{z}"
 
     def forward(self, a):
-        return np.exp(a)
+        with np.errstate(over="ignore"):  # e^z past the largest float is inf, silently, as in PyTorch
+            return np.exp(a)
 
     def vjp(self, n, g, a):
         return (g * n.out,)
@@ -127,7 +128,8 @@ class Log(Op):
         return np.log(a)
 
     def vjp(self, n, g, a):
-        return (g / a,)
+        with np.errstate(over="ignore"):  # 1/z at a subnormal z is inf, as in PyTorch
+            return (g / a,)
 
 
 @register
@@ -158,23 +160,42 @@ class Abs(Op):
         return (g * np.sign(a),)
 
 
+def sigmoid(a):
+    """σ(a) = e^min(a, 0) / (1 + e^(−|a|)): 1/(1 + e^(−a)) for a ≥ 0 and e^a/(1 + e^a) below, so no
+    exponential overflows and neither branch subtracts (full relative precision, tails included)."""
+    return np.exp(np.minimum(a, 0)) / (1 + np.exp(-np.abs(a)))
+
+
+def sigmoid_slope(a):
+    """σ'(a) = σ(a)σ(−a) = e^(−|a|)/(1 + e^(−|a|))², from the input: σ(a)(1 − σ(a)) from the output
+    loses every digit of 1 − σ(a) once σ(a) rounds to 1 (a > 17 in float32, a > 37 in float64)."""
+    e = np.exp(-np.abs(a))
+    return e / ((1 + e) * (1 + e))
+
+
 @register
 class Tanh(Op):
     name = "tanh"
     uses_output = True
     formula, formula_latex = "tanh(z)", r"\tanh(z)"
-    derivative, derivative_latex = "1 − tanh²(z)", r"1-\tanh^2(z)"
+    derivative = "1 − tanh²(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²"
+    derivative_latex = r"1-\tanh^2(z)=\frac{4e^{-2|z|}}{(1+e^{-2|z|})^2}"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
     explain = {"name": "tanh", "f": "tanh({z})", "f_latex": r"\tanh\left({z}\right)",
                "d": "1 − {a}²", "d_latex": "1-{a}^{{2}}"}
+    # The slope is written from z, as vjp computes it: 1 − a² loses its digits once tanh(z) rounds to ±1.
     code = {"py": "math.tanh({z})", "np": "np.tanh({z})", "torch": "torch.tanh({z})",
-            "py_d": "(1 - {a} ** 2)", "np_d": "(1 - {a} ** 2)"}
+            "py_d": "4 * math.exp(-2 * abs({z})) / (1 + math.exp(-2 * abs({z}))) ** 2",
+            "np_d": "4 * np.exp(-2 * np.abs({z})) / (1 + np.exp(-2 * np.abs({z}))) ** 2"}
 
     def forward(self, a):
         return np.tanh(a)
 
     def vjp(self, n, g, a):
-        return (g * (1 - n.out * n.out),)
+        # sech²(z) from the input, not 1 − tanh²(z) from the output (0 for |z| > 9 in float32).
+        with np.errstate(over="ignore"):  # −2|z| = −inf at the largest floats: e = 0, slope 0
+            e = np.exp(-2 * np.abs(a))
+        return (g * (4 * e / ((1 + e) * (1 + e))),)
 
 
 @register
@@ -182,20 +203,74 @@ class Sigmoid(Op):
     name = "sigmoid"
     uses_output = True
     formula, formula_latex = "σ(z) = 1/(1+e^(−z))", r"\sigma(z)=\frac{1}{1+e^{-z}}"
-    derivative, derivative_latex = "σ(z)(1 − σ(z))", r"\sigma(z)\,(1-\sigma(z))"
+    derivative = "σ(z)(1 − σ(z)) = e^(−|z|)/(1 + e^(−|z|))²"
+    derivative_latex = r"\sigma(z)\,(1-\sigma(z))=\frac{e^{-|z|}}{(1+e^{-|z|})^2}"
     # Explanation rule (chainrule.explain): templates filled with symbols or with numbers.
     explain = {"name": "σ", "f": "1/(1 + e^(−{z}))", "f_latex": r"\frac{{1}}{{1+e^{{-{z}}}}}",
                "d": "{a}(1 − {a})", "d_latex": r"{a}\left(1-{a}\right)"}
-    # Exported in the forward's own form: equal to 1/(1 + e^(−z)), and it never overflows.
-    code = {"py": "0.5 * (1 + math.tanh(0.5 * {z}))", "np": "0.5 * (1 + np.tanh(0.5 * {z}))",
-            "torch": "torch.sigmoid({z})", "py_d": "{a} * (1 - {a})", "np_d": "{a} * (1 - {a})"}
+    # Exported in the forward's own form: 1/(1 + e^(−z)) for z ≥ 0 and e^z/(1 + e^z) below, in one
+    # expression; no exponential overflows, and the numbers match the engine's to the last digit.
+    code = {"py": "math.exp(min({z}, 0)) / (1 + math.exp(-abs({z})))",
+            "np": "np.exp(np.minimum({z}, 0)) / (1 + np.exp(-np.abs({z})))",
+            "torch": "torch.sigmoid({z})",
+            "py_d": "math.exp(-abs({z})) / (1 + math.exp(-abs({z}))) ** 2",
+            "np_d": "np.exp(-np.abs({z})) / (1 + np.exp(-np.abs({z}))) ** 2"}
 
     def forward(self, a):
-        # The tanh form cannot overflow for any input, unlike 1 / (1 + exp(-a)).
-        return 0.5 * (1 + np.tanh(0.5 * a))
+        return sigmoid(a)
 
     def vjp(self, n, g, a):
-        return (g * n.out * (1 - n.out),)
+        return (g * sigmoid_slope(a),)
+
+
+@register
+class Softplus(Op):
+    """softplus(z) = log(1 + e^(βz))/β, and z itself where βz > threshold (PyTorch's rule)."""
+
+    name = "softplus"
+    formula = "log(1 + e^(βz))/β, or z where βz > threshold"
+    formula_latex = r"\begin{cases}\frac{1}{\beta}\log(1+e^{\beta z}) & \beta z\le t\\z & \beta z>t\end{cases}"
+    derivative = "σ(βz), or 1 where βz > threshold"
+    derivative_latex = r"\begin{cases}\sigma(\beta z) & \beta z\le t\\1 & \beta z>t\end{cases}"
+    # log(1 + e^x) = max(x, 0) + log(1 + e^(−|x|)): no overflow for any threshold, no lost digits below 0.
+    code = {"py": "({z} if {z} * {beta!r} > {threshold!r} else (max({z} * {beta!r}, 0) + "
+                  "math.log1p(math.exp(-abs({z} * {beta!r})))) / {beta!r})",
+            "np": "np.where({z} * {beta!r} > {threshold!r}, {z}, (np.maximum({z} * {beta!r}, 0) + "
+                  "np.log1p(np.exp(-np.abs({z} * {beta!r})))) / {beta!r})",
+            "torch": "torch.nn.functional.softplus({z}, beta={beta!r}, threshold={threshold!r})",
+            "py_d": "(1.0 if {z} * {beta!r} > {threshold!r} else math.exp(min({z} * {beta!r}, 0)) / "
+                    "(1 + math.exp(-abs({z} * {beta!r}))))",
+            "np_d": "np.where({z} * {beta!r} > {threshold!r}, 1.0, np.exp(np.minimum({z} * {beta!r}, 0)) / "
+                    "(1 + np.exp(-np.abs({z} * {beta!r}))))"}
+
+    def forward(self, a, beta=1.0, threshold=20.0):
+        with np.errstate(over="ignore"):  # βz = ±inf past the largest floats; the branches below handle it
+            x = a * beta
+        soft = (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))) / beta
+        return np.where(x > threshold, a, soft.astype(a.dtype, copy=False))
+
+    def vjp(self, n, g, a):
+        with np.errstate(over="ignore"):
+            x = a * n.attrs["beta"]
+        return (g * np.where(x > n.attrs["threshold"], 1, sigmoid(x)).astype(g.dtype, copy=False),)
+
+
+@register
+class LogSigmoid(Op):
+    name = "logsigmoid"
+    formula, formula_latex = "log σ(z) = min(z, 0) − log(1 + e^(−|z|))", r"\log\sigma(z)=\min(z,0)-\log(1+e^{-|z|})"
+    derivative, derivative_latex = "1 − σ(z) = σ(−z)", r"1-\sigma(z)=\sigma(-z)"
+    code = {"py": "(min({z}, 0) - math.log1p(math.exp(-abs({z}))))",
+            "np": "(np.minimum({z}, 0) - np.log1p(np.exp(-np.abs({z}))))",
+            "torch": "torch.nn.functional.logsigmoid({z})",
+            "py_d": "math.exp(min(-{z}, 0)) / (1 + math.exp(-abs({z})))",
+            "np_d": "np.exp(np.minimum(-{z}, 0)) / (1 + np.exp(-np.abs({z})))"}
+
+    def forward(self, a):
+        return np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))
+
+    def vjp(self, n, g, a):
+        return (g * sigmoid(-a),)
 
 
 @register

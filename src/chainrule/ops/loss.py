@@ -9,6 +9,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from .base import Op, register
+from .elementwise import sigmoid
+from .softmax import log_softmax
 
 
 def _reduce(values, reduction):
@@ -150,9 +152,7 @@ class CrossEntropyLoss(Op):
                 f"and labels {np.shape(labels)}"
             )
         _check_labels(labels2, logits2.shape[1])
-        shifted = logits2 - logits2.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -logp[np.arange(len(labels2)), labels2]
+        losses = -log_softmax(logits2, axis=1)[np.arange(len(labels2)), labels2]
         if logits.ndim == 1 and reduction == "none":
             losses = losses.reshape(())
         return _reduce(losses, reduction)
@@ -161,9 +161,11 @@ class CrossEntropyLoss(Op):
         labels, reduction = n.attrs["labels"], n.attrs["reduction"]
         logits2 = logits[None, :] if logits.ndim == 1 else logits
         labels2 = np.atleast_1d(labels)
+        rows = np.arange(len(labels2))
         e = np.exp(logits2 - logits2.max(axis=1, keepdims=True))
         grad = e / e.sum(axis=1, keepdims=True)
-        grad[np.arange(len(labels2)), labels2] -= 1
+        # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
+        grad[rows, labels2] = np.expm1(log_softmax(logits2, axis=1)[rows, labels2])
         g = _scale(g, len(labels2), reduction)
         g = g.reshape(-1, 1) if g.ndim else g
         return ((grad * g).reshape(logits.shape),)
@@ -237,19 +239,22 @@ class BCELoss(Op):
                 f"{float(p[i])!r} (input shape {p.shape}); apply sigmoid first, or use "
                 f"binary_cross_entropy_with_logits on raw scores"
             )
+        # PyTorch's kernel, term for term: (y − 1)·max(log1p(−p), −100) − y·max(log p, −100).
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), _LOG_FLOOR)
             log_q = np.maximum(np.log1p(-p), _LOG_FLOOR)
-        return _reduce(-(target * log_p + (1 - target) * log_q), reduction)
+        return _reduce((target - 1) * log_q - target * log_p, reduction)
 
     def vjp(self, n, g, p, target):
         g = _scale(g, p.size, n.attrs["reduction"])
         gp = gt = None
         if n.needs[0]:
-            gp = g * (p - target) / np.maximum(p * (1 - p), _BCE_EPS)
+            # PyTorch: (p − y) / max((1 − p)p, 1e-12), so p = 0 or 1 gives a large finite slope.
+            gp = g * (p - target) / np.maximum((1 - p) * p, _BCE_EPS)
         if n.needs[1]:
+            # PyTorch: −logit(p) = −log(p/(1 − p)), unclamped: +inf at p = 0, −inf at p = 1.
             with np.errstate(divide="ignore"):
-                gt = g * (np.maximum(np.log1p(-p), _LOG_FLOOR) - np.maximum(np.log(p), _LOG_FLOOR))
+                gt = g * -np.log(p / (1 - p))
         return gp, gt
 
     # Code export: the logarithms are clamped at -100 as in forward (and PyTorch), so p = 0 or 1 stays finite.
@@ -287,6 +292,7 @@ class BCEWithLogitsLoss(Op):
 
     def vjp(self, n, g, z, target):
         g = _scale(g, z.size, n.attrs["reduction"])
-        gz = g * (0.5 * (1 + np.tanh(0.5 * z)) - target) if n.needs[0] else None
+        # σ(z) − y written as (1 − y)σ(z) − yσ(−z): no 1 − ε cancellation when y = 1 and z ≫ 0.
+        gz = g * ((1 - target) * sigmoid(z) - target * sigmoid(-z)) if n.needs[0] else None
         gt = -g * z if n.needs[1] else None
         return gz, gt

@@ -7,6 +7,18 @@ import numpy as np
 from .base import Op, register
 
 
+def log_softmax(a, axis=-1):
+    """z − max − log Σ e^(z − max), with the sum's largest term (exactly 1) taken out and added back by
+    log1p: the top class keeps its digits (log softmax = −e^(−gap), not 0, when the gap is 40 in
+    float64), and the result is a sum of two non-positive terms, so nothing cancels."""
+    top = a.max(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # an inf or nan along the axis gives nan there, as in PyTorch
+        shifted = a - top
+        rest = np.exp(shifted)
+        np.put_along_axis(rest, np.expand_dims(np.argmax(a, axis=axis), axis), 0, axis=axis)
+        return shifted - np.where(np.isfinite(top), np.log1p(rest.sum(axis=axis, keepdims=True)), np.nan)
+
+
 @register
 class Softmax(Op):
     name = "softmax"
@@ -70,8 +82,7 @@ class LogSoftmax(Op):
     derivative, derivative_latex = "∂/∂z_j = δ_ij − softmax(z)_j", r"\delta_{ij}-\operatorname{softmax}(z)_j"
 
     def forward(self, a, axis=-1):
-        shifted = a - a.max(axis=axis, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return log_softmax(a, axis)
 
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
@@ -87,12 +98,24 @@ class LogSumExp(Op):
 
     def forward(self, a, axis=-1, keepdims=False):
         top = a.max(axis=axis, keepdims=True)
-        top = np.where(np.isfinite(top), top, 0)  # all -inf (or an inf) along the axis: no shift
-        out = top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))
+        finite = np.isfinite(top)
+        top = np.where(finite, top, 0)  # all -inf (or an inf) along the axis: no shift
+        e = np.exp(a - top)
+        total = e.sum(axis=axis, keepdims=True)
+        # After the shift the largest term is e^0 = 1: log1p of the others keeps them when they are tiny.
+        np.put_along_axis(e, np.expand_dims(np.argmax(a, axis=axis), axis), 0, axis=axis)
+        with np.errstate(divide="ignore"):
+            out = top + np.where(finite, np.log1p(e.sum(axis=axis, keepdims=True)), np.log(total))
         return out if keepdims else out.squeeze(axis)
 
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
         out = n.out if n.attrs["keepdims"] else np.expand_dims(n.out, axis)
         g = g if n.attrs["keepdims"] else np.expand_dims(g, axis)
-        return (g * np.exp(a - out),)
+        top = a.max(axis=axis, keepdims=True)
+        if not np.isfinite(top).all():
+            return (g * np.exp(a - out),)
+        # softmax(z) from the shifted logits, not e^(z − out): out is rounded, and at |out| = 1000 that
+        # rounding alone would cost e^(z − out) three digits.
+        e = np.exp(a - top)
+        return (g * (e / e.sum(axis=axis, keepdims=True)),)
