@@ -514,6 +514,104 @@ def test_logsumexp_huge_values_are_finite():
     assert np.isfinite(out.data).all()
 
 
+# ----------------------------------------------------------------------------- tensor ops a PyTorch script uses
+def distinct(*shape):
+    return R.permutation(np.arange(int(np.prod(shape)), dtype=np.float64)).reshape(shape) * 0.37 - 1.0
+
+
+TENSOR_OPS = {
+    "sin": (lambda L, x: x.sin(), (rnd(2, 3),)),
+    "cos": (lambda L, x: x.cos(), (rnd(2, 3),)),
+    "log1p": (lambda L, x: x.log1p(), (pos(2, 3),)),
+    "square": (lambda L, x: x.square(), (rnd(3),)),
+    "clone": (lambda L, x: x.clone() * 2, (rnd(2, 3),)),
+    "unsqueeze": (lambda L, x: x.unsqueeze(1) * x.unsqueeze(-1), (rnd(2, 3),)),
+    "squeeze": (lambda L, x: x.squeeze() + x.squeeze(0).sum(), (rnd(1, 3, 1),)),
+    "squeeze_dim": (lambda L, x: x.squeeze(2), (rnd(2, 3, 1),)),
+    "expand": (lambda L, x: x.expand(4, 2, 3), (rnd(2, 1),)),
+    "expand_neg": (lambda L, x: x.expand(-1, 5), (rnd(3, 1),)),
+    "expand_as": (lambda L, x: x.expand_as(L.ones(2, 4, dtype=L.float64)), (rnd(4),)),
+    "repeat": (lambda L, x: x.repeat(2, 1, 3), (rnd(2, 3),)),
+    "repeat_same_rank": (lambda L, x: x.repeat(3, 2), (rnd(2, 3),)),
+    "split": (lambda L, x: L.cat([p * (i + 1) for i, p in enumerate(x.split(2, dim=1))], dim=1), (rnd(2, 5),)),
+    "split_sizes": (lambda L, x: x.split([1, 3], 0)[1].sum(0), (rnd(4, 2),)),
+    "chunk": (lambda L, x: L.stack([c.sum() for c in x.chunk(3)]), (rnd(7),)),
+    "gather": (lambda L, x: x.gather(1, ix(L, np.array([[0, 0, 2], [1, 2, 1]]))), (rnd(2, 3),)),
+    "scatter_add": (lambda L, x, s: x.scatter_add(0, ix(L, np.array([[0, 1, 0], [0, 0, 1]])), s), (rnd(2, 3), rnd(2, 3))),
+    "masked_fill": (lambda L, x: x.masked_fill(ix(L, np.array([True, False, True])), 0.5), (rnd(2, 3),)),
+    "where_method": (lambda L, x, y: x.where(ix(L, np.array([True, False, True])), y), (rnd(3), rnd(3))),
+    "var": (lambda L, x: x.var(), (rnd(3, 4),)),
+    "var_dim": (lambda L, x: x.var(1, keepdim=True), (rnd(3, 4),)),
+    "var_biased": (lambda L, x: x.var(0, unbiased=False), (rnd(3, 4),)),
+    "std": (lambda L, x: x.std(dim=0), (rnd(3, 4),)),
+    "norm": (lambda L, x: x.norm(), (rnd(3, 4),)),
+    "norm_dim": (lambda L, x: x.norm(dim=1, keepdim=True), (rnd(3, 4),)),
+    "norm_p1": (lambda L, x: x.norm(p=1), (away(3, 4),)),
+    "norm_p3": (lambda L, x: x.norm(p=3, dim=0), (away(3, 4),)),
+    "clamp": (lambda L, x: x.clamp(min=-0.5), (away(3, 4),)),
+    "flatten_range": (lambda L, x: x.flatten(1, 2), (rnd(2, 3, 4, 2),)),
+    "flatten_start": (lambda L, x: x.flatten(1), (rnd(2, 3, 4),)),
+    "max_dim": (lambda L, x: x.max(1)[0] + x.max(dim=0, keepdim=True).values.sum(), (distinct(3, 4),)),
+    "min_dim": (lambda L, x: x.min(-1).values * x.min(0)[0].sum(), (distinct(3, 4),)),
+    "max_all": (lambda L, x: x.max() + x.min(), (distinct(3, 4),)),
+    "amax_tuple": (lambda L, x: x.amax((0, 2)), (distinct(2, 3, 4),)),
+    "remainder": (lambda L, x, y: x % y, (rnd(2, 3), pos(3))),
+    "remainder_scalar": (lambda L, x: x % 0.7, (rnd(2, 3),)),
+    "free_functions": (lambda L, x: L.sum(L.exp(x)) + L.mean(L.tanh(x), 0).sum() + L.max(x) + L.min(x), (distinct(2, 3),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TENSOR_OPS))
+def test_tensor_ops(name):
+    fn, arrays = TENSOR_OPS[name]
+    twin(fn, *arrays)
+
+
+def test_max_min_with_dim_return_values_and_indices_like_torch():
+    a = distinct(3, 4)
+    for dim, keep in [(0, False), (1, True), (-1, False)]:
+        ours, theirs = cr.tensor(a).max(dim, keep), torch.tensor(a).max(dim, keep)
+        assert type(ours).__name__ == "max" and ours._fields == ("values", "indices")
+        v, i = ours
+        np.testing.assert_array_equal(v, theirs.values.numpy())
+        np.testing.assert_array_equal(i, theirs.indices.numpy())
+        assert i.dtype == np.int64
+        np.testing.assert_array_equal(cr.tensor(a).min(dim=dim, keepdim=keep).indices, torch.tensor(a).min(dim, keep).indices)
+    assert cr.tensor(a).max(1)[0].shape == (3,)  # not row 0
+
+
+@pytest.mark.parametrize("dim, keep", [(None, False), (None, True), (0, False), (1, True)])
+def test_argmax_argmin_like_torch(dim, keep):
+    a = distinct(3, 4)
+    np.testing.assert_array_equal(cr.tensor(a).argmax(dim, keep), torch.tensor(a).argmax(dim, keep).numpy())
+    np.testing.assert_array_equal(cr.tensor(a).argmin(dim=dim, keepdim=keep), torch.tensor(a).argmin(dim=dim, keepdim=keep).numpy())
+
+
+def test_floor_divide_and_dtype_conversions_like_torch():
+    a = np.array([[-3.5, 2.0, 7.25], [0.5, -1.0, 9.0]])
+    ours, theirs = cr.tensor(a), torch.tensor(a)
+    np.testing.assert_array_equal(ours // 2, (theirs // 2).numpy())
+    np.testing.assert_array_equal(7 // ours[0, 1:], (7 // theirs[0, 1:]).numpy())
+    for conv, dtype in [("long", np.int64), ("int", np.int32), ("bool", np.bool_), ("float", np.float32), ("double", np.float64)]:
+        mine = getattr(ours, conv)()
+        assert mine.dtype == dtype
+        np.testing.assert_array_equal(mine, getattr(theirs, conv)().numpy())
+    assert ours.to(cr.float32).dtype == np.float32 and ours.to("cpu") is ours
+    assert ours.to(cr.tensor([1], dtype=np.int64)).dtype == np.int64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        ours.to("cuda")
+
+
+def test_integer_cast_is_not_differentiable_like_torch():
+    x = cr.tensor([1.5, 2.5], requires_grad=True)
+    t = torch.tensor([1.5, 2.5], requires_grad=True)
+    assert x.long().requires_grad == t.long().requires_grad is False
+    y = x.long().float() * x
+    (t.long().float() * t).sum().backward()
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
 # ----------------------------------------------------------------------------- coverage of the registry
 COVERED = {
     "abs", "add", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cast", "cat", "clip",
@@ -521,6 +619,9 @@ COVERED = {
     "logsigmoid", "softplus",
     "logsumexp", "matmul", "max", "mean", "min", "mse_loss", "mul", "neg", "permute", "pow", "relu", "reshape",
     "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "where",
+    # test_tensor_ops and friends above; setitem in tests/test_inplace.py
+    "sin", "cos", "log1p", "clone", "expand", "repeat", "gather", "scatter_add", "max_dim", "min_dim", "norm2",
+    "remainder", "floor_divide", "setitem",
 }
 
 

@@ -4,9 +4,9 @@ A NumPy autograd engine with a PyTorch-shaped API (``Tensor``, ``nn``, ``optim``
 that write out, export, check and draw what it computes.
 """
 
-from . import io, nn, ops, optim
+from . import autograd, io, nn, ops, optim
 from .anomaly import detect_anomaly
-from .autograd import enable_grad, is_grad_enabled, no_grad
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .check import gradcheck
 from .creation import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .dtypes import float32, float64, get_default_dtype, int64, set_default_dtype
@@ -40,6 +40,36 @@ from .functional import (
     tanh,
     where,
 )
+from .methods import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    chunk,
+    clone,
+    cos,
+    flatten,
+    gather,
+    log1p,
+    masked_fill,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    norm,
+    permute,
+    reshape,
+    sin,
+    split,
+    square,
+    squeeze,
+    std,
+    sum,
+    transpose,
+    unsqueeze,
+    var,
+)
 from .random import manual_seed
 from .tensor import Tensor, tensor
 
@@ -62,4 +92,7 @@ __all__ = [
     "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "ops", "optim", "rand", "randn", "relu",
     "set_default_dtype", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor", "where", "zeros",
     "zeros_like", "gradcheck", "GradcheckError", "derive",
+    "amax", "amin", "argmax", "argmin", "autograd", "chunk", "clone", "cos", "flatten", "gather", "inference_mode",
+    "log1p", "masked_fill", "max", "maximum", "mean", "min", "minimum", "norm", "permute", "reshape",
+    "set_grad_enabled", "sin", "split", "square", "squeeze", "std", "sum", "transpose", "unsqueeze", "var",
 ]

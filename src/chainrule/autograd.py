@@ -280,9 +280,20 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
     if not roots_nodes:
         return capture
     order = topological_order(roots_nodes)
-    checking = anomaly._enabled
     if create_graph:
-        from .ops.graph_vjp import GraphNode  # vjps that record themselves, for higher derivatives
+        from .graph_xp import GraphNode  # vjps that record themselves, for higher derivatives
+
+        previous_mode = _set_grad_enabled(True)
+    try:
+        _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNode if create_graph else None)
+    finally:
+        if create_graph:
+            _set_grad_enabled(previous_mode)
+    return capture
+
+
+def _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNode) -> None:
+    checking = anomaly._enabled
     pop = pending.pop
     for node in order:  # the hot loop: keep per-node work to what the gradient needs
         g = pop(id(node), None)
@@ -301,6 +312,11 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
             _check_versions(node)
         needs = node.needs
         if create_graph:
+            if not node.op.twice_differentiable:
+                raise GraphError(
+                    f"backward(create_graph=True): the gradient of {node.op.name} is not written to be "
+                    f"differentiated again in chainrule; higher-order gradients through it are not supported"
+                )
             grads = node.op.vjp(GraphNode(node), g, *parents)
         elif checking:
             with np.errstate(all="ignore"):  # reported as an AnomalyError instead
@@ -327,7 +343,6 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
             node.parents = None
             node.edges = ()
             node.out = None
-    return capture
 
 
 def _deliver(leaf, g, capture, create_graph) -> None:
@@ -401,7 +416,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     from .tensor import Tensor, _const
 
     outputs = _as_list(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:

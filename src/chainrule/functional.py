@@ -173,3 +173,4 @@ def linear(x, weight, bias=None) -> Tensor:
 
 def detach(x):
     return _const(_t(x).array)
+

@@ -468,7 +468,7 @@ class Tensor:
             raise ShapeError("the truth value of a tensor with more than one element is ambiguous")
         return bool(self.array)
 
-    def astype(self, dtype) -> "Tensor":
+    def astype(self, dtype, copy: bool = False) -> "Tensor":
         dtype = np.dtype(dtype)
         if dtype == self.array.dtype:
             return self

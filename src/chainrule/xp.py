@@ -21,10 +21,23 @@ def scatter_add_along(out: np.ndarray, index: np.ndarray, src: np.ndarray, dim: 
     return out
 
 
+def index_add(shape: tuple, index, g: np.ndarray) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of ``x[index]`` (repeats summed)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, (np.ndarray, list)) for i in items):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
 class _Numpy:
     """NumPy's functions by name, plus ``scatter_add_along``."""
 
     scatter_add_along = staticmethod(scatter_add_along)
+    index_add = staticmethod(index_add)
+    values = staticmethod(np.asarray)  # the numbers of x, for masks and indices (not differentiated)
 
     def __getattr__(self, name):
         value = getattr(np, name)

@@ -9,6 +9,7 @@ from .base import Op, register
 
 @register
 class Add(Op):
+    twice_differentiable = True
     name = "add"
     uses_inputs = False
     formula, formula_latex = "a + b", "a + b"
@@ -23,6 +24,7 @@ class Add(Op):
 
 @register
 class Sub(Op):
+    twice_differentiable = True
     name = "sub"
     inputs = ("a", "b")
     uses_inputs = False
@@ -38,6 +40,7 @@ class Sub(Op):
 
 @register
 class Mul(Op):
+    twice_differentiable = True
     name = "mul"
     formula, formula_latex = "a × b", r"a \times b"
     derivative, derivative_latex = "∂/∂a = b, ∂/∂b = a", r"\frac{\partial}{\partial a}=b,\ \frac{\partial}{\partial b}=a"
@@ -51,6 +54,7 @@ class Mul(Op):
 
 @register
 class Div(Op):
+    twice_differentiable = True
     name = "div"
     uses_output = True
     inputs = ("a", "b")
@@ -68,6 +72,7 @@ class Div(Op):
 
 @register
 class Pow(Op):
+    twice_differentiable = True
     name = "pow"
     uses_output = True
     inputs = ("a", "b")
@@ -82,15 +87,17 @@ class Pow(Op):
         with np.errstate(divide="ignore", invalid="ignore"):
             if n.needs[0]:
                 # d/da of a**0 is 0 everywhere, a = 0 included (PyTorch), not 0 * 0**-1 = nan.
-                ga = g * np.where(b == 0, 0.0, b * a ** (b - 1))
+                ga = g * n.xp.where(n.xp.values(b) == 0, 0.0, b * a ** (b - 1))
             if n.needs[1]:
                 # d/db of 0**b is 0 for b >= 0 (PyTorch's convention), not 0 * -inf.
-                gb = g * np.where((a == 0) & (b >= 0), 0.0, n.out * np.log(a))
+                av, bv = n.xp.values(a), n.xp.values(b)
+                gb = g * n.xp.where((av == 0) & (bv >= 0), 0.0, n.out * n.xp.log(a))
         return ga, gb
 
 
 @register
 class Neg(Op):
+    twice_differentiable = True
     name = "neg"
     uses_inputs = False
     formula, formula_latex = "−a", "-a"
@@ -105,6 +112,7 @@ class Neg(Op):
 
 @register
 class Exp(Op):
+    twice_differentiable = True
     name = "exp"
     uses_output = True
     formula, formula_latex = "e^z", "e^{z}"
@@ -120,6 +128,7 @@ class Exp(Op):
 
 @register
 class Log(Op):
+    twice_differentiable = True
     name = "log"
     formula, formula_latex = "ln z", r"\ln z"
     derivative, derivative_latex = "1/z", r"\frac{1}{z}"
@@ -134,6 +143,7 @@ class Log(Op):
 
 @register
 class Sqrt(Op):
+    twice_differentiable = True
     name = "sqrt"
     uses_output = True
     formula, formula_latex = "√z", r"\sqrt{z}"
@@ -149,6 +159,7 @@ class Sqrt(Op):
 
 @register
 class Abs(Op):
+    twice_differentiable = True
     name = "abs"
     formula, formula_latex = "|z|", r"\lvert z\rvert"
     derivative, derivative_latex = "sign(z)", r"\operatorname{sign}(z)"
@@ -157,24 +168,25 @@ class Abs(Op):
         return np.abs(a)
 
     def vjp(self, n, g, a):
-        return (g * np.sign(a),)
+        return (g * n.xp.sign(a),)
 
 
-def sigmoid(a):
+def sigmoid(a, xp=np):
     """σ(a) = e^min(a, 0) / (1 + e^(−|a|)): 1/(1 + e^(−a)) for a ≥ 0 and e^a/(1 + e^a) below, so no
     exponential overflows and neither branch subtracts (full relative precision, tails included)."""
-    return np.exp(np.minimum(a, 0)) / (1 + np.exp(-np.abs(a)))
+    return xp.exp(xp.minimum(a, 0)) / (1 + xp.exp(-xp.abs(a)))
 
 
-def sigmoid_slope(a):
+def sigmoid_slope(a, xp=np):
     """σ'(a) = σ(a)σ(−a) = e^(−|a|)/(1 + e^(−|a|))², from the input: σ(a)(1 − σ(a)) from the output
     loses every digit of 1 − σ(a) once σ(a) rounds to 1 (a > 17 in float32, a > 37 in float64)."""
-    e = np.exp(-np.abs(a))
+    e = xp.exp(-xp.abs(a))
     return e / ((1 + e) * (1 + e))
 
 
 @register
 class Tanh(Op):
+    twice_differentiable = True
     name = "tanh"
     uses_output = True
     formula, formula_latex = "tanh(z)", r"\tanh(z)"
@@ -194,12 +206,13 @@ class Tanh(Op):
     def vjp(self, n, g, a):
         # sech²(z) from the input, not 1 − tanh²(z) from the output (0 for |z| > 9 in float32).
         with np.errstate(over="ignore"):  # −2|z| = −inf at the largest floats: e = 0, slope 0
-            e = np.exp(-2 * np.abs(a))
+            e = n.xp.exp(-2 * n.xp.abs(a))
         return (g * (4 * e / ((1 + e) * (1 + e))),)
 
 
 @register
 class Sigmoid(Op):
+    twice_differentiable = True
     name = "sigmoid"
     uses_output = True
     formula, formula_latex = "σ(z) = 1/(1+e^(−z))", r"\sigma(z)=\frac{1}{1+e^{-z}}"
@@ -220,13 +233,14 @@ class Sigmoid(Op):
         return sigmoid(a)
 
     def vjp(self, n, g, a):
-        return (g * sigmoid_slope(a),)
+        return (g * sigmoid_slope(a, n.xp),)
 
 
 @register
 class Softplus(Op):
     """softplus(z) = log(1 + e^(βz))/β, and z itself where βz > threshold (PyTorch's rule)."""
 
+    twice_differentiable = True
     name = "softplus"
     formula = "log(1 + e^(βz))/β, or z where βz > threshold"
     formula_latex = r"\begin{cases}\frac{1}{\beta}\log(1+e^{\beta z}) & \beta z\le t\\z & \beta z>t\end{cases}"
@@ -252,11 +266,12 @@ class Softplus(Op):
     def vjp(self, n, g, a):
         with np.errstate(over="ignore"):
             x = a * n.attrs["beta"]
-        return (g * np.where(x > n.attrs["threshold"], 1, sigmoid(x)).astype(g.dtype, copy=False),)
+        return (g * n.xp.where(n.xp.values(x) > n.attrs["threshold"], 1, sigmoid(x, n.xp)).astype(g.dtype, copy=False),)
 
 
 @register
 class LogSigmoid(Op):
+    twice_differentiable = True
     name = "logsigmoid"
     formula, formula_latex = "log σ(z) = min(z, 0) − log(1 + e^(−|z|))", r"\log\sigma(z)=\min(z,0)-\log(1+e^{-|z|})"
     derivative, derivative_latex = "1 − σ(z) = σ(−z)", r"1-\sigma(z)=\sigma(-z)"
@@ -270,11 +285,12 @@ class LogSigmoid(Op):
         return np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))
 
     def vjp(self, n, g, a):
-        return (g * sigmoid(-a),)
+        return (g * sigmoid(-a, n.xp),)
 
 
 @register
 class Relu(Op):
+    twice_differentiable = True
     name = "relu"
     formula, formula_latex = "max(0, z)", r"\max(0, z)"
     derivative, derivative_latex = "1 if z > 0 else 0", r"\begin{cases}1 & z>0\\0 & z\le 0\end{cases}"
@@ -288,11 +304,12 @@ class Relu(Op):
         return np.maximum(a, 0)
 
     def vjp(self, n, g, a):
-        return (g * (a > 0),)
+        return (g * (n.xp.values(a) > 0),)
 
 
 @register
 class LeakyRelu(Op):
+    twice_differentiable = True
     name = "leaky_relu"
     formula, formula_latex = "z if z > 0 else α·z", r"\begin{cases}z & z>0\\\alpha z & z\le 0\end{cases}"
     derivative, derivative_latex = "1 if z > 0 else α", r"\begin{cases}1 & z>0\\\alpha & z\le 0\end{cases}"
@@ -309,11 +326,13 @@ class LeakyRelu(Op):
         return np.where(a > 0, a, a * negative_slope)
 
     def vjp(self, n, g, a):
-        return (g * np.where(a > 0, 1.0, n.attrs["negative_slope"]).astype(g.dtype, copy=False),)
+        slope = np.where(n.xp.values(a) > 0, 1.0, n.attrs["negative_slope"]).astype(g.dtype, copy=False)
+        return (g * slope,)
 
 
 @register
 class Clip(Op):
+    twice_differentiable = True
     name = "clip"
     formula, formula_latex = "min(max(z, lo), hi)", r"\min(\max(z, lo), hi)"
     derivative, derivative_latex = "1 if lo ≤ z ≤ hi else 0", r"\begin{cases}1 & lo\le z\le hi\\0 & \text{otherwise}\end{cases}"
@@ -323,6 +342,7 @@ class Clip(Op):
 
     def vjp(self, n, g, a):
         lo, hi = n.attrs["lo"], n.attrs["hi"]
+        a = n.xp.values(a)
         mask = np.ones(a.shape, dtype=bool)
         if lo is not None:
             mask &= a >= lo
@@ -333,6 +353,7 @@ class Clip(Op):
 
 @register
 class Where(Op):
+    twice_differentiable = True
     name = "where"
     inputs = ("a", "b")
     uses_inputs = False
@@ -345,13 +366,14 @@ class Where(Op):
     def vjp(self, n, g, a, b):
         cond = n.attrs["cond"]
         zero = np.zeros((), dtype=g.dtype)
-        ga = np.where(cond, g, zero) if n.needs[0] else None
-        gb = np.where(cond, zero, g) if n.needs[1] else None
+        ga = n.xp.where(cond, g, zero) if n.needs[0] else None
+        gb = n.xp.where(cond, zero, g) if n.needs[1] else None
         return ga, gb
 
 
 @register
 class Cast(Op):
+    twice_differentiable = True
     name = "cast"
     uses_inputs = False
     formula, formula_latex = "z", "z"

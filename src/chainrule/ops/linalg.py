@@ -14,6 +14,7 @@ def _dims(shape) -> str:
 
 @register
 class MatMul(Op):
+    twice_differentiable = True
     name = "matmul"
     inputs = ("a", "b")
     formula, formula_latex = "(AB)_ij = Σ_k A_ik B_kj", r"(AB)_{ij}=\sum_k A_{ik}B_{kj}"
@@ -47,16 +48,16 @@ class MatMul(Op):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if b.ndim == 1:  # restore the dropped axes, last one first (1-D @ 1-D gives a 0-d g)
-            g = np.expand_dims(g, -1)
+            g = n.xp.expand_dims(g, -1)
         if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = n.xp.expand_dims(g, -2)
         ga = gb = None
         if n.needs[0]:
-            ga = g @ np.swapaxes(b2, -1, -2)
+            ga = g @ n.xp.swapaxes(b2, -1, -2)
             if a.ndim == 1:
                 ga = ga[..., 0, :]
         if n.needs[1]:
-            gb = np.swapaxes(a2, -1, -2) @ g
+            gb = n.xp.swapaxes(a2, -1, -2) @ g
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
@@ -66,6 +67,7 @@ class MatMul(Op):
 class Linear(Op):
     """``x @ Wᵀ + b`` in one node (weight stored (out, in) as in PyTorch); bias optional."""
 
+    twice_differentiable = True
     name = "linear"
     inputs = ("x", "W", "b")
     formula, formula_latex = "z_j = Σ_i w_ij·x_i + b_j", r"z_j=\sum_i w_{ij}x_i+b_j"

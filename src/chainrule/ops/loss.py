@@ -26,6 +26,11 @@ def _scale(g, values_size, reduction):
     return g / values_size if reduction == "mean" else g
 
 
+def _size(x) -> int:
+    """Element count of an array or a tensor (whose ``size`` is a method, as in PyTorch)."""
+    return int(np.prod(x.shape, dtype=np.int64))
+
+
 def _same_shape(op, pred, target):
     if pred.shape != target.shape:
         raise ShapeError(
@@ -48,6 +53,7 @@ def _total(terms):
 
 @register
 class MSELoss(Op):
+    twice_differentiable = True
     name = "mse_loss"
     inputs = ("role_pred", "role_target")
     formula, formula_latex = "L = (1/N) Σ (y'_i − y_i)²", r"L=\frac{1}{N}\sum_i (y'_i-y_i)^2"
@@ -67,7 +73,7 @@ class MSELoss(Op):
         return _reduce(d * d, reduction)
 
     def vjp(self, n, g, pred, target):
-        gd = _scale(g, pred.size, n.attrs["reduction"]) * 2 * (pred - target)
+        gd = _scale(g, _size(pred), n.attrs["reduction"]) * 2 * (pred - target)
         return gd, (-gd if n.needs[1] else None)
 
     def export(self, c, t):
@@ -85,6 +91,7 @@ class MSELoss(Op):
 
 @register
 class HalfSSELoss(Op):
+    twice_differentiable = True
     name = "half_sse_loss"
     inputs = ("role_pred", "role_target")
     formula, formula_latex = "L = ½ Σ (y_i − y'_i)²", r"L=\frac{1}{2}\sum_i (y_i-y'_i)^2"
@@ -217,6 +224,7 @@ _LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here so that p = 0 or 1 g
 
 @register
 class BCELoss(Op):
+    twice_differentiable = True
     name = "binary_cross_entropy"
     inputs = ("role_pred", "role_target")
     formula, formula_latex = "L = −[y log p + (1 − y) log(1 − p)]", r"L=-\left[y\log p+(1-y)\log(1-p)\right]"
@@ -246,15 +254,15 @@ class BCELoss(Op):
         return _reduce((target - 1) * log_q - target * log_p, reduction)
 
     def vjp(self, n, g, p, target):
-        g = _scale(g, p.size, n.attrs["reduction"])
+        g = _scale(g, _size(p), n.attrs["reduction"])
         gp = gt = None
         if n.needs[0]:
             # PyTorch: (p − y) / max((1 − p)p, 1e-12), so p = 0 or 1 gives a large finite slope.
-            gp = g * (p - target) / np.maximum((1 - p) * p, _BCE_EPS)
+            gp = g * (p - target) / n.xp.maximum((1 - p) * p, _BCE_EPS)
         if n.needs[1]:
             # PyTorch: −logit(p) = −log(p/(1 − p)), unclamped: +inf at p = 0, −inf at p = 1.
             with np.errstate(divide="ignore"):
-                gt = g * -np.log(p / (1 - p))
+                gt = g * -n.xp.log(p / (1 - p))
         return gp, gt
 
     # Code export: the logarithms are clamped at -100 as in forward (and PyTorch), so p = 0 or 1 stays finite.
@@ -281,6 +289,7 @@ class BCELoss(Op):
 
 @register
 class BCEWithLogitsLoss(Op):
+    twice_differentiable = True
     name = "binary_cross_entropy_with_logits"
     inputs = ("role_logits", "role_target")
     formula, formula_latex = "L = −[y log σ(z) + (1 − y) log(1 − σ(z))]", r"L=-\left[y\log\sigma(z)+(1-y)\log(1-\sigma(z))\right]"
@@ -291,8 +300,8 @@ class BCEWithLogitsLoss(Op):
         return _reduce(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z))), reduction)
 
     def vjp(self, n, g, z, target):
-        g = _scale(g, z.size, n.attrs["reduction"])
+        g = _scale(g, _size(z), n.attrs["reduction"])
         # σ(z) − y written as (1 − y)σ(z) − yσ(−z): no 1 − ε cancellation when y = 1 and z ≫ 0.
-        gz = g * ((1 - target) * sigmoid(z) - target * sigmoid(-z)) if n.needs[0] else None
+        gz = g * ((1 - target) * sigmoid(z, n.xp) - target * sigmoid(-z, n.xp)) if n.needs[0] else None
         gt = -g * z if n.needs[1] else None
         return gz, gt

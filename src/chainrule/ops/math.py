@@ -9,6 +9,7 @@ from .base import Op, register
 
 @register
 class Sin(Op):
+    twice_differentiable = True
     name = "sin"
     formula, formula_latex = "sin z", r"\sin z"
     derivative, derivative_latex = "cos z", r"\cos z"
@@ -22,6 +23,7 @@ class Sin(Op):
 
 @register
 class Cos(Op):
+    twice_differentiable = True
     name = "cos"
     formula, formula_latex = "cos z", r"\cos z"
     derivative, derivative_latex = "−sin z", r"-\sin z"
@@ -35,6 +37,7 @@ class Cos(Op):
 
 @register
 class Log1p(Op):
+    twice_differentiable = True
     name = "log1p"
     formula, formula_latex = "ln(1 + z)", r"\ln(1+z)"
     derivative, derivative_latex = "1/(1 + z)", r"\frac{1}{1+z}"
@@ -50,6 +53,7 @@ class Log1p(Op):
 class Remainder(Op):
     """``a % b`` with the sign of ``b`` (Python's and PyTorch's rule)."""
 
+    twice_differentiable = True
     name = "remainder"
     inputs = ("a", "b")
     formula, formula_latex = "a − b·⌊a/b⌋", r"a-b\lfloor a/b\rfloor"
@@ -59,7 +63,7 @@ class Remainder(Op):
         return np.remainder(a, b)
 
     def vjp(self, n, g, a, b):
-        gb = -g * np.floor_divide(a, b) if n.needs[1] else None
+        gb = -g * np.floor_divide(n.xp.values(a), n.xp.values(b)) if n.needs[1] else None
         return g, gb
 
 

@@ -24,6 +24,7 @@ def _count(shape, axis):
 
 @register
 class Sum(Op):
+    twice_differentiable = True
     name = "sum"
     uses_inputs = False
     formula, formula_latex = "Σ z_i", r"\sum_i z_i"
@@ -33,12 +34,13 @@ class Sum(Op):
         return a.sum(axis=axis, keepdims=keepdims)
 
     def vjp(self, n, g, a):
-        g = _expand(g, a.shape, n.attrs["axis"], n.attrs["keepdims"])
-        return (np.broadcast_to(g, a.shape),)
+        g = _expand(g, a.shape, n.attrs["axis"], n.attrs["keepdims"], n.xp)
+        return (n.xp.broadcast_to(g, a.shape),)
 
 
 @register
 class Mean(Op):
+    twice_differentiable = True
     name = "mean"
     uses_inputs = False
     formula, formula_latex = "(1/N) Σ z_i", r"\frac{1}{N}\sum_i z_i"
@@ -49,14 +51,14 @@ class Mean(Op):
 
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
-        g = _expand(g, a.shape, axis, n.attrs["keepdims"]) / _count(a.shape, axis)
-        return (np.broadcast_to(g, a.shape),)
+        g = _expand(g, a.shape, axis, n.attrs["keepdims"], n.xp) / _count(a.shape, axis)
+        return (n.xp.broadcast_to(g, a.shape),)
 
 
 class _Extremum(Op):
     """max/min; ties share the gradient equally (as torch.amax/amin do)."""
-    uses_output = True
 
+    twice_differentiable = True
     reducer = None
 
     def forward(self, a, axis=None, keepdims=False):
@@ -64,11 +66,12 @@ class _Extremum(Op):
 
     def vjp(self, n, g, a):
         axis, keepdims = n.attrs["axis"], n.attrs["keepdims"]
-        out = _expand(n.out, a.shape, axis, keepdims)
+        a = n.xp.values(a)
+        out = _expand(self.reducer(a, axis=axis, keepdims=keepdims), a.shape, axis, keepdims)
         mask = a == out
         count = mask.sum(axis=axis, keepdims=True)
-        g = _expand(g, a.shape, axis, keepdims)
-        return (np.where(mask, g / count, 0).astype(g.dtype, copy=False),)
+        g = _expand(g, a.shape, axis, keepdims, n.xp)
+        return (n.xp.where(mask, g / count, 0).astype(g.dtype, copy=False),)
 
 
 @register
@@ -90,6 +93,7 @@ class Min(_Extremum):
 class _ExtremumAlongDim(Op):
     """``max(dim)``/``min(dim)`` values: the gradient goes to the index returned, one per slice (PyTorch)."""
 
+    twice_differentiable = True
     uses_inputs = False
     finder = None
 
@@ -125,6 +129,7 @@ class MinDim(_ExtremumAlongDim):
 
 @register
 class Norm2(Op):
+    twice_differentiable = True
     name = "norm2"
     uses_output = True
     formula, formula_latex = "‖z‖ = √(Σ z_i²)", r"\lVert z\rVert=\sqrt{\sum_i z_i^2}"

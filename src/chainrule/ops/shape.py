@@ -10,6 +10,7 @@ from .base import Op, register
 
 @register
 class Reshape(Op):
+    twice_differentiable = True
     name = "reshape"
     uses_inputs = False
     formula = formula_latex = "reshape(z)"
@@ -24,6 +25,7 @@ class Reshape(Op):
 
 @register
 class Permute(Op):
+    twice_differentiable = True
     name = "permute"
     uses_inputs = False
     formula, formula_latex = "zᵀ", "z^{\\top}"
@@ -33,16 +35,12 @@ class Permute(Op):
         return a.transpose(axes)
 
     def vjp(self, n, g, a):
-        return (g.transpose(np.argsort(n.attrs["axes"])),)
-
-
-def _has_array(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, (np.ndarray, list)) for i in items)
+        return (n.xp.transpose(g, np.argsort(n.attrs["axes"])),)
 
 
 @register
 class GetItem(Op):
+    twice_differentiable = True
     name = "getitem"
     uses_inputs = False
     formula = formula_latex = "z[index]"
@@ -55,17 +53,12 @@ class GetItem(Op):
         return out
 
     def vjp(self, n, g, a):
-        index = n.attrs["index"]
-        out = np.zeros(a.shape, dtype=g.dtype)
-        if _has_array(index):
-            np.add.at(out, index, g)
-        else:
-            out[index] = g
-        return (out,)
+        return (n.xp.index_add(a.shape, n.attrs["index"], g),)
 
 
 @register
 class Cat(Op):
+    twice_differentiable = True
     name = "cat"
     uses_inputs = False
     formula = formula_latex = "cat(z_1, …, z_k)"
@@ -76,11 +69,12 @@ class Cat(Op):
 
     def vjp(self, n, g, *arrays):
         bounds = np.cumsum([a.shape[n.attrs["axis"]] for a in arrays])[:-1]
-        return tuple(np.split(g, bounds, axis=n.attrs["axis"]))
+        return tuple(n.xp.split(g, bounds, axis=n.attrs["axis"]))
 
 
 @register
 class Stack(Op):
+    twice_differentiable = True
     name = "stack"
     uses_inputs = False
     formula = formula_latex = "stack(z_1, …, z_k)"
@@ -90,13 +84,14 @@ class Stack(Op):
         return np.stack(arrays, axis=axis)
 
     def vjp(self, n, g, *arrays):
-        return tuple(np.moveaxis(g, n.attrs["axis"], 0))
+        return tuple(n.xp.moveaxis(g, n.attrs["axis"], 0))
 
 
 @register
 class SetItem(Op):
     """``a[index] = v`` out of place: what an in-place assignment records in the graph."""
 
+    twice_differentiable = True
     name = "setitem"
     inputs = ("a", "v")
     uses_inputs = False
@@ -126,6 +121,7 @@ def _mask(shape, index) -> np.ndarray:
 
 @register
 class Clone(Op):
+    twice_differentiable = True
     name = "clone"
     uses_inputs = False
     formula = formula_latex = "z"
@@ -142,6 +138,7 @@ class Clone(Op):
 class Expand(Op):
     """Broadcast to a larger shape (``expand``/``broadcast_to``); backward sums the copies."""
 
+    twice_differentiable = True
     name = "expand"
     uses_inputs = False
     formula = formula_latex = "broadcast(z)"
@@ -156,6 +153,7 @@ class Expand(Op):
 
 @register
 class Repeat(Op):
+    twice_differentiable = True
     name = "repeat"
     uses_inputs = False
     formula = formula_latex = "tile(z)"
@@ -175,6 +173,7 @@ class Repeat(Op):
 
 @register
 class Gather(Op):
+    twice_differentiable = True
     name = "gather"
     uses_inputs = False
     formula = formula_latex = "out[i][j] = z[i][index[i][j]] (along dim)"
@@ -190,6 +189,7 @@ class Gather(Op):
 
 @register
 class ScatterAdd(Op):
+    twice_differentiable = True
     name = "scatter_add"
     inputs = ("a", "src")
     uses_inputs = False

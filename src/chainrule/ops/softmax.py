@@ -21,6 +21,7 @@ def log_softmax(a, axis=-1):
 
 @register
 class Softmax(Op):
+    twice_differentiable = True
     name = "softmax"
     uses_output = True
     uses_inputs = False
@@ -75,6 +76,7 @@ class Softmax(Op):
 
 @register
 class LogSoftmax(Op):
+    twice_differentiable = True
     name = "log_softmax"
     uses_output = True
     uses_inputs = False
@@ -86,11 +88,12 @@ class LogSoftmax(Op):
 
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
-        return (g - np.exp(n.out) * g.sum(axis=axis, keepdims=True),)
+        return (g - n.xp.exp(n.out) * g.sum(axis=axis, keepdims=True),)
 
 
 @register
 class LogSumExp(Op):
+    twice_differentiable = True
     name = "logsumexp"
     uses_output = True
     formula, formula_latex = "log Σ_j e^(z_j)", r"\log\sum_j e^{z_j}"
@@ -110,12 +113,13 @@ class LogSumExp(Op):
 
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
-        out = n.out if n.attrs["keepdims"] else np.expand_dims(n.out, axis)
-        g = g if n.attrs["keepdims"] else np.expand_dims(g, axis)
-        top = a.max(axis=axis, keepdims=True)
+        xp = n.xp
+        out = n.out if n.attrs["keepdims"] else xp.expand_dims(n.out, axis)
+        g = g if n.attrs["keepdims"] else xp.expand_dims(g, axis)
+        top = xp.values(a).max(axis=axis, keepdims=True)
         if not np.isfinite(top).all():
-            return (g * np.exp(a - out),)
+            return (g * xp.exp(a - out),)
         # softmax(z) from the shifted logits, not e^(z − out): out is rounded, and at |out| = 1000 that
         # rounding alone would cost e^(z − out) three digits.
-        e = np.exp(a - top)
+        e = xp.exp(a - top)
         return (g * (e / e.sum(axis=axis, keepdims=True)),)
