@@ -376,7 +376,7 @@ def test_optimizer_step_between_forward_and_backward_raises():
     (w * w).sum().backward()
     loss = (w * w).sum()  # saves w for its backward
     opt.step()  # modifies w in place
-    with pytest.raises(GraphError, match="modified by an in-place operation"):
+    with pytest.raises(GraphError, match="modified by an inplace operation"):
         loss.backward()
 
 

@@ -182,6 +182,10 @@ def test_invalid_hyperparameters_raise_like_torch(make):
         make([nn.Parameter(np.zeros(2))])
 
 
-def test_optimizer_rejects_tensor_without_grad():
-    with pytest.raises(TypeError):
-        cr.optim.SGD([cr.tensor(np.zeros(2))], lr=0.1)
+def test_optimizer_accepts_and_skips_a_tensor_without_grad():
+    frozen = cr.tensor(np.ones(2))
+    opt = cr.optim.SGD([frozen], lr=0.1)
+    opt.step()
+    np.testing.assert_array_equal(frozen, [1.0, 1.0])
+    with pytest.raises(TypeError, match="SGD can only optimize Tensors, but one of the params is ndarray"):
+        cr.optim.SGD([np.zeros(2)], lr=0.1)

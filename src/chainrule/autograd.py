@@ -143,7 +143,12 @@ class Node:
         self.edges = tuple([p.grad_fn for p in parents])
         self.attrs = attrs
         self.out = out
-        self.versions = tuple([p._vc.value for p in parents]) if op.uses_inputs else None
+        if not op.uses_inputs:
+            self.versions = None
+        elif op.reads is None:
+            self.versions = tuple([p._vc.value for p in parents])
+        else:  # only the inputs this backward will read (as PyTorch saves only those)
+            self.versions = tuple([p._vc.value if r else None for p, r in zip(parents, op.reads(needs))])
         self.needs = needs  # which parents require grad, fixed when the op runs (as in PyTorch)
         self.origin = None
         self.hooks = None  # hooks registered on the output tensor (a non-leaf)
@@ -215,10 +220,10 @@ def topological_order(roots) -> list:
 
 def _check_versions(node) -> None:
     for i, (parent, saved) in enumerate(zip(node.parents, node.versions or ())):
-        if parent._vc.value != saved:
+        if saved is not None and parent._vc.value != saved:
             raise GraphError(
                 f"one of the tensors needed for gradient computation has been modified by an "
-                f"in-place operation: input {i} of {node.op.name} (shape {parent.shape}) is at "
+                f"inplace operation: input {i} of {node.op.name} (shape {parent.shape}) is at "
                 f"version {parent._vc.value}; expected version {saved} instead. The usual cause is "
                 f"optimizer.step() (or another in-place update) between the forward pass and "
                 f"its backward(); run the forward pass again after changing parameters, or clone() "
@@ -226,7 +231,7 @@ def _check_versions(node) -> None:
             )
     if node.saved_out is not None and node.saved_out[0].value != node.saved_out[1]:
         raise GraphError(
-            f"one of the tensors needed for gradient computation has been modified by an in-place "
+            f"one of the tensors needed for gradient computation has been modified by an inplace "
             f"operation: output 0 of {node.op.name} (shape {node.out.shape}) is at version "
             f"{node.saved_out[0].value}; expected version {node.saved_out[1]} instead. Its backward "
             f"reads its own output; clone() it before changing it in place."

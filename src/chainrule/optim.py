@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .autograd import enable_grad
 from .tensor import Tensor, zero_grads
 
 
@@ -15,20 +16,41 @@ class Optimizer:
     defaults: dict = {}
 
     def __init__(self, params, **hyper):
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got a Tensor"
+            )
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self._hyper = hyper
         self.param_groups = []
-        for group in groups:
-            group = {**self.defaults, **hyper, **group}
-            group["params"] = list(group["params"])
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.requires_grad:
-                    raise TypeError(f"{type(self).__name__}: every parameter must be a tensor that requires grad, got {p!r}")
-            self._validate(group)
-            self.param_groups.append(group)
         self.state: dict[int, dict] = {}
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (the rest from the defaults), as in PyTorch.
+
+        Parameters that do not require grad are accepted (frozen layers) and skipped while their
+        ``.grad`` is None; a parameter may belong to one group only.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{type(self).__name__}: param_group must be a dict, got {type(param_group).__name__}")
+        group = {**self.defaults, **self._hyper, **param_group}
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__} can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if p.grad_fn is not None:
+                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self._validate(group)
+        self.param_groups.append(group)
 
     def _validate(self, group) -> None:
         """PyTorch's checks and wording ("Invalid learning rate: -1"), prefixed with the optimizer."""
@@ -46,8 +68,16 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place (its version counter advances)."""
+    def step(self, closure=None):
+        """Update every parameter that has a gradient, in place (its version counter advances).
+
+        ``closure``, as in PyTorch, re-evaluates the model and returns the loss; it runs with grad
+        enabled before the update, and its loss is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -59,6 +89,7 @@ class Optimizer:
                 if new is not p.array:
                     np.copyto(p.array, new)
                 p._bump()
+        return loss
 
     def _update(self, w, g, state, group):
         """The new value of ``w``: a new array, or ``w`` itself after updating it in place."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import functional as F
 from ..dtypes import get_default_dtype
+from ..tensor import _check_device
 from . import init
 from .module import Module, Parameter
 
@@ -15,8 +16,12 @@ from .module import Module, Parameter
 class Linear(Module):
     """``y = x Wᵀ + b`` with ``weight`` of shape (out_features, in_features), initialised as in PyTorch."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise TypeError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        _check_device(device, "Linear")
         self.in_features, self.out_features = int(in_features), int(out_features)
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
@@ -41,8 +46,12 @@ class Sequential(Module):
 
     def __init__(self, *modules):
         super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):  # Sequential(OrderedDict([("fc", ...), ...]))
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+            return
         for i, m in enumerate(modules):
-            setattr(self, str(i), m)
+            self.add_module(str(i), m)
 
     def forward(self, x):
         for m in self._modules.values():

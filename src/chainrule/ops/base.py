@@ -12,7 +12,8 @@ An op is a small object with three parts kept side by side:
 ``uses_inputs`` is False for ops whose backward never reads their inputs' values; only the other
 ops need the in-place-modification check. ``uses_output`` is True for ops whose backward reads
 their own output (``n.out``): changing that output in place is then caught too.
-``twice_differentiable`` is True for ops whose ``vjp`` computes only with operators and ``n.xp``
+``reads`` narrows ``uses_inputs`` to the inputs a backward with the given ``needs`` reads (the
+gradient of ``a × b`` with respect to ``a`` reads only ``b``). ``twice_differentiable`` is True for ops whose ``vjp`` computes only with operators and ``n.xp``
 (see ``chainrule.xp``), so that under ``create_graph`` it records itself and can be differentiated
 again; backward with ``create_graph`` through any other op raises. ``inputs`` names the role of each input where the order
 matters (drawings label the edges with it); commutative and one-input ops leave it empty.
@@ -27,6 +28,7 @@ class Op:
     name = "op"
     uses_inputs = True
     uses_output = False
+    reads = None  # or a function: needs -> which inputs' values the vjp reads (default: all of them)
     twice_differentiable = False
     inputs: tuple = ()
     formula = ""

@@ -41,6 +41,7 @@ class Sub(Op):
 @register
 class Mul(Op):
     twice_differentiable = True
+    reads = staticmethod(lambda needs: (needs[1], needs[0]))
     name = "mul"
     formula, formula_latex = "a × b", r"a \times b"
     derivative, derivative_latex = "∂/∂a = b, ∂/∂b = a", r"\frac{\partial}{\partial a}=b,\ \frac{\partial}{\partial b}=a"
@@ -55,6 +56,7 @@ class Mul(Op):
 @register
 class Div(Op):
     twice_differentiable = True
+    reads = staticmethod(lambda needs: (False, True))
     name = "div"
     uses_output = True
     inputs = ("a", "b")

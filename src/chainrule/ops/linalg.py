@@ -15,6 +15,7 @@ def _dims(shape) -> str:
 @register
 class MatMul(Op):
     twice_differentiable = True
+    reads = staticmethod(lambda needs: (needs[1], needs[0]))
     name = "matmul"
     inputs = ("a", "b")
     formula, formula_latex = "(AB)_ij = Σ_k A_ik B_kj", r"(AB)_{ij}=\sum_k A_{ik}B_{kj}"
@@ -68,6 +69,7 @@ class Linear(Op):
     """``x @ Wᵀ + b`` in one node (weight stored (out, in) as in PyTorch); bias optional."""
 
     twice_differentiable = True
+    reads = staticmethod(lambda needs: (needs[1], needs[0], False)[:len(needs)])
     name = "linear"
     inputs = ("x", "W", "b")
     formula, formula_latex = "z_j = Σ_i w_ij·x_i + b_j", r"z_j=\sum_i w_{ij}x_i+b_j"
