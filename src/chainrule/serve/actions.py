@@ -162,7 +162,7 @@ def grade_answers(source, step, answers: dict, sig_digits: int = 3) -> dict:
     flat = {}
     for key, text in answers.items():
         flat[str(key)] = _number(str(key), text)
-    truth = run_spec(spec, steps=step, keep_graph=0).steps[step - 1].to_dict()
+    truth = run_spec(spec, steps=step).steps[step - 1].to_dict()
     nested = {k: _nest(truth[k], flat, k) for k in ("forward", "loss", "dL_doutput", "delta", "grad", "params_after")
               if truth.get(k) is not None}
     for n, layer in enumerate(nested["forward"]):

@@ -207,12 +207,13 @@ def _step_view(key: str, step: int, lang: str) -> dict:
     source = json.loads(key)
     spec = load_page_spec(source)
     with np.errstate(all="ignore"):
-        if spec.optimizer == "sgd" and step > 1:
-            run = run_spec(spec, steps=step, keep_graph=0)
+        run = run_spec(spec, steps=step, keep_graph=0) if spec.optimizer == "sgd" and step > 1 else None
+        start = run.steps[step - 1].params_before if run else None
+        if start and all(np.isfinite(p).all() for p in start.values()):
             losses = run.losses
-            dv = derive(_rebased(spec, run.steps[step - 1].params_before), steps=1, lang=lang)
+            dv = derive(_rebased(spec, start), steps=1, lang=lang)
             k = 1
-        else:
+        else:  # step 1, an optimizer with state, or weights that overflowed: derive every step
             dv = derive(spec, steps=step, lang=lang)
             losses, k = dv.run.losses, step
     doc = dv.steps[k - 1]
