@@ -162,3 +162,38 @@ def test_export_download(page):
     with page.expect_download() as info:
         page.click('[data-export="toml"]')
     assert info.value.suggested_filename == "seed.toml"
+
+
+def _layout(pg):
+    return pg.evaluate("""() => {
+        const box = (e) => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); };
+        return {
+            panels: ['#diagram', '#current', '#history', '#loss-curve', '#btn-next', '#btn-play', '#practice']
+                .map((s) => box(document.querySelector(s))),
+            neurons: [...document.querySelectorAll('#diagram .neuron circle')].map(box),
+            labels: [...document.querySelectorAll('#diagram .wlabel rect, #diagram .box rect')].map(box),
+        };
+    }""")
+
+
+def test_no_layout_jumps_while_stepping(page):
+    page.goto_app("spec=mazur")
+    first = _layout(page)
+    for _ in range(6):
+        click_and_wait(page, "#btn-next")
+        assert _layout(page) == first
+    click_and_wait(page, "#btn-step")
+    assert _layout(page) == first
+
+
+def test_play_and_pause(page):
+    page.goto_app("spec=seed")
+    page.evaluate("document.getElementById('speed').value = '150'")
+    page.click("#btn-play")
+    assert "Pause" in page.inner_text("#btn-play")
+    page.wait_for_function("window.chainruleState().view.stage >= 3", timeout=30_000)
+    page.click("#btn-play")
+    assert "Play" in page.inner_text("#btn-play")
+    reached = stage(page)
+    page.wait_for_timeout(600)
+    assert stage(page) == reached

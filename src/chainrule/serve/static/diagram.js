@@ -20,8 +20,10 @@
   // neurons: candidates from the middle outwards; the first free one wins.
   function place(a, b, r, placed, circles) {
     let best = null;
-    for (const t of [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82, 0.46, 0.54, 0.38, 0.62, 0.3, 0.7, 0.22, 0.78]) {
-      const x = a.x + r + (b.x - a.x - 2 * r) * t, y = a.y + (b.y - a.y) * t;
+    const ts = [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82, 0.46, 0.54, 0.38, 0.62, 0.3, 0.7, 0.22, 0.78];
+    const candidates = [0, 12, -12].flatMap((dy) => ts.map((t) => [t, dy])); // on the edge first, then just off it
+    for (const [t, dy] of candidates) {
+      const x = a.x + r + (b.x - a.x - 2 * r) * t, y = a.y + (b.y - a.y) * t + dy;
       let cost = 0;
       for (const p of placed) {
         const ox = LW + 4 - Math.abs(p[0] - x), oy = LH + 4 - Math.abs(p[1] - y);
