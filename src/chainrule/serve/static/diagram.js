@@ -14,7 +14,7 @@
     return e;
   }
 
-  const LW = 74, LH = 42; // an edge label's box
+  const LW = 80, LH = 42; // an edge label's box
 
   // The point along edge a→b where a label box overlaps least with the labels already placed and the
   // neurons: candidates from the middle outwards; the first free one wins.
@@ -71,6 +71,7 @@
     const circles = cols.flat(), placed = [];
     net.layers.forEach((layer, l) => layer.forEach((n, j) => { // bias boxes sit under their neuron
       if (l > 0 && n.bias) placed.push([cols[l][j].x, cols[l][j].y + r + 44]);
+      if (l > 0 && n.activation !== "none") placed.push([cols[l][j].x, cols[l][j].y - r - 14]); // its z label
     }));
     for (const e of net.edges) {
       const a = cols[e.layer - 1][e.i], b = cols[e.layer][e.j];
