@@ -370,3 +370,20 @@ def test_finite_json_for_non_finite_numbers():
     from chainrule.serve.app import _finite
 
     assert _finite({"a": [math.inf, -math.inf, math.nan, 1.5]}) == {"a": ["inf", "-inf", "nan", 1.5]}
+
+
+def test_cross_entropy_targets_and_batches(client):
+    v = values(client, spec="softmax", stage=0)
+    raw = v["spec"]
+    assert v["samples"] == len(raw["data"]["x"]) > 1
+    cls = raw["data"]["y"][0]
+    targets = [v["values"][o["target"]]["v"] for o in v["net"]["outputs"]]
+    assert targets == [1.0 if j == cls else 0.0 for j in range(raw["layers"][-1])]  # one-hot of sample 1's class
+    assert all("[" not in n["symbol"] for layer in v["net"]["layers"] for n in layer)  # no sample index in labels
+    assert v["net"]["layers"][1][0]["z"] == "forward[0].z[0][0]"                     # the first sample's keys
+    labels = [s["label"] for s in v["stages"] if s["phase"] == "forward"]
+    assert labels[0].endswith("Sample 1") and labels[2].endswith("Sample 2")
+    spec = edit(client, spec="softmax", op="set", path="data.y[0]", value="2").json()["spec"]
+    assert spec["data"]["y"][0] == 2
+    r = edit(client, spec="softmax", op="set", path="data.y[0]", value="1.5")
+    assert r.status_code == 400 and "whole number" in r.json()["error"]

@@ -224,8 +224,10 @@ def _step_view(key: str, step: int, lang: str) -> dict:
     values.update(flatten({"params_before": record["params_before"]}))
     x = spec.x[0] if spec.single_sample else spec.x
     values.update(flatten({"x": _plain(x)}))
-    if spec.loss == "cross_entropy":
-        values.update(flatten({"y": [float(v) for v in np.asarray(spec.y).reshape(-1)]}))
+    if spec.loss == "cross_entropy":  # the class index, and the one-hot target the loss compares with
+        classes = np.asarray(spec.y).reshape(-1)
+        values.update(flatten({"y": [float(v) for v in classes]}))
+        values.update(flatten({"target": _plain(np.eye(spec.layers[-1])[int(classes[0])])}))
     else:
         values.update(flatten({"y": _plain(spec.y[0] if spec.single_sample else spec.y)}))
     stage_of = {k: s["index"] for s in stages for k in s["keys"]}
@@ -275,7 +277,7 @@ def net_layout(spec: Spec, symbols: dict | None = None) -> dict:
     outputs = []
     for j in range(spec.layers[-1]):
         if spec.loss == "cross_entropy":
-            target = "y[0]" if spec.single_sample else "y[0]"
+            target = f"target[{j}]"
         else:
             target = f"y[{j}]" if spec.single_sample else f"y[0][{j}]"
         outputs.append({"target": target, "dL": f"dL_doutput{s}[{j}]",
@@ -287,7 +289,7 @@ def net_layout(spec: Spec, symbols: dict | None = None) -> dict:
 
 def _plain_symbol(symbol: str) -> str:
     """A batch entry's symbol names its sample (``z_1^[1]``); the diagram shows the first sample."""
-    return re.sub(r"\^\[\d+\]", "", symbol)
+    return re.sub(r"\^?\[\d+\]", "", symbol)
 
 
 # ----------------------------------------------------------------------------- what one request returns

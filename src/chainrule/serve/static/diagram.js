@@ -58,6 +58,10 @@
     const x0 = 56, x1 = 588;
     const cols = net.layers.map((layer, l) => column(layer.length, x0 + (x1 - x0) * l / depth));
     const r = Math.max(15, Math.min(27, Math.min(...cols.map((c) => c[0].spacing)) * 0.3));
+    // a bias box sits under its neuron, or beside it (right) where the neurons of a column are close
+    // (left of an output neuron, whose right side holds its target)
+    const biasAt = (p) => (p.spacing >= 128 ? [p.x, p.y + r + 44]
+      : [p.x + (p.x === cols[depth][0].x ? -1 : 1) * (r + LW / 2 + 6), p.y + 16]);
 
     // titles
     net.layers.forEach((layer, l) => {
@@ -70,7 +74,7 @@
     const gEdges = el("g", {}, svg), gLabels = el("g", {}, svg);
     const circles = cols.flat(), placed = [];
     net.layers.forEach((layer, l) => layer.forEach((n, j) => { // bias boxes sit under their neuron
-      if (l > 0 && n.bias) placed.push([cols[l][j].x, cols[l][j].y + r + 44]);
+      if (l > 0 && n.bias) placed.push(biasAt(cols[l][j]));
       if (l > 0 && n.activation !== "none") placed.push([cols[l][j].x, cols[l][j].y - r - 14]); // its z label
     }));
     for (const e of net.edges) {
@@ -112,7 +116,7 @@
         if (n.bias) {
           const b = n.bias, bg = el("g", { class: "wlabel editable" + (isHl(b.grad, b.after) ? " hl" : ""),
                                          "data-keys": [b.before, b.grad, b.after].join(" "), "data-edit": b.edit,
-                                         transform: `translate(0,${r + 44})` }, g);
+                                         transform: `translate(${biasAt(p)[0] - p.x},${biasAt(p)[1] - p.y})` }, g);
           el("rect", { x: -LW / 2, y: -LH / 2, width: LW, height: LH, rx: 5 }, bg);
           el("text", { class: "w", y: -8 }, bg, `${b.symbol} ${shown(b.before, "")}`);
           el("text", { class: "g", y: 5 }, bg, shown(b.grad, "") && `∂ ${shown(b.grad, "")}`);
@@ -134,13 +138,16 @@
       el("text", { y: -5 }, g, `${o.symbol} = ${shown(o.target, "")}`);
       el("text", { class: "g", y: 13 }, g, shown(o.dL, "") && `∂L/∂y′ ${shown(o.dL, "")}`);
       const path = g.getAttribute("data-edit");
-      g.addEventListener("click", () => opts.onEdit && opts.onEdit(path, `${t.target} ${o.symbol}`, val(o.target), g));
+      const now = v.loss === "cross_entropy" ? val("y[0]") : val(o.target); // a class index, or the target
+      g.addEventListener("click", () => opts.onEdit && opts.onEdit(path, `${t.target} ${o.symbol}`, now, g));
     });
     const last = outCol[outCol.length - 1], ly = Math.min(BOTTOM + 10, last.y + 82), lx = tx;
     const lg = el("g", { class: "box" + (isHl("loss") ? " hl" : ""), "data-keys": "loss", transform: `translate(${lx},${ly})` }, svg);
     el("rect", { x: -42, y: -24, width: 84, height: 48, rx: 8 }, lg);
     el("text", { y: -6 }, lg, `L (${t.loss_label})`);
     el("text", { y: 13, style: "font-weight:700" }, lg, shown("loss", ""));
+
+    if (v.samples > 1) el("text", { class: "layer-title", x: cols[0][0].x, y: 40 }, svg, t.sample_of.replace("{n}", v.samples));
 
     // legend
     const leg = el("g", { class: "legend", transform: `translate(12,${H - 14})` }, svg);

@@ -18,7 +18,7 @@ window.I18N = {
     score: "Score: {right} right · {wrong} wrong · {revealed} revealed",
     carried_from: "right given your earlier answer {what}", no_cause: "No classic mistake reproduces this value.",
     cause: "Likely cause: {cause}", done_step: "Step complete. Press Next for the next step.",
-    not_number: "Type a number.", grad_legend: "∂L/∂", new_legend: "new",
+    not_number: "Type a number.", sample_of: "sample 1 of {n}", grad_legend: "∂L/∂", new_legend: "new",
   },
   zh: {
     tagline: "反向传播，一步一步", spec: "网络", explore: "演示", practice: "练习",
@@ -36,6 +36,6 @@ window.I18N = {
     score: "得分：正确 {right} · 错误 {wrong} · 显示 {revealed}",
     carried_from: "按你前面的答案 {what} 算是对的", no_cause: "没有常见错误能得出这个值。",
     cause: "可能的原因：{cause}", done_step: "这一步完成了。按“下一步”继续。",
-    not_number: "请输入一个数。", grad_legend: "∂L/∂", new_legend: "新值",
+    not_number: "请输入一个数。", sample_of: "样本 1 / {n}", grad_legend: "∂L/∂", new_legend: "新值",
   },
 };
