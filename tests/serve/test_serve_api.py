@@ -387,3 +387,25 @@ def test_cross_entropy_targets_and_batches(client):
     assert spec["data"]["y"][0] == 2
     r = edit(client, spec="softmax", op="set", path="data.y[0]", value="1.5")
     assert r.status_code == 400 and "whole number" in r.json()["error"]
+
+
+def test_export_file_name_is_safe(client):
+    raw = view_mod.canonical(load_spec("seed"))
+    raw["name"] = 'x"\r\nSet-Cookie: a=b; ../../etc/名'
+    for what in ("toml", "md", "python", "svg"):
+        r = post(client, "/api/export", {"spec": raw, "what": what})
+        assert r.status_code == 200, (what, r.text)
+        disposition = r.headers["content-disposition"]
+        assert "\r" not in disposition and "\n" not in disposition and "/" not in disposition
+        assert "set-cookie" not in {k.lower() for k in r.headers}
+
+
+def test_derivation_lines_are_derives_own_mathml(client):
+    from chainrule import derive
+    from chainrule.explain.render import _mathml
+
+    v = values(client, spec="seed", stage=12)
+    line = next(item for item in v["lines"] if item["stage"] == 12)
+    entry = next(e for e in derive("seed").entries if e["key"] == line["keys"][0])
+    assert line["keys"] == ["grad.W1[0][2]"] and line["text"] == entry["expression"]
+    assert line["mathml"] == _mathml(entry["latex"], "block")

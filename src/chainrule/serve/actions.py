@@ -210,9 +210,10 @@ def export_file(source, what: str, step=1, lang: str = "en") -> tuple[bytes, str
     spec = load_page_spec(source)
     step = _int("step", step, 1, MAX_STEP)
     kind, media, ext = EXPORTS[what]
-    stem = f"{spec.name}-step{step}" if kind in ("derivation", "figure") else spec.name
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.name)[:60].strip("._") or "spec"  # a safe file name
+    stem = f"{name}-step{step}" if kind in ("derivation", "figure") else name
     if kind == "spec":
-        return spec_toml(canonical(spec)).encode("utf-8"), media, f"{spec.name}.toml"
+        return spec_toml(canonical(spec)).encode("utf-8"), media, f"{name}.toml"
     if kind == "derivation":
         from ..explain import derive
 
@@ -222,7 +223,7 @@ def export_file(source, what: str, step=1, lang: str = "en") -> tuple[bytes, str
     if kind == "code":
         from ..export import export
 
-        return export(spec, to=what, steps=max(step, 1)).encode("utf-8"), media, f"{spec.name}_{what}.py"
+        return export(spec, to=what, steps=max(step, 1)).encode("utf-8"), media, f"{name}_{what}.py"
     from .. import viz
     from ..network import run as run_spec
 
