@@ -99,12 +99,23 @@
       (line.stage === view.stage ? current : historyBox).appendChild(div);
     }
     if (!stage) { const p = document.createElement("div"); p.className = "start"; p.textContent = t.start; current.appendChild(p); }
+    fitLines(current);
     const warn = $("warnings"); warn.textContent = "";
     for (const w of view.warnings) { const p = document.createElement("p"); p.textContent = "⚠ " + w; warn.appendChild(p); }
     renderPractice();
     renderSettings();
     const sel = $("spec-select");
     sel.value = typeof state.spec === "string" ? state.spec : "";
+  }
+
+  // A long line of the current stage is set smaller (down to 80%) rather than cut off at the right.
+  function fitLines(box) {
+    for (const div of box.querySelectorAll(".line")) {
+      const math = div.querySelector("math");
+      if (!math || div.scrollWidth <= div.clientWidth) continue;
+      const scale = Math.max(0.8, div.clientWidth / div.scrollWidth);
+      math.style.fontSize = `${(1.15 * scale).toFixed(3)}em`;
+    }
   }
 
   // ------------------------------------------------------------------ practice mode
