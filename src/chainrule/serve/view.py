@@ -16,6 +16,7 @@ import json
 import math
 import re
 from collections import OrderedDict
+from dataclasses import fields
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +25,7 @@ from .. import notation
 from ..errors import ChainruleError
 from ..explain import derive
 from ..explain.labels import LABELS
+from ..explain.model import Eq
 from ..explain.render import _mathml
 from ..network import SpecNetwork
 from ..network import run as run_spec
@@ -187,6 +189,19 @@ def build_stages(entries: list, depth: int, lang: str):
     return stages, lines
 
 
+class _Broken(Eq):
+    """An equation written one form per row, as chainrule derive writes its long lines."""
+
+    def long(self, precision: int) -> bool:
+        return len(self.forms) >= 2
+
+
+def broken_rows(eq: Eq, precision: int) -> list:
+    """The (lhs, rhs) LaTeX rows of ``eq`` broken at its "=" signs, by ``Eq.rows`` itself: the page's
+    derivation panel is narrower than a document, so it breaks lines that derive keeps whole."""
+    return _Broken(**{f.name: getattr(eq, f.name) for f in fields(eq)}).rows(precision, True)
+
+
 def notation_layer(layer: int, lang: str) -> str:
     return f"第{layer}层" if lang == "zh" else f"layer {layer}"
 
@@ -220,6 +235,10 @@ def _step_view(key: str, step: int, lang: str) -> dict:
     record = doc.record.to_dict()
     entries = [e for e in dv.entries if e["step"] == k]
     stages, lines = build_stages(entries, spec.depth, lang)
+    by_key = {key: eq for eq in doc.eqs for key in (eq.key, *eq.keys) if key}
+    for line in lines:
+        eq = by_key.get(line["keys"][0])
+        line["rows"] = broken_rows(eq, dv.precision) if eq is not None else []
     values = flatten({k: record[k] for k in ("forward", "loss", "dL_doutput", "delta", "grad", "params_after")})
     values.update(flatten({"params_before": record["params_before"]}))
     x = spec.x[0] if spec.single_sample else spec.x
@@ -326,6 +345,10 @@ def view(source, step: int = 1, stage: int = 0, lang: str = "en", practice: bool
         if line["stage"] <= stage:
             item["text"] = line["text"]
             item["mathml"] = mathml(line["latex"])
+            if line["stage"] == stage and len(line["rows"]) > 1:  # for the panel, when one row is too wide
+                item["mathml_rows"] = "".join(
+                    f'<tr><td class="lhs">{mathml(lhs) if lhs else ""}</td><td class="rhs">{mathml(rhs)}</td></tr>'
+                    for lhs, rhs in line["rows"])
         lines.append(item)
     v["lines"] = lines
     v["stage"], v["n_stages"], v["lang"], v["practice"] = stage, n, lang, bool(practice)

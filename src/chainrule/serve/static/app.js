@@ -96,6 +96,7 @@
       div.dataset.keys = line.keys.join(" ");
       div.innerHTML = line.mathml; // MathML written by chainrule derive's own converter (latex2mathml)
       div.title = line.text;
+      if (line.mathml_rows) div.dataset.rows = line.mathml_rows;
       (line.stage === view.stage ? current : historyBox).appendChild(div);
     }
     if (!stage) { const p = document.createElement("div"); p.className = "start"; p.textContent = t.start; current.appendChild(p); }
@@ -111,10 +112,14 @@
   // A long line of the current stage is set smaller (down to 80%) rather than cut off at the right.
   function fitLines(box) {
     for (const div of box.querySelectorAll(".line")) {
+      if (div.scrollWidth > div.clientWidth && div.dataset.rows !== undefined) {
+        // derive's own rows, one form per row (server-made MathML, like the HTML derivation's tables)
+        div.innerHTML = `<table class="eqs">${div.dataset.rows}</table>`;
+      }
       const math = div.querySelector("math");
       if (!math || div.scrollWidth <= div.clientWidth) continue;
       const scale = Math.max(0.8, div.clientWidth / div.scrollWidth);
-      math.style.fontSize = `${(1.15 * scale).toFixed(3)}em`;
+      for (const m of div.querySelectorAll("math")) m.style.fontSize = `${(1.15 * scale).toFixed(3)}em`;
     }
   }
 
