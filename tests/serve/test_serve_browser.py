@@ -216,3 +216,23 @@ def test_keys(page):
     page.wait_for_function("window.chainruleState().view.stage === 16")
     page.keyboard.press("r")
     page.wait_for_function("window.chainruleState().view.stage === 0")
+
+
+def test_settings_and_shipped_specs(page):
+    page.goto_app("spec=seed")
+    page.click("#settings summary")
+    page.fill("#set-layers", "2, 2, 1")
+    page.press("#set-layers", "Enter")
+    page.wait_for_function("JSON.stringify(window.chainruleState().view.layers) === '[2,2,1]'")
+    page.locator("#set-activations select").first.select_option("sigmoid")
+    page.wait_for_function("window.chainruleState().view.activations[0] === 'sigmoid'")
+    page.fill("#set-lr", "0.5")
+    page.press("#set-lr", "Enter")
+    page.wait_for_function("window.chainruleState().view.lr === 0.5")
+    page.fill("#set-layers", "2, 40, 1")                              # over the page's limit: refused inline
+    page.press("#set-layers", "Enter")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "expected 1..12" in page.inner_text("#error")
+    page.select_option("#spec-select", "mazur")
+    page.wait_for_function("window.chainruleState().view.name === 'mazur'")
+    assert "sigmoid" in page.text_content("#diagram")
