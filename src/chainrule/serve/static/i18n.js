@@ -1,0 +1,41 @@
+// The page's own words in English and in the seed's Chinese. The derivation lines, stage names
+// and warnings come from the server (chainrule.derive), already in the chosen language.
+"use strict";
+window.I18N = {
+  en: {
+    tagline: "backpropagation, step by step", spec: "Spec", explore: "Explore", practice: "Practice",
+    export: "Export ▾", export_spec: "Spec", export_derivation: "Derivation", export_code: "Code",
+    export_figure: "Figure", reset: "↺ Reset", back: "◀ Back", forward: "Forward", loss: "Loss",
+    backward: "Backward", update: "Update", next: "Next ▶", step: "Step ⇥", play: "▶ Play", pause: "❚❚ Pause",
+    speed: "speed", loss_curve: "Loss per step", derivation: "Derivation", earlier: "Earlier in this step",
+    network: "Network settings", layers: "Layer sizes", lr: "Learning rate η", loss_fn: "Loss",
+    optimizer: "Optimizer", activation: "Activation, layer {l}", apply: "Apply",
+    edit_hint: "Click any input, target, weight or bias on the diagram to change it. The engine recomputes everything.",
+    where: "Step {step} · stage {stage} of {n}", start: "Start of the step: inputs, targets and weights",
+    input: "input", hidden: "hidden", output: "output", target: "target", loss_label: "loss",
+    answer: "Type the value of each quantity, in the order of the derivation.", check: "Check", reveal: "Reveal",
+    right: "✓ right", wrong: "✗ wrong", carried: "↳ carried error", revealed: "revealed",
+    score: "Score: {right} right · {wrong} wrong · {revealed} revealed",
+    carried_from: "right given your earlier answer {what}", no_cause: "No classic mistake reproduces this value.",
+    cause: "Likely cause: {cause}", done_step: "Step complete. Press Next for the next step.",
+    not_number: "Type a number.", sample_of: "sample 1 of {n}", grad_legend: "∂L/∂", new_legend: "new",
+  },
+  zh: {
+    tagline: "反向传播，一步一步", spec: "网络", explore: "演示", practice: "练习",
+    export: "导出 ▾", export_spec: "网络描述", export_derivation: "公式推导", export_code: "代码",
+    export_figure: "图片", reset: "↺ 重置", back: "◀ 后退", forward: "前向传播", loss: "损失值",
+    backward: "反向传播", update: "梯度更新", next: "下一步 ▶", step: "整步 ⇥", play: "▶ 播放", pause: "❚❚ 暂停",
+    speed: "速度", loss_curve: "每步的损失值", derivation: "公式推导", earlier: "本步前面的推导",
+    network: "网络设置", layers: "各层神经元数", lr: "学习率 η", loss_fn: "损失函数",
+    optimizer: "优化器", activation: "第{l}层激活函数", apply: "应用",
+    edit_hint: "点击图中的任一输入、期望输出、权重或偏置即可修改，引擎会重新计算全部数值。",
+    where: "第 {step} 步 · 阶段 {stage} / {n}", start: "本步开始：输入、期望输出和权重",
+    input: "输入层", hidden: "隐藏层", output: "输出层", target: "期望输出", loss_label: "损失值",
+    answer: "按推导的顺序填写每个量的值。", check: "检查", reveal: "显示答案",
+    right: "✓ 正确", wrong: "✗ 错误", carried: "↳ 连带错误", revealed: "已显示",
+    score: "得分：正确 {right} · 错误 {wrong} · 显示 {revealed}",
+    carried_from: "按你前面的答案 {what} 算是对的", no_cause: "没有常见错误能得出这个值。",
+    cause: "可能的原因：{cause}", done_step: "这一步完成了。按“下一步”继续。",
+    not_number: "请输入一个数。", sample_of: "样本 1 / {n}", grad_legend: "∂L/∂", new_legend: "新值",
+  },
+};
