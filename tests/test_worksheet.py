@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 import pytest
+from worksheet_helpers import seed_by_hand
 
 from chainrule import worksheet as ws
 from chainrule.cli import main
@@ -114,26 +115,6 @@ def test_templates_with_too_many_samples_are_refused():
 
 
 # ----------------------------------------------------------------------------- no undetectable mistake
-def _seed_by_hand(spec):
-    """Every blank of the 2-3-1 linear network and each classic mistake's version of it, by hand."""
-    w1, w2 = np.asarray(spec.weights[0]), np.asarray(spec.weights[1])[:, 0]
-    x, y, eta = np.asarray(spec.x[0]), float(np.asarray(spec.y).reshape(-1)[0]), spec.lr
-
-    def blanks(sign=1.0, two=1.0, updated=False, ascent=False):
-        z = x @ w1
-        out = float(z @ w2)
-        e = sign * two * (out - y)
-        g2 = e * z
-        w2_used = w2 - eta * g2 if updated else w2
-        delta = e * w2_used
-        g1 = np.outer(x, delta)
-        step = -eta if not ascent else eta
-        return {"z": z, "out": [out], "L": [two * 0.5 * (out - y) ** 2], "dL": [e], "delta": delta, "g2": g2,
-                "g1": g1.ravel(), "w2": w2 + step * g2, "w1": (w1 + step * g1).ravel()}
-
-    return blanks
-
-
 def _shows(right, wrong):
     return any(not CLOSE(float(a), float(b)) for k in right for a, b in zip(np.ravel(wrong[k]), np.ravel(right[k])))
 
@@ -141,7 +122,7 @@ def _shows(right, wrong):
 def test_1000_seed_variants_hide_no_classic_mistake():
     for index in range(1, 1001):
         spec = ws.variant("seed", 2026, index).spec
-        blanks = _seed_by_hand(spec)
+        blanks = seed_by_hand(spec)
         right = blanks()
         for mistake in ({"sign": -1.0}, {"two": 2.0}, {"updated": True}, {"ascent": True}):
             assert _shows(right, blanks(**mistake)), (index, mistake)

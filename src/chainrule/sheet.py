@@ -181,7 +181,6 @@ def _page(title: str, lang: str, body: str) -> str:
 def worksheet_html(variant, lang: str = "en", hints: bool = False, derivation=None) -> str:
     """One student's worksheet as a standalone HTML page (MathML, the figure inline: nothing fetched)."""
     from .explain import derive
-
     from .worksheet import blank_keys
 
     t = _t(lang)
