@@ -23,11 +23,13 @@ def code(src):
 
 
 SETUP = """
-LANG = "{lang}"
 import numpy as np
+
 import chainrule as cr
-from chainrule.network import run
 from chainrule.classroom import check_answers
+from chainrule.network import run
+
+LANG = "{lang}"   # "en" or "zh": the language of figures, derivations and grades
 """
 
 # ------------------------------------------------------------------------------------------------ 1
