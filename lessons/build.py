@@ -204,7 +204,8 @@ tells a carried error from a new one. The loss is filled in as an example.
 exercise = {"name": "exercise-1", "layers": [2, 3, 1], "activations": ["none", "none"], "loss": "half_sse",
             "lr": 0.1, "init": {"weights": [[[0.2, -0.3, 0.4], [0.1, 0.5, -0.2]], [[0.6], [-0.4], [0.3]]]},
             "data": {"x": [2, 3], "y": [1]}}
-cr.viz.draw_network(exercise, show="values", lang=LANG)
+from chainrule.sheet import given_figure
+given_figure(exercise, lang=LANG)       # the given numbers only: the rest is yours to work out
 """),
     code("""
 # z = (0.2·2 + 0.1·3, −0.3·2 + 0.5·3, 0.4·2 − 0.2·3) = (0.7, 0.9, 0.2); y' = 0.42 − 0.36 + 0.06 = 0.12
@@ -323,7 +324,8 @@ Mazur 网络的一个变体（练习卷会发给学生的那种）。手算前�
 from chainrule.worksheet import variant
 v = variant("mazur", seed=2026, index=1)
 print(v.raw["init"], v.raw["data"], "lr =", v.raw["lr"])
-cr.viz.draw_network(v.spec, show="values", lang=LANG, detail=True)
+from chainrule.sheet import given_figure
+given_figure(v.spec, lang=LANG)
 """),
     code("""
 x1, x2 = v.raw["data"]["x"]

@@ -210,3 +210,28 @@ def test_zh_sheet_uses_the_seed_terms(tmp_path):
 
     html = worksheet_html(ws.variant("seed", 1, 1), lang="zh")
     assert "反向传播练习" in html and "前向传播" in html and 'lang="zh-CN"' in html
+
+
+def test_blanks_follow_the_derivation_and_the_sheet_lists_them_in_order():
+    from chainrule.sheet import worksheet_html
+
+    v = ws.variant("seed", 7, 1)
+    keys = ws.blank_keys(v.spec)
+    # forward first, then the loss, ∂L/∂y', the layer-2 gradients before layer 1's, the update last
+    first = {k: keys.index(next(x for x in keys if x.startswith(k)))
+             for k in ("forward", "loss", "dL_doutput", "grad.W2", "grad.W1", "params_after")}
+    assert first["forward"] < first["loss"] < first["dL_doutput"] < first["grad.W2"] < first["grad.W1"] \
+        < first["params_after"]
+    html = worksheet_html(v)
+    positions = [html.index(f"<code>{k}</code>") for k in keys]
+    assert positions == sorted(positions) and html.count('<span class="line">') == len(keys) + 1  # + the name line
+
+
+@pytest.mark.skipif(__import__("chainrule.sheet", fromlist=["find_chromium"]).find_chromium() is None,
+                    reason="PDF needs Chromium")
+def test_pdf_is_printed_with_chromium(tmp_path):
+    from chainrule.sheet import write_class
+
+    write_class("mazur", 1, 3, str(tmp_path), lang="zh", pdf="yes")
+    data = (tmp_path / "s01.pdf").read_bytes()
+    assert data[:5] == b"%PDF-" and data.count(b"/Type /Page") >= 1

@@ -84,8 +84,10 @@ def _mathml(tex: str) -> str:
     return convert(tex, display="inline")
 
 
-def figure_png(spec, lang: str = "en", dpi: int = 150) -> bytes:
-    """The network with only what the sheet gives (weights, biases, inputs): no computed value."""
+def given_figure(spec, lang: str = "en"):
+    """The network with only what an exercise gives (weights, biases, inputs), no computed value:
+    a ``Drawing`` (shown inline in a notebook). Drawn by viz's network drawing with the forward
+    values left out."""
     import matplotlib
 
     from .viz import _base
@@ -95,7 +97,11 @@ def figure_png(spec, lang: str = "en", dpi: int = 150) -> bytes:
     data.zs, data.acts, data.deltas, data.out_grad, data.loss = [], [], [], None, None
     with matplotlib.rc_context(_base.rc(lang)):
         fig = _Detail(data, "values", lang, _base.labels(lang), None).draw()
-    return _base.Drawing(fig, "network", lang).to_bytes("png", dpi=dpi)
+    return _base.Drawing(fig, "network", lang)
+
+
+def figure_png(spec, lang: str = "en", dpi: int = 150) -> bytes:
+    return given_figure(spec, lang).to_bytes("png", dpi=dpi)
 
 
 def _given_rows(dv, t) -> list[str]:
