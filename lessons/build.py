@@ -116,9 +116,9 @@ W1 = cr.full((2, 3), 0.5, requires_grad=True)
 W2 = cr.ones((3, 1), requires_grad=True)
 L = 0.5 * ((X @ W1 @ W2 - 60.0) ** 2).sum()
 L.backward()
-print(L.item(), W2.grad.ravel(), W1.grad)
+print(L.item(), W2.grad.numpy().ravel(), W1.grad.numpy())
 assert L.item() == 7200.0
-assert np.allclose(W1.grad, g1) and np.allclose(W2.grad.ravel(), g2)
+assert np.allclose(W1.grad.numpy(), g1) and np.allclose(W2.grad.numpy().ravel(), g2)
 """),
     md("""
 ## The whole derivation, written out
@@ -370,12 +370,12 @@ A2 = cr.sigmoid(A1 @ W2 + b2)
 L = 0.5 * ((A2 - Y) ** 2).sum()
 L.backward()
 print(L.item())
-print(W2.grad)
+print(W2.grad.numpy())
 # the matrix rule: ∂L/∂W = (input rows)ᵀ · (δ rows)
 a1, a2 = A1.detach().numpy(), A2.detach().numpy()
 D2 = (a2 - Y.numpy()) * a2 * (1 - a2)
-assert np.allclose(W2.grad, a1.T @ D2)
-assert abs(W2.grad[0, 0] - 0.082167041) < 1e-9        # Mazur's ∂E/∂w5
+assert np.allclose(W2.grad.numpy(), a1.T @ D2)
+assert abs(W2.grad.numpy()[0, 0] - 0.082167041) < 1e-9        # Mazur's ∂E/∂w5
 """),
     md("""
 ## A batch: gradients add up
@@ -419,8 +419,8 @@ b = cr.tensor(spec.biases[0], requires_grad=True)
 Z = Xb @ W + b
 Z.retain_grad()
 (cr.relu(Z) ** 2).sum().backward()
-print(b.grad, Z.grad.sum(axis=0))
-assert b.grad.shape == (3,) and np.allclose(b.grad, Z.grad.sum(axis=0))
+print(b.grad.numpy(), Z.grad.numpy().sum(axis=0))
+assert b.grad.numpy().shape == (3,) and np.allclose(b.grad.numpy(), Z.grad.numpy().sum(axis=0))
 """),
     md("""
 The derivation of a batch writes each sample's forward pass and then the summed gradients:
@@ -487,8 +487,8 @@ def softplus(t):
 
 z = cr.tensor([-3.0, 0.0, 2.5], dtype=cr.float64, requires_grad=True)
 softplus(z).sum().backward()
-print(z.grad)
-assert np.allclose(z.grad, 1 / (1 + np.exp(-np.array([-3.0, 0.0, 2.5]))))
+print(z.grad.numpy())
+assert np.allclose(z.grad.numpy(), 1 / (1 + np.exp(-np.array([-3.0, 0.0, 2.5]))))
 """),
     code("""
 zs = cr.randn(4, 3, dtype=cr.float64, requires_grad=True)
@@ -616,7 +616,7 @@ for _ in range(8):
 deep = nn.Sequential(*layers, nn.Linear(4, 1))
 x = cr.randn(16, 4)
 (deep(x) ** 2).mean().backward()
-norms = [float(np.abs(m.weight.grad).mean()) for m in deep if isinstance(m, nn.Linear)]
+norms = [float(np.abs(m.weight.grad.numpy()).mean()) for m in deep if isinstance(m, nn.Linear)]
 for k, n in enumerate(norms, 1):
     print(f"layer {k}: mean |∂L/∂W| = {n:.2e}")
 assert norms[0] < norms[-1] / 100

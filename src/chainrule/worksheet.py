@@ -194,7 +194,7 @@ def _saturated(spec, result) -> list:
     rec = result.steps[0]
     out = []
     for k, (act, z, a) in enumerate(zip(spec.activations, rec.zs, rec.acts), 1):
-        z, a = np.asarray(z.data, dtype=float), np.asarray(a.data, dtype=float)
+        z, a = z.detach().numpy().astype(float), a.detach().numpy().astype(float)
         if act in SATURATION and np.any(np.abs(z) > SATURATION[act]):
             out.append(("saturated", f"{act} of layer {k} at z = {fmt(float(np.max(np.abs(z))), 4)}: its slope is nearly 0"))
         elif act in ("relu", "leaky_relu") and np.any(z == 0):
