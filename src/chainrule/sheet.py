@@ -164,7 +164,7 @@ def _blank_items(dv, keys: set, hints: bool):
     return "\n".join(html)
 
 
-def _cjk_css() -> str:
+def _cjk_css(body_font: bool = True) -> str:
     """Chinese pages: the system's Noto Sans CJK, else the one the ``noto-cjk-sans-otc`` package
     installed (a local file, so a printed PDF has its glyphs even where no CJK font is installed)."""
     try:
@@ -174,8 +174,10 @@ def _cjk_css() -> str:
     except ImportError:
         url = None
     src = 'local("Noto Sans CJK SC")' + (f', url("{url}")' if url else "")
-    return (f'@font-face {{ font-family: "chainrule CJK"; src: {src}; }}\n'
-            'body { font-family: "Noto Serif", Georgia, serif, "Noto Sans CJK SC", "chainrule CJK"; }\n')
+    face = f'@font-face {{ font-family: "chainrule CJK"; src: {src}; }}\n'
+    if not body_font:
+        return face
+    return face + 'body { font-family: "Noto Serif", Georgia, serif, "Noto Sans CJK SC", "chainrule CJK"; }\n'
 
 
 def _page(title: str, lang: str, body: str) -> str:

@@ -160,7 +160,7 @@ def slides_html(dv) -> str:
     if dv.lang == "zh":
         from .sheet import _cjk_css
 
-        css += _cjk_css().replace("body {", "body.unused {")
+        css += _cjk_css(body_font=False)  # the deck's own font list already ends with it
     lang = "zh-CN" if dv.lang == "zh" else "en"
     return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
