@@ -235,3 +235,16 @@ def test_pdf_is_printed_with_chromium(tmp_path):
     write_class("mazur", 1, 3, str(tmp_path), lang="zh", pdf="yes")
     data = (tmp_path / "s01.pdf").read_bytes()
     assert data[:5] == b"%PDF-" and data.count(b"/Type /Page") >= 1
+
+
+def test_the_seeds_typo_is_caught_on_every_variant_sheet(tmp_path):
+    # ∂L/∂w'_13 written with δ_1 (the post's ∂z_1/∂w'_13): on the seed itself it is right by luck;
+    # on a variant the grader must mark it wrong and name the wrong neuron
+    for index in range(1, 6):
+        spec = ws.variant("seed", 99, index).spec
+        right = seed_by_hand(spec)()
+        typo = right["delta"][0] * float(spec.x[0][0])
+        path = tmp_path / f"{index}.json"
+        path.write_text(json.dumps({"grad": {"W1": [["?", "?", typo], ["?", "?", "?"]]}}))
+        (mark,) = grade(spec, str(path)).marks
+        assert mark.status == "wrong" and "wrong neuron" in mark.cause, (index, mark)
