@@ -11,7 +11,9 @@ fi
 python -m pip install -q --upgrade pip >/dev/null
 if [ "${1:-}" = "--test" ]; then
   python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
-  python -m pip install -q -e ".[test]"
+  python -m pip install -q -e ".[test,lessons]"
+  # the lesson notebooks run on a kernel of this environment (registered inside .venv only)
+  python -m ipykernel install --sys-prefix --name python3 >/dev/null
 else
   python -m pip install -q -e .
 fi

@@ -5,6 +5,7 @@ Examples:
   chainrule derive seed --lang zh
   chainrule derive mazur --format html --out mazur.html
   chainrule derive my_net.toml --steps 2 --notation indexed --format json
+  chainrule derive mazur --format slides --out mazur-slides.html
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import tempfile
 
 HELP = "write out the derivation of a training step (forward, loss, gradients, update, check)"
-FORMATS = ("md", "latex", "text", "json", "html")
+FORMATS = ("md", "latex", "text", "json", "html", "slides")
 
 
 def add_arguments(p) -> None:
@@ -31,6 +32,10 @@ def add_arguments(p) -> None:
 def render(derivation, fmt: str) -> str:
     if fmt == "json":
         return derivation.to_json() + "\n"
+    if fmt == "slides":  # a 16:9 HTML deck, one stage per slide (chainrule.slides)
+        from ..slides import slides_html
+
+        return slides_html(derivation)
     return {"md": derivation.markdown, "latex": derivation.latex, "text": derivation.text,
             "html": derivation.html}[fmt]()
 

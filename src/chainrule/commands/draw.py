@@ -6,6 +6,7 @@ examples:
   chainrule draw seed --show all --lang zh --out seed-zh.svg
   chainrule draw mazur --what graph
   chainrule draw xor --what loss --steps 300
+  chainrule draw xor --animate --steps 300 --out train.gif
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def add_arguments(p) -> None:
                    help="network labels: values, + gradients, + updated weights, or all (default all)")
     p.add_argument("--sample", type=int, default=1, help="which sample of a batch to show, from 1 (default 1)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="label language (default en)")
+    p.add_argument("--animate", action="store_true",
+                   help="animate training (network with gradients beside the loss curve) as a GIF; --steps sets its length")
+    p.add_argument("--frames", type=int, default=30, help="with --animate: number of frames (default 30)")
     p.add_argument("--out", metavar="FILE", default=None,
                    help="output file, .png, .svg or .pdf (default <spec name>-<what>.png here)")
 
@@ -40,6 +44,12 @@ def run(args) -> int:
         raise ValueError(f"--steps must be 1 or more, got {args.steps}")
     if args.sample < 1:
         raise ValueError(f"--sample must be 1 or more, got {args.sample}")
+    if args.animate:
+        from ..animate import animate
+
+        print(animate(args.spec, args.out or f"{load_spec(args.spec).name}-train.gif", steps=args.steps,
+                      frames=args.frames, lang=args.lang))
+        return 0
     out = args.out
     if out is not None and os.path.splitext(out)[1].lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"--out {out}: use a .png, .svg or .pdf file name")

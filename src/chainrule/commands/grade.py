@@ -8,6 +8,7 @@ docs/grade.md. Exit status: 0 all right, 1 some wrong, 2 bad input. Example:
 
   chainrule grade seed my_answers.toml
   chainrule grade mazur answers.json --format md --sig-digits 4
+  chainrule grade --class sheets/ answers/ --gradebook grades.csv   (a class: see docs/worksheets.md)
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ def add_arguments(p) -> None:
     p.add_argument("spec", metavar="SPEC", help="a spec file (.toml or .json) or a shipped spec's name (seed, mazur, ...)")
     p.add_argument("answers", metavar="ANSWERS", help="the learner's answers (.toml or .json)")
     p.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format (default text)")
+    p.add_argument("--class", dest="class_", action="store_true",
+                   help="grade a class: SPEC is the folder `chainrule worksheet` wrote, ANSWERS a folder of answer files")
+    p.add_argument("--gradebook", metavar="CSV", default=None, help="with --class: write one row per student here")
+    p.add_argument("--chart", metavar="PNG", default=None,
+                   help="with --class: bar chart of common mistakes (default: next to the gradebook)")
     tol = p.add_mutually_exclusive_group()
     tol.add_argument("--sig-digits", type=int, default=3, help="significant digits that must agree (default 3)")
     tol.add_argument("--rtol", type=float, default=None, help="relative tolerance instead of significant digits")
@@ -78,6 +84,12 @@ def run(args) -> int:
         raise ValueError(f"--sig-digits must be between 1 and 15, got {args.sig_digits}")
     if args.rtol is not None and not args.rtol >= 0:
         raise ValueError(f"--rtol must be a non-negative number, got {args.rtol}")
+    if args.class_:
+        from ..classroom import run_class
+
+        return run_class(args)
+    if args.gradebook or args.chart:
+        raise ValueError("--gradebook and --chart go with --class")
     report = grade(args.spec, args.answers, sig_digits=args.sig_digits, rtol=args.rtol)
     if args.format == "json":
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"

@@ -235,28 +235,31 @@ def _mathml(tex: str, display: str = "block") -> str:
     return convert(tex, display=display)
 
 
+def block_html(dv, b) -> str:
+    """One block of a derivation as HTML (MathML for its equations); the slides reuse it."""
+    if b.kind == "heading":
+        return f"<h{b.level}>{html_mod.escape(b.text)}</h{b.level}>"
+    if b.kind == "para":
+        return f"<p>{html_mod.escape(b.text)}</p>"
+    if b.kind == "warning":
+        return f'<p class="warning">⚠ {html_mod.escape(b.text)}</p>'
+    if b.kind == "math":
+        rows = []
+        for e in b.eqs:
+            for lhs, rhs in e.rows(dv.precision, True):
+                rows.append(f'<tr><td class="lhs">{_mathml(lhs) if lhs else ""}</td>'
+                            f'<td class="rhs">{_mathml(rhs)}</td></tr>')
+        return '<table class="eqs">' + "".join(rows) + "</table>" if rows else ""
+    if b.kind == "table":
+        head = "".join(f"<th>{html_mod.escape(h)}</th>" for h in b.header)
+        body = "".join("<tr>" + "".join(f"<td>{_mathml(c[1], 'inline') if i == 0 else html_mod.escape(c[0])}</td>"
+                                        for i, c in enumerate(r)) + "</tr>" for r in b.rows)
+        return f'<table class="check"><tr>{head}</tr>{body}</table>'
+    return ""
+
+
 def html(dv, fragment: bool = False) -> str:
-    parts = []
-    for b in _all_blocks(dv):
-        if b.kind == "heading":
-            parts.append(f"<h{b.level}>{html_mod.escape(b.text)}</h{b.level}>")
-        elif b.kind == "para":
-            parts.append(f"<p>{html_mod.escape(b.text)}</p>")
-        elif b.kind == "warning":
-            parts.append(f'<p class="warning">⚠ {html_mod.escape(b.text)}</p>')
-        elif b.kind == "math":
-            rows = []
-            for e in b.eqs:
-                for lhs, rhs in e.rows(dv.precision, True):
-                    rows.append(f'<tr><td class="lhs">{_mathml(lhs) if lhs else ""}</td>'
-                                f'<td class="rhs">{_mathml(rhs)}</td></tr>')
-            if rows:
-                parts.append('<table class="eqs">' + "".join(rows) + "</table>")
-        elif b.kind == "table":
-            head = "".join(f"<th>{html_mod.escape(h)}</th>" for h in b.header)
-            body = "".join("<tr>" + "".join(f"<td>{_mathml(c[1], 'inline') if i == 0 else html_mod.escape(c[0])}</td>"
-                                            for i, c in enumerate(r)) + "</tr>" for r in b.rows)
-            parts.append(f'<table class="check"><tr>{head}</tr>{body}</table>')
+    parts = [h for h in (block_html(dv, b) for b in _all_blocks(dv)) if h]
     content = "\n".join(parts)
     if fragment:
         return f'<div class="chainrule-derivation"><style>{_CSS}</style>\n{content}\n</div>'

@@ -1,0 +1,739 @@
+"""Write the lesson notebooks, English and Chinese, from one source: ``python lessons/build.py``.
+
+Each lesson is a list of cells; a markdown cell holds both languages, a code cell is shared (the
+first cell sets ``LANG``). Notebooks are stored without outputs; tests/test_lessons.py executes every
+one of them and fails on a cell error. "Checked outputs" are ``assert`` lines in the cells, against
+hand algebra or a published worked example, so a drifted number fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def md(en, zh):
+    return ("md", en.strip("\n"), zh.strip("\n"))
+
+
+def code(src):
+    return ("code", src.strip("\n"))
+
+
+SETUP = """
+import numpy as np
+
+import chainrule as cr
+from chainrule.classroom import check_answers
+from chainrule.network import run
+
+LANG = "{lang}"   # "en" or "zh": the language of figures, derivations and grades
+"""
+
+# ------------------------------------------------------------------------------------------------ 1
+L1 = ("01-seed", [
+    md("""
+# Lesson 1 · One training step by hand, then in code
+
+The network of the seed post: two inputs, three hidden neurons, one output, **no bias and no
+activation**. Input x = (40, 80), target y = 60, loss ½(y − y')², learning rate η = 10⁻⁵, every
+first-layer weight w' = 0.5 and every second-layer weight w'' = 1.
+
+We work one step by hand, check it with chainrule's engine, read the full derivation, look at what
+goes wrong in the post's code listings, and train for 100 epochs.
+""", """
+# 第 1 课 · 手算一步训练，再用代码验证
+
+原文中的网络：两个输入、三个隐藏神经元、一个输出，**不考虑偏置与激活函数**。输入 x = (40, 80)，
+期望输出 y = 60，损失函数 ½(y − y')²，学习率 η = 10⁻⁵，第一层参数全为 w' = 0.5，第二层参数全为 w'' = 1。
+
+我们先手算一步，再用 chainrule 的引擎核对，阅读完整的公式推导，看看原文代码清单里的错误，最后训练 100 轮。
+"""),
+    code(SETUP),
+    code("""
+cr.viz.draw_network("seed", show="values", lang=LANG)
+"""),
+    md("""
+## Forward pass and loss, by hand
+
+Each hidden neuron adds its weighted inputs: z_j = w'_1j·x₁ + w'_2j·x₂ = 0.5×40 + 0.5×80 = 60.
+The output adds the hidden values: y' = 1×60 + 1×60 + 1×60 = 180, and L = ½(60 − 180)² = 7200.
+""", """
+## 前向传播与损失，手算
+
+每个隐藏神经元把加权输入相加：z_j = w'_1j·x₁ + w'_2j·x₂ = 0.5×40 + 0.5×80 = 60。
+输出把隐藏层的值相加：y' = 1×60 + 1×60 + 1×60 = 180，损失 L = ½(60 − 180)² = 7200。
+"""),
+    code("""
+x, y, eta = [40.0, 80.0], 60.0, 1e-5
+w1 = [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]     # w1[i][j] = w'_ij: from input i to hidden neuron j
+w2 = [1.0, 1.0, 1.0]                         # w2[j] = w''_j1
+z = [w1[0][j] * x[0] + w1[1][j] * x[1] for j in range(3)]
+y_pred = sum(w2[j] * z[j] for j in range(3))
+loss = 0.5 * (y - y_pred) ** 2
+print(z, y_pred, loss)
+assert (z, y_pred, loss) == ([60.0, 60.0, 60.0], 180.0, 7200.0)
+"""),
+    md("""
+## Backward pass, by hand
+
+∂L/∂y' = y' − y = 120. Each second-layer weight multiplies one hidden value, so
+∂L/∂w''_j1 = 120 × z_j = 7200. A first-layer weight w'_ij reaches the loss through z_j alone:
+∂L/∂w'_ij = ∂L/∂y' · ∂y'/∂z_j · ∂z_j/∂w'_ij = 120 × w''_j1 × x_i: 4800 for x₁, 9600 for x₂.
+(The post writes ∂z₁/∂w'₁₃ in the last factor; it must be ∂z₃/∂w'₁₃. The number is the same here
+only because all hidden neurons are equal.)
+""", """
+## 反向传播，手算
+
+∂L/∂y' = y' − y = 120。第二层的每个权重只乘一个隐藏值，所以 ∂L/∂w''_j1 = 120 × z_j = 7200。
+第一层权重 w'_ij 只经过 z_j 影响损失：∂L/∂w'_ij = ∂L/∂y' · ∂y'/∂z_j · ∂z_j/∂w'_ij = 120 × w''_j1 × x_i，
+对 x₁ 为 4800，对 x₂ 为 9600。（原文最后一个因子写成了 ∂z₁/∂w'₁₃，应为 ∂z₃/∂w'₁₃；这里数值相同，
+只是因为三个隐藏神经元完全相同。）
+"""),
+    code("""
+d_out = y_pred - y
+g2 = [d_out * z[j] for j in range(3)]
+g1 = [[d_out * w2[j] * x[i] for j in range(3)] for i in range(2)]
+print(d_out, g2, g1)
+assert g2 == [7200.0] * 3 and g1 == [[4800.0] * 3, [9600.0] * 3]
+"""),
+    md("""
+## The same step with the engine
+
+chainrule's tensors record every operation; `backward()` walks the record and fills `.grad`, as in
+PyTorch. Weights are matrices in (from, to) order, so the forward pass is two matrix products.
+""", """
+## 用引擎算同一步
+
+chainrule 的张量会记录每一个运算；`backward()` 沿着记录往回走，把梯度填进 `.grad`，与 PyTorch 相同。
+权重矩阵按（来源，去向）排列，前向传播就是两次矩阵乘法。
+"""),
+    code("""
+X = cr.tensor([[40.0, 80.0]])
+W1 = cr.full((2, 3), 0.5, requires_grad=True)
+W2 = cr.ones((3, 1), requires_grad=True)
+L = 0.5 * ((X @ W1 @ W2 - 60.0) ** 2).sum()
+L.backward()
+print(L.item(), W2.grad.numpy().ravel(), W1.grad.numpy())
+assert L.item() == 7200.0
+assert np.allclose(W1.grad.numpy(), g1) and np.allclose(W2.grad.numpy().ravel(), g2)
+"""),
+    md("""
+## The whole derivation, written out
+
+`cr.derive` runs the step and writes every line in the post's style — forward pass, loss, chain
+rule, update and a finite-difference check — with the engine's numbers.
+""", """
+## 完整的公式推导
+
+`cr.derive` 运行这一步，并按原文的格式写出每一行：前向传播、损失、链式法则、参数更新，以及有限差分检验，数字都来自引擎。
+"""),
+    code("""
+cr.derive("seed", lang=LANG)
+"""),
+    md("""
+## What goes wrong in the post's listings
+
+The first listing recomputes the hidden values after the update, but assigns `z_1` three times, so
+`z_2` and `z_3` keep their old value 60. Its "final" prediction mixes new and old values.
+After the update: w'' = 1 − 10⁻⁵×7200 = 0.928, w' = 0.452 (from x₁) and 0.404 (from x₂), so the
+right prediction is 3 × 0.928 × (40×0.452 + 80×0.404) = 3 × 0.928 × 50.4 = 140.3136.
+""", """
+## 原文代码清单中的错误
+
+第一个清单在更新之后重新计算隐藏层，但把 `z_1` 赋值了三次，`z_2` 和 `z_3` 仍是旧值 60，
+所以它的“最终”预测混合了新旧数值。更新后 w'' = 1 − 10⁻⁵×7200 = 0.928，w' = 0.452（来自 x₁）和 0.404（来自 x₂），
+正确的预测是 3 × 0.928 × (40×0.452 + 80×0.404) = 3 × 0.928 × 50.4 = 140.3136。
+"""),
+    code("""
+w1_new = [[0.5 - eta * g1[i][j] for j in range(3)] for i in range(2)]
+w2_new = [1.0 - eta * g for g in g2]
+z_new = [w1_new[0][j] * x[0] + w1_new[1][j] * x[1] for j in range(3)]
+right = sum(w2_new[j] * z_new[j] for j in range(3))
+listing = w2_new[0] * z_new[0] + w2_new[1] * z[1] + w2_new[2] * z[2]   # z_2, z_3 never recomputed
+print(right, listing)
+assert abs(right - 140.3136) < 1e-9 and abs(listing - 158.1312) < 1e-9
+"""),
+    md("""
+The second listing stores the new first-layer weights in `layer_l_list` (letter l) and never reads
+them, so layer 1 never learns; the third trains correctly. docs/seed-errata.md has every detail.
+chainrule writes correct scripts of all three kinds from the same recorded step:
+""", """
+第二个清单把新的第一层参数存进了 `layer_l_list`（字母 l），之后再也没有读取，所以第一层从未学习；第三个清单是对的。
+详见 docs/seed-errata.md。chainrule 可以从同一次记录的计算中导出三种正确的代码：
+"""),
+    code("""
+from chainrule.export import export
+script = export("seed", to="python", steps=2)
+print("\\n".join(script.splitlines()[:24]))
+"""),
+    md("""
+## 100 epochs, and the symmetric-initialisation trap
+
+Training drives y' to 60. But look at the hidden neurons: they start equal, get equal gradients and
+so stay equal forever — the three neurons behave like one. Random initial weights break the symmetry.
+""", """
+## 训练 100 轮，以及对称初始化的陷阱
+
+训练让 y' 逼近 60。但看看隐藏神经元：它们初值相同、梯度相同，于是永远相同——三个神经元等于一个。随机初始化可以打破这种对称。
+"""),
+    code("""
+result = run("seed", steps=100)
+print(result.outputs[-1], result.losses[-1])
+W1_end = result.steps[-1].params_after["W1"]
+print(W1_end)
+assert np.allclose(W1_end[:, 0], W1_end[:, 1]) and np.allclose(W1_end[:, 1], W1_end[:, 2])
+cr.viz.plot_loss(result.losses, lang=LANG)
+"""),
+    md("""
+## Exercises
+
+A network of the same shape, with weights that are *not* all equal (so the wrong-neuron slip of the
+post would now give a wrong number). Work one step by hand, replace each `"?"` with your number and
+run the cell: `chainrule grade` marks every answer, names the classic mistake behind a wrong one and
+tells a carried error from a new one. The loss is filled in as an example.
+""", """
+## 练习
+
+同样结构的网络，但权重*不*全相等（原文中“错用神经元”的笔误在这里会给出错误的数）。手算一步，
+把每个 `"?"` 换成你的结果并运行：`chainrule grade` 会批改每个答案，指出错误背后常见的原因，并区分“连带错误”与新的错误。损失值已作为示例填好。
+"""),
+    code("""
+exercise = {"name": "exercise-1", "layers": [2, 3, 1], "activations": ["none", "none"], "loss": "half_sse",
+            "lr": 0.1, "init": {"weights": [[[0.2, -0.3, 0.4], [0.1, 0.5, -0.2]], [[0.6], [-0.4], [0.3]]]},
+            "data": {"x": [2, 3], "y": [1]}}
+from chainrule.sheet import given_figure
+given_figure(exercise, lang=LANG)       # the given numbers only: the rest is yours to work out
+"""),
+    code("""
+# z = (0.2·2 + 0.1·3, −0.3·2 + 0.5·3, 0.4·2 − 0.2·3) = (0.7, 0.9, 0.2); y' = 0.42 − 0.36 + 0.06 = 0.12
+answers = {
+    "loss": 0.3872,                     # ½(1 − 0.12)², worked for you
+    "dL_doutput": "?",                  # ∂L/∂y'
+    "grad": {"W2": [["?"], ["?"], ["?"]],
+             "W1": [["?", "?", "?"], ["?", "?", "?"]]},
+}
+report = check_answers(exercise, answers, lang=LANG)
+assert report.counts["wrong"] == 0
+"""),
+])
+
+# ------------------------------------------------------------------------------------------------ 2
+L2 = ("02-mazur", [
+    md("""
+# Lesson 2 · Nonlinearity and biases: Mazur's 2-2-2 network
+
+Matt Mazur's "A Step by Step Backpropagation Example" adds what the seed left out: a **sigmoid**
+σ(z) = 1/(1 + e^(−z)) after every layer and a **bias** per layer. Inputs (0.05, 0.10), targets
+(0.01, 0.99), learning rate 0.5. His published numbers are our checks.
+""", """
+# 第 2 课 · 非线性与偏置：Mazur 的 2-2-2 网络
+
+Matt Mazur 的《A Step by Step Backpropagation Example》补上了原文省略的部分：每层之后的 **sigmoid** 激活
+σ(z) = 1/(1 + e^(−z))，以及每层的**偏置**。输入 (0.05, 0.10)，期望输出 (0.01, 0.99)，学习率 0.5。
+他公布的数字就是我们的检验标准。
+"""),
+    code(SETUP),
+    code("""
+cr.viz.draw_network("mazur", show="all", lang=LANG)
+"""),
+    md("""
+## Forward pass
+
+z₁ = 0.15×0.05 + 0.20×0.10 + 0.35 = 0.3775 and a₁ = σ(0.3775) = 0.593269992; Mazur's outputs are
+out_o1 = 0.75136507 and out_o2 = 0.772928465, and the total error is 0.298371109.
+""", """
+## 前向传播
+
+z₁ = 0.15×0.05 + 0.20×0.10 + 0.35 = 0.3775，a₁ = σ(0.3775) = 0.593269992；Mazur 给出的输出为
+out_o1 = 0.75136507、out_o2 = 0.772928465，总误差 0.298371109。
+"""),
+    code("""
+step = run("mazur", steps=1).steps[0].to_dict()
+print(step["forward"][0]["a"], step["output"], step["loss"])
+assert abs(step["forward"][0]["a"][0] - 0.593269992) < 1e-9
+assert np.allclose(step["output"], [0.75136507, 0.772928465], atol=1e-8)
+assert abs(step["loss"] - 0.298371109) < 1e-9
+"""),
+    md("""
+## δ terms and the path sum
+
+Write δ = ∂L/∂z for every neuron. At the output δ^(2)_k = (y'_k − y_k)·σ'(z^(2)_k), and
+σ'(z) = a(1 − a) needs only the activation. A hidden neuron feeds *both* outputs, so its δ adds one
+term per path: δ_j = (Σ_k δ^(2)_k · w''_jk) · a_j(1 − a_j). Every gradient is then "δ of the neuron
+above × value of the neuron below". Mazur: ∂E/∂w5 = 0.082167041, w5 ← 0.35891648, w1 ← 0.149780716.
+""", """
+## δ 项与路径求和
+
+对每个神经元记 δ = ∂L/∂z。输出层 δ^(2)_k = (y'_k − y_k)·σ'(z^(2)_k)，而 σ'(z) = a(1 − a) 只需要激活值。
+隐藏神经元同时连向*两个*输出，所以它的 δ 按路径相加：δ_j = (Σ_k δ^(2)_k · w''_jk) · a_j(1 − a_j)。
+每个梯度都是“上方神经元的 δ × 下方神经元的值”。Mazur：∂E/∂w5 = 0.082167041，w5 ← 0.35891648，w1 ← 0.149780716。
+"""),
+    code("""
+a1 = np.array(step["forward"][0]["a"])
+out = np.array(step["output"])
+W2 = np.array(step["params_before"]["W2"])
+d2 = (out - [0.01, 0.99]) * out * (1 - out)          # output δ
+d1 = (W2 @ d2) * a1 * (1 - a1)                       # path sum: one term per output
+grad_W2 = np.outer(a1, d2)
+grad_W1 = np.outer([0.05, 0.10], d1)
+print(d2, d1)
+assert np.allclose(d2, step["delta"][1]) and np.allclose(d1, step["delta"][0])
+assert abs(grad_W2[0, 0] - 0.082167041) < 1e-9
+assert abs(step["params_after"]["W2"][0][0] - 0.35891648) < 1e-8
+assert abs(step["params_after"]["W1"][0][0] - 0.149780716) < 1e-9
+"""),
+    md("""
+The derivation writes the same thing line by line; the layer-1 gradients show both paths.
+""", """
+公式推导逐行写出同样的内容；第一层的梯度展示了两条路径。
+"""),
+    code("""
+cr.derive("mazur", lang=LANG)
+"""),
+    md("""
+## The first 10,000 steps
+
+Mazur reports the error after 10,000 rounds. His walk-through keeps the biases fixed, while this
+spec updates them too, so compare the shape of the curve rather than the last digits.
+""", """
+## 前 10,000 步
+
+Mazur 给出了 10,000 轮之后的误差。他的推导中偏置保持不变，而这里的网络也更新偏置，所以请比较曲线的形状，而不是最后几位数字。
+"""),
+    code("""
+long = run("mazur", steps=10_000, keep_graph=0)
+print(long.losses[0], long.losses[999], long.losses[-1])
+assert long.losses[-1] < 1e-4 < long.losses[0]
+assert all(b <= a + 1e-15 for a, b in zip(long.losses, long.losses[1:]))   # it never goes up here
+cr.viz.plot_loss(long.losses, lang=LANG)
+"""),
+    md("""
+## Exercises
+
+A variant of Mazur's network with other numbers (the same one a worksheet would give a student).
+Work the forward pass and the output δ terms by hand; z₁ is given as an example.
+""", """
+## 练习
+
+Mazur 网络的一个变体（练习卷会发给学生的那种）。手算前向传播和输出层的 δ；z₁ 已作为示例给出。
+"""),
+    code("""
+from chainrule.worksheet import variant
+v = variant("mazur", seed=2026, index=1)
+print(v.raw["init"], v.raw["data"], "lr =", v.raw["lr"])
+from chainrule.sheet import given_figure
+given_figure(v.spec, lang=LANG)
+"""),
+    code("""
+x1, x2 = v.raw["data"]["x"]
+(w11, w12), (w21, w22) = v.raw["init"]["weights"][0]
+z1 = w11 * x1 + w21 * x2 + v.raw["init"]["biases"][0][0]
+answers = {
+    "forward": [{"layer": 1, "z": [z1, "?"], "a": ["?", "?"]},
+                {"layer": 2, "z": ["?", "?"], "a": ["?", "?"]}],
+    "loss": "?",
+    "delta": [["?", "?"], ["?", "?"]],
+}
+report = check_answers(v.spec, answers, lang=LANG)
+assert report.counts["wrong"] == 0
+"""),
+])
+
+# ------------------------------------------------------------------------------------------------ 3
+L3 = ("03-matrices", [
+    md("""
+# Lesson 3 · From scalars to matrices: batches and broadcasting
+
+Mazur's network again, now as matrix products: Z₁ = X·W₁ + b₁, A₁ = σ(Z₁), Z₂ = A₁·W₂ + b₂.
+One row of X per sample. Then a batch: why gradients **sum over samples**, and why a bias's gradient
+is a column sum (**broadcasting undone**).
+""", """
+# 第 3 课 · 从标量到矩阵：批次与广播
+
+再看 Mazur 的网络，这次写成矩阵乘法：Z₁ = X·W₁ + b₁，A₁ = σ(Z₁)，Z₂ = A₁·W₂ + b₂。X 的每一行是一个样本。
+然后是批次：为什么梯度要**对样本求和**，为什么偏置的梯度是按列求和（**撤销广播**）。
+"""),
+    code(SETUP),
+    code("""
+cr.set_default_dtype(cr.float64)   # compare with hand-worked numbers in double precision
+X = cr.tensor([[0.05, 0.10]])
+W1 = cr.tensor([[0.15, 0.25], [0.20, 0.30]], requires_grad=True)
+b1 = cr.tensor([0.35, 0.35], requires_grad=True)
+W2 = cr.tensor([[0.40, 0.50], [0.45, 0.55]], requires_grad=True)
+b2 = cr.tensor([0.60, 0.60], requires_grad=True)
+Y = cr.tensor([[0.01, 0.99]])
+A1 = cr.sigmoid(X @ W1 + b1)
+A2 = cr.sigmoid(A1 @ W2 + b2)
+L = 0.5 * ((A2 - Y) ** 2).sum()
+L.backward()
+print(L.item())
+print(W2.grad.numpy())
+# the matrix rule: ∂L/∂W = (input rows)ᵀ · (δ rows)
+a1, a2 = A1.detach().numpy(), A2.detach().numpy()
+D2 = (a2 - Y.numpy()) * a2 * (1 - a2)
+assert np.allclose(W2.grad.numpy(), a1.T @ D2)
+assert abs(W2.grad.numpy()[0, 0] - 0.082167041) < 1e-9        # Mazur's ∂E/∂w5
+"""),
+    md("""
+## A batch: gradients add up
+
+With several samples the loss is a sum (or a mean) over them, so every gradient is the sum of the
+samples' own gradients. The `relu` spec has three samples and the mean squared error; below each
+sample's gradient is computed alone, and the batch gradient is their sum divided by 3.
+""", """
+## 批次：梯度相加
+
+有多个样本时，损失是对它们的求和（或平均），所以每个梯度都是各样本梯度之和。`relu` 网络有三个样本，
+使用均方误差；下面先单独计算每个样本的梯度，批次梯度等于它们的和再除以 3。
+"""),
+    code("""
+from chainrule.spec import load_spec
+spec = load_spec("relu")
+batch = run(spec, steps=1).steps[0].grads["W1"]
+parts = []
+for s in range(spec.batch_size):
+    one = dict(spec.raw, data={"x": spec.x[s].tolist(), "y": spec.y[s].tolist()})
+    parts.append(run(load_spec(one), steps=1).steps[0].grads["W1"])
+print(batch)
+assert np.allclose(batch, sum(parts) / spec.batch_size)
+"""),
+    md("""
+## Broadcasting undone
+
+`X @ W1 + b1` adds the same bias row to every sample: b₁ is *broadcast* from shape (3,) to (N, 3).
+Its gradient must come back to shape (3,), and since b₁ was used once per sample, the upstream
+gradients are **summed down the rows**. The engine does this in one place for every op.
+""", """
+## 撤销广播
+
+`X @ W1 + b1` 把同一个偏置行加到每个样本上：b₁ 从形状 (3,) *广播* 成 (N, 3)。它的梯度必须回到形状 (3,)；
+既然 b₁ 对每个样本都用了一次，上游梯度就要**按行相加**。引擎在一个地方为所有运算完成这件事。
+"""),
+    code("""
+Xb = cr.tensor(spec.x)
+W = cr.tensor(spec.weights[0], requires_grad=True)
+b = cr.tensor(spec.biases[0], requires_grad=True)
+Z = Xb @ W + b
+Z.retain_grad()
+(cr.relu(Z) ** 2).sum().backward()
+print(b.grad.numpy(), Z.grad.numpy().sum(axis=0))
+assert b.grad.numpy().shape == (3,) and np.allclose(b.grad.numpy(), Z.grad.numpy().sum(axis=0))
+"""),
+    md("""
+The derivation of a batch writes each sample's forward pass and then the summed gradients:
+""", """
+批次的公式推导先写出每个样本的前向传播，再写出求和后的梯度：
+"""),
+    code("""
+cr.derive("relu", lang=LANG)
+"""),
+    md("""
+## Exercises
+
+For the `relu` spec (three samples, mean squared error over 3 values): the loss and ∂L/∂b'' — the
+output bias's gradient, a sum over the three samples. The first sample's output is given.
+""", """
+## 练习
+
+对 `relu` 网络（三个样本，对 3 个值取均方误差）：求损失和 ∂L/∂b''——输出偏置的梯度，是对三个样本的求和。第一个样本的输出已给出。
+"""),
+    code("""
+first = run("relu", steps=1).steps[0].to_dict()["output"][0]
+answers = {"output": [first, ["?"], ["?"]], "loss": "?", "grad": {"b2": ["?"]}}
+report = check_answers("relu", answers, lang=LANG)
+assert report.counts["wrong"] == 0
+"""),
+])
+
+# ------------------------------------------------------------------------------------------------ 4
+L4 = ("04-build-an-op", [
+    md("""
+# Lesson 4 · Build your own op
+
+Every op in chainrule keeps three things side by side: its **forward** (NumPy), its **VJP** (the
+gradient of the output pulled back to each input: g ↦ g·∂out/∂in) and its **written rule**, which the
+derivations print. Here we add softplus(z) = log(1 + eᶻ), whose derivative is σ(z), and check it
+with `cr.gradcheck` — central finite differences in float64.
+""", """
+# 第 4 课 · 自己写一个运算
+
+chainrule 的每个运算把三样东西放在一起：**前向计算**（NumPy）、**VJP**（把输出的梯度拉回到每个输入：
+g ↦ g·∂out/∂in）和**书面规则**（推导中打印的公式）。这里我们添加 softplus(z) = log(1 + eᶻ)，它的导数是 σ(z)，
+并用 `cr.gradcheck`（float64 的中心有限差分）检验。
+"""),
+    code(SETUP),
+    code("""
+from chainrule.ops.base import Op
+from chainrule.tensor import apply
+
+
+class Softplus(Op):
+    name = "softplus"
+    formula, derivative = "log(1 + e^z)", "σ(z) = 1/(1 + e^(−z))"
+
+    def forward(self, z):
+        return np.logaddexp(0.0, z)            # log(1 + e^z) without overflow
+
+    def vjp(self, node, g, z):
+        return (g * 0.5 * (1 + np.tanh(0.5 * z)),)   # g · σ(z)
+
+
+def softplus(t):
+    return apply(Softplus(), t)
+
+
+z = cr.tensor([-3.0, 0.0, 2.5], dtype=cr.float64, requires_grad=True)
+softplus(z).sum().backward()
+print(z.grad.numpy())
+assert np.allclose(z.grad.numpy(), 1 / (1 + np.exp(-np.array([-3.0, 0.0, 2.5]))))
+"""),
+    code("""
+zs = cr.randn(4, 3, dtype=cr.float64, requires_grad=True)
+assert cr.gradcheck(softplus, (zs,))
+print("gradcheck passed")
+"""),
+    md("""
+## A wrong VJP is caught
+
+Forget the ½ inside the tanh form of σ and the gradient is wrong everywhere except at 0.
+`gradcheck` compares every element of the Jacobian and names the first mismatch.
+""", """
+## 错误的 VJP 会被发现
+
+在 σ 的 tanh 形式里漏掉 ½，梯度除了 0 处以外都是错的。`gradcheck` 比较雅可比矩阵的每个元素，并指出第一个不一致之处。
+"""),
+    code("""
+class BadSoftplus(Softplus):
+    def vjp(self, node, g, z):
+        return (g * 0.5 * (1 + np.tanh(z)),)
+
+
+try:
+    cr.gradcheck(lambda t: apply(BadSoftplus(), t), (zs,))
+    caught = None
+except cr.GradcheckError as exc:
+    caught = exc
+print(caught)
+assert caught is not None
+"""),
+    md("""
+## The op in a network
+
+A custom op is used like any other: a tiny layer with softplus trains, and every gradient it
+records passes the same check.
+""", """
+## 在网络中使用这个运算
+
+自定义运算和其他运算用法相同：用 softplus 的小网络可以训练，它记录的每个梯度都通过同样的检验。
+"""),
+    code("""
+cr.manual_seed(0)
+X = cr.randn(8, 2, dtype=cr.float64)
+W = cr.randn(2, 1, dtype=cr.float64, requires_grad=True)
+assert cr.gradcheck(lambda w: (softplus(X @ w) ** 2).mean(), (W,))
+opt = cr.optim.SGD([W], lr=0.1)
+losses = []
+for _ in range(50):
+    opt.zero_grad()
+    loss = (softplus(X @ W) ** 2).mean()
+    loss.backward()
+    opt.step()
+    losses.append(loss.item())
+print(losses[0], losses[-1])
+assert losses[-1] < losses[0]
+"""),
+    md("""
+## Exercises
+
+1. Write a `Cube` op (z³, derivative 3z²) and check it with `cr.gradcheck`.
+2. By hand: the `seed`-shaped network below has a tanh hidden layer. Give ∂L/∂y' and the output
+   layer's δ; the grader checks them (z₁ is given).
+""", """
+## 练习
+
+1. 写一个 `Cube` 运算（z³，导数 3z²），并用 `cr.gradcheck` 检验。
+2. 手算：下面的网络有一个 tanh 隐藏层。求 ∂L/∂y' 和输出层的 δ；由批改程序检查（z₁ 已给出）。
+"""),
+    code("""
+class Cube(Op):
+    name = "cube"
+    formula, derivative = "z³", "3z²"
+
+    def forward(self, z):
+        return z ** 3
+
+    def vjp(self, node, g, z):
+        return (g * 3 * z ** 2,)     # your VJP here
+
+
+assert cr.gradcheck(lambda t: apply(Cube(), t), (zs,))
+"""),
+    code("""
+exercise = {"name": "exercise-4", "layers": [2, 2, 1], "activations": ["tanh", "none"], "loss": "half_sse",
+            "lr": 0.1, "init": {"weights": [[[0.3, -0.2], [0.4, 0.6]], [[0.5], [-0.7]]]},
+            "data": {"x": [0.5, -0.5], "y": [0.2]}}
+answers = {"forward": [{"layer": 1, "z": [-0.05, "?"], "a": ["?", "?"]}],
+           "dL_doutput": "?", "delta": [["?", "?"], ["?"]]}
+report = check_answers(exercise, answers, lang=LANG)
+assert report.counts["wrong"] == 0
+"""),
+])
+
+# ------------------------------------------------------------------------------------------------ 6
+L6 = ("06-what-goes-wrong", [
+    md("""
+# Lesson 6 · What goes wrong
+
+Four failures every practitioner meets, each made visible with chainrule: **vanishing gradients**
+in a deep sigmoid stack, **exploding steps** from a learning rate that is too large, **dead ReLUs**,
+and a NaN tracked to the line that made it with **anomaly detection**.
+""", """
+# 第 6 课 · 哪里会出错
+
+每个实践者都会遇到的四种失败，用 chainrule 逐一呈现：深层 sigmoid 网络中的**梯度消失**、学习率过大导致的**步长爆炸**、
+**死亡 ReLU**，以及用**异常检测**把 NaN 追踪到产生它的那一行。
+"""),
+    code(SETUP),
+    md("""
+## Vanishing gradients
+
+σ'(z) is at most ¼, and backpropagation multiplies one such factor per layer. Through eight sigmoid
+layers the first layer's gradient is orders of magnitude smaller than the last one's.
+""", """
+## 梯度消失
+
+σ'(z) 最大只有 ¼，反向传播每经过一层就乘一个这样的因子。经过八个 sigmoid 层后，第一层的梯度比最后一层小几个数量级。
+"""),
+    code("""
+from chainrule import nn
+cr.manual_seed(1)
+layers = []
+for _ in range(8):
+    layers += [nn.Linear(4, 4), nn.Sigmoid()]
+deep = nn.Sequential(*layers, nn.Linear(4, 1))
+x = cr.randn(16, 4)
+(deep(x) ** 2).mean().backward()
+norms = [float(np.abs(m.weight.grad.numpy()).mean()) for m in deep if isinstance(m, nn.Linear)]
+for k, n in enumerate(norms, 1):
+    print(f"layer {k}: mean |∂L/∂W| = {n:.2e}")
+assert norms[0] < norms[-1] / 100
+"""),
+    md("""
+## Exploding steps
+
+The seed network with η = 10⁻³ instead of 10⁻⁵: every update overshoots, and the loss grows each
+step. The derivation warns about it.
+""", """
+## 步长爆炸
+
+把原文网络的学习率从 10⁻⁵ 改成 10⁻³：每次更新都冲过头，损失一步比一步大。公式推导会给出警告。
+"""),
+    code("""
+from chainrule.spec import load_spec
+hot = dict(load_spec("seed").raw, lr=1e-3, name="seed-hot")
+losses = run(hot, steps=5).losses
+print(losses)
+assert all(b > a for a, b in zip(losses, losses[1:]))
+warnings = cr.derive(hot).to_dict()["steps"][0]["warnings"]
+print(warnings)
+assert warnings
+"""),
+    md("""
+## Dead ReLUs
+
+A ReLU whose input is negative for every sample passes no gradient: its weights never change.
+A large negative bias is enough to kill a unit.
+""", """
+## 死亡 ReLU
+
+如果某个 ReLU 对所有样本的输入都是负数，它就不传递任何梯度：它的权重永远不会改变。一个很大的负偏置就足以“杀死”一个单元。
+"""),
+    code("""
+dead = dict(load_spec("relu").raw, name="relu-dead")
+dead["init"] = dict(dead["init"], biases=[[-50.0, 0.0, 0.0], 0.0])
+step = run(dead, steps=1).steps[0]
+print(step.grads["W1"])
+assert np.all(step.grads["W1"][:, 0] == 0)
+print([w for w in cr.derive(dead).to_dict()["steps"][0]["warnings"] if "ReLU" in w])
+"""),
+    md("""
+## Anomaly detection
+
+A NaN in a large computation usually shows up far from where it was made. Inside
+`cr.detect_anomaly()` every op checks its output and its gradients and names the line that created
+the bad value.
+""", """
+## 异常检测
+
+在大的计算中，NaN 往往在远离产生它的地方才被发现。在 `cr.detect_anomaly()` 中，每个运算都会检查输出和梯度，并指出产生坏值的那一行。
+"""),
+    code("""
+w = cr.tensor([1.0, -2.0], requires_grad=True)
+try:
+    with cr.detect_anomaly():
+        y = cr.sqrt(w)           # sqrt of a negative number: NaN
+        y.sum().backward()
+    message = None
+except cr.AnomalyError as exc:
+    message = str(exc)
+print(message)
+assert message is not None and "sqrt" in message
+"""),
+    md("""
+## Exercises
+
+In the dead-ReLU network above, which gradients are zero? Fill in ∂L/∂w'_11 and ∂L/∂b'_1 (the
+dead unit's) and the loss; the grader checks them.
+""", """
+## 练习
+
+在上面的死亡 ReLU 网络中，哪些梯度为零？填写 ∂L/∂w'_11、∂L/∂b'_1（死亡单元的）和损失；由批改程序检查。
+"""),
+    code("""
+answers = {"loss": "?", "grad": {"W1": [[0, "?", "?"], ["?", "?", "?"]], "b1": ["?", "?", "?"]}}
+report = check_answers(dead, answers, lang=LANG)
+assert report.counts["wrong"] == 0
+"""),
+])
+
+LESSONS = [L1, L2, L3, L4, L6]
+
+
+def notebook(cells, lang):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    out = []
+    for k, cell in enumerate(cells):
+        if cell[0] == "md":
+            out.append(nbformat.v4.new_markdown_cell(cell[1] if lang == "en" else cell[2]))
+        else:
+            out.append(nbformat.v4.new_code_cell(cell[1].replace("{lang}", lang)))
+        out[-1]["id"] = f"c{k:02d}"
+    nb.cells = out
+    return nb
+
+
+def build(folder: str = HERE) -> list[str]:
+    import nbformat
+
+    written = []
+    for name, cells in LESSONS:
+        for lang in ("en", "zh"):
+            os.makedirs(os.path.join(folder, lang), exist_ok=True)
+            path = os.path.join(folder, lang, f"{name}.ipynb")
+            text = nbformat.writes(notebook(cells, lang)) + "\n"
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in build(sys.argv[1] if len(sys.argv) > 1 else HERE):
+        print(p)
