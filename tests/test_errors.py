@@ -251,6 +251,53 @@ def test_G6_numpy_on_tensor_requiring_grad():
         randn(3, requires_grad=True).numpy()
 
 
+def test_G7_inplace_on_a_view_in_the_graph():
+    y = randn(3, requires_grad=True) * 2
+    with pytest.raises(GraphError, match=esc(
+        "mul_: in-place change of a view of a tensor that takes part in the graph is not supported by chainrule"
+    )):
+        y[:2].mul_(3)
+
+
+def test_G8_create_graph_through_an_op_without_a_differentiable_gradient():
+    x = randn(2, 3, requires_grad=True)
+    loss = cr.nn.functional.cross_entropy(x, np.array([0, 2]))
+    with pytest.raises(GraphError, match=esc(
+        "backward(create_graph=True): the gradient of cross_entropy is not written to be differentiated again"
+    )):
+        loss.backward(create_graph=True)
+
+
+def test_G9_grad_of_an_unused_input():
+    x, u = randn(2, requires_grad=True), randn(2, requires_grad=True)
+    with pytest.raises(GraphError, match=esc("one of the differentiated Tensors (inputs[1]) appears to not have been used")):
+        cr.autograd.grad((x * 2).sum(), [x, u])
+
+
+def test_G10_requires_grad_of_non_leaf_and_grad_assignment():
+    y = randn(2, requires_grad=True) * 2
+    with pytest.raises(GraphError, match="you can only change requires_grad flags of leaf variables"):
+        y.requires_grad = False
+    w = randn(2, requires_grad=True)
+    with pytest.raises(ShapeError, match=esc("assigned grad has data of a different size: grad (3), tensor (2)")):
+        w.grad = randn(3)
+    with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None but got grad of type ndarray"):
+        w.grad = np.zeros(2)
+
+
+def test_G11_floor_divide_has_no_derivative():
+    y = randn(2, requires_grad=True) // 0.5
+    with pytest.raises(NotImplementedError, match=esc("derivative for floor_divide is not implemented")):
+        y.sum().backward()
+
+
+def test_G12_device_other_than_cpu():
+    with pytest.raises(RuntimeError, match=esc("to: chainrule runs on the CPU only (NumPy), got device 'cuda'")):
+        randn(2).to("cuda")
+    with pytest.raises(RuntimeError, match="Module.to: chainrule runs on the CPU only"):
+        nn.Linear(2, 2).to("cuda:0")
+
+
 # ---------------------------------------------------------------------------- dtypes (D)
 @pytest.mark.parametrize("data, dtype", [([1, 2], "int64"), ([True, False], "bool")])
 def test_D1_integer_or_bool_requires_grad(data, dtype):

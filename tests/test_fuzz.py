@@ -80,6 +80,35 @@ class CR:
     bce = staticmethod(lambda a, b, red: F.binary_cross_entropy(a.sigmoid(), b.sigmoid(), reduction=red))
     cross_entropy = staticmethod(lambda x, labels, red: F.cross_entropy(x, labels, reduction=red))
     half_sse = staticmethod(lambda a, b: F.half_sse_loss(a, b))
+    sin = staticmethod(lambda x: x.sin())
+    cos = staticmethod(lambda x: cr.cos(x))
+    log1p_p = staticmethod(lambda x: (x * x).log1p())
+    inplace = staticmethod(lambda x, kind: _inplace(x, kind))
+    var = staticmethod(lambda x, axis, keep: x.var(axis, keepdim=keep))
+    norm = staticmethod(lambda x, axis, keep: x.norm(dim=axis, keepdim=keep))
+    unsq_expand = staticmethod(lambda x: x.unsqueeze(0).expand(2, *x.shape) * 0.5)
+
+
+def _inplace(x, kind):
+    """An in-place op on a non-leaf (x computed first, so it takes part in the graph), the same in both libraries."""
+    y = x * 1.5
+    if kind == "add_":
+        y.add_(x, alpha=0.5)
+    elif kind == "mul_":
+        y.mul_(x)
+    elif kind == "relu_":
+        y.relu_()
+    elif kind == "clamp_":
+        y.clamp_(-0.4, 0.9)
+    elif kind == "sigmoid_":
+        y.sigmoid_()
+    elif kind == "iadd":
+        y += x * x
+    elif kind == "setitem" and y.ndim:
+        y[0] = x[-1] * 2
+    elif kind == "mask":
+        y[y > 0.3] = 0.0
+    return y
 
 
 def _scalar(x, kind, c):
@@ -134,6 +163,13 @@ class TORCH:
     cross_entropy = staticmethod(
         lambda x, labels, red: torch.nn.functional.cross_entropy(x, torch.from_numpy(labels), reduction=red))
     half_sse = staticmethod(lambda a, b: 0.5 * ((b - a) ** 2).sum())  # hand algebra: ½ Σ (y − y')²
+    sin = staticmethod(lambda x: x.sin())
+    cos = staticmethod(lambda x: torch.cos(x))
+    log1p_p = staticmethod(lambda x: (x * x).log1p())
+    inplace = staticmethod(lambda x, kind: _inplace(x, kind))
+    var = staticmethod(lambda x, axis, keep: x.var(dim=axis, keepdim=keep))
+    norm = staticmethod(lambda x, axis, keep: torch.linalg.vector_norm(x, dim=axis, keepdim=keep))
+    unsq_expand = staticmethod(lambda x: x.unsqueeze(0).expand(2, *x.shape) * 0.5)
 
 
 def _dims(x, axis):
@@ -178,12 +214,14 @@ class Fresh:
 
 
 # ---------------------------------------------------------------------------- the program strategy
-UNARY = ["neg", "exp_t", "log_p", "sqrt_p", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip", "square", "scalar"]
+UNARY = ["neg", "exp_t", "log_p", "sqrt_p", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip", "square", "scalar",
+         "sin", "cos", "log1p_p", "inplace", "unsq_expand"]
+INPLACE = ["add_", "mul_", "relu_", "clamp_", "sigmoid_", "iadd", "setitem", "mask"]
 BINARY = ["add", "sub", "mul", "div_p", "pow_p", "where"]
 SAME_SHAPE = ["mse", "bce_logits", "bce", "half_sse", "cat", "stack"]
-STRUCTURE = ["sum", "mean", "amax", "amin", "softmax", "log_softmax", "logsumexp", "reshape", "permute", "index",
+STRUCTURE = ["sum", "mean", "amax", "amin", "var", "norm", "softmax", "log_softmax", "logsumexp", "reshape", "permute", "index",
              "matmul", "linear", "cross_entropy"]
-KINKS = {"abs", "relu", "leaky_relu", "clip", "amax", "amin"}  # left out when checking with finite differences
+KINKS = {"abs", "relu", "leaky_relu", "clip", "amax", "amin", "inplace"}  # left out when checking with finite differences
 
 
 def _broadcast(a, b):
@@ -194,7 +232,7 @@ def _broadcast(a, b):
 
 
 @st.composite
-def programs(draw, kinks=True):
+def programs(draw, kinks=True, second_order=False):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     base = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)) if draw(st.integers(0, 7)) else []
 
@@ -215,6 +253,8 @@ def programs(draw, kinks=True):
     ops = UNARY + BINARY + SAME_SHAPE + STRUCTURE
     if not kinks:
         ops = [o for o in ops if o not in KINKS]
+    if second_order:  # chainrule's cross-entropy gradient is not itself differentiable (it raises instead)
+        ops = [o for o in ops if o != "cross_entropy"]
     ops = [str(o) for o in rng.permutation(ops)]  # hypothesis favours early choices; make those random ops
     for _ in range(draw(st.integers(2, 8))):
         op = draw(st.sampled_from(ops))
@@ -228,6 +268,11 @@ def programs(draw, kinks=True):
                 kw = {"slope": draw(st.sampled_from([0.01, 0.2, 1.5]))}
             elif op == "clip":
                 kw = {"lo": draw(st.sampled_from([None, -0.73, -0.21])), "hi": draw(st.sampled_from([0.37, 1.13]))}
+            elif op == "inplace":
+                kw = {"kind": draw(st.sampled_from(INPLACE))}
+            elif op == "unsq_expand":
+                push(op, [i], kw, (2, *s))
+                continue
             elif op == "scalar":
                 kw = {"kind": draw(st.sampled_from(["radd", "rsub", "rmul", "div", "rdiv", "pow"])),
                       "c": draw(st.sampled_from([-1.7, 0.6, 2.0, 3.0]))}
@@ -258,7 +303,7 @@ def programs(draw, kinks=True):
             else:
                 red = draw(st.sampled_from(["mean", "sum", "none"]))
                 push(op, [i, j], {"red": red}, s if red == "none" else ())
-        elif op in ("sum", "mean", "amax", "amin"):
+        elif op in ("sum", "mean", "amax", "amin", "var", "norm"):
             keep = draw(st.booleans())
             if s and draw(st.booleans()):
                 axes = draw(st.lists(st.integers(0, len(s) - 1), min_size=1, max_size=len(s), unique=True))
@@ -267,6 +312,12 @@ def programs(draw, kinks=True):
             else:
                 axis, norm = None, set(range(len(s)))
             out = [1 if k in norm else n for k, n in enumerate(s)] if keep else [n for k, n in enumerate(s) if k not in norm]
+            if op == "var" and int(np.prod([s[k] for k in norm])) < 2:
+                continue  # the unbiased variance of one value divides by zero
+            if op in ("var", "norm") and axis is None:
+                axis = tuple(range(len(s))) if s else None
+                if axis is None:
+                    continue
             push(op, [i], {"axis": axis, "keep": keep}, out)
         elif op in ("softmax", "log_softmax", "logsumexp"):
             if not s:
@@ -379,6 +430,50 @@ def test_random_graphs_match_pytorch(case):
         actual = np.zeros(c.shape) if c.grad is None else c.grad
         scale = max(1.0, float(np.abs(expected).max(initial=0)))
         np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL * scale, err_msg=f"gradient of leaf {n}")
+
+
+def _second_order(lib, program, upstream, grad):
+    """Leaves' gradients of Σ v·∇(Σ out·upstream): a Hessian-vector product through the whole program."""
+    out, leaves, values = evaluate(lib, program)
+    if not out.requires_grad:
+        return None, values
+    total = (out * (torch.from_numpy(upstream) if lib is TORCH else cr.tensor(upstream))).sum()
+    firsts = grad(total, leaves, create_graph=True, allow_unused=True)
+    rng = np.random.default_rng(7)
+    z = 0
+    for g, leaf in zip(firsts, leaves):
+        if g is not None and g.requires_grad:
+            v = rng.standard_normal(tuple(leaf.shape))
+            z = z + (g * (torch.from_numpy(v) if lib is TORCH else cr.tensor(v))).sum()
+    if not getattr(z, "requires_grad", False):
+        return [np.zeros(tuple(leaf.shape)) for leaf in leaves], values
+    seconds = grad(z, leaves, allow_unused=True)
+    return [np.zeros(tuple(leaf.shape)) if s is None else _numpy(s) for s, leaf in zip(seconds, leaves)], values
+
+
+def _numpy(t):
+    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else np.array(t)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@settings(max_examples=max(EXAMPLES // 3, 20), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(programs(second_order=True))
+def test_random_graphs_second_order_match_pytorch(case):
+    """create_graph=True: Hessian-vector products of random programs against PyTorch's."""
+    program, upstream, _ = case
+    note(describe(program))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # second derivatives at kinks may warn in either library
+        theirs, t_values = _second_order(TORCH, program, upstream, torch.autograd.grad)
+        assume(_bounded(t_values) and theirs is not None)
+        assume(all(np.isfinite(t).all() for t in theirs))
+        ours, _ = _second_order(CR, program, upstream, cr.autograd.grad)
+    for n, (c, t) in enumerate(zip(ours, theirs)):
+        scale = max(1.0, float(np.abs(t).max(initial=0)))
+        # 1e-6: the two libraries write some second derivatives differently (BCE divides by p(1 − p)),
+        # which costs a few digits where p is near 0 or 1; a wrong rule is off by far more.
+        np.testing.assert_allclose(c, t, rtol=1e-6, atol=1e-9 * scale, err_msg=f"second-order gradient of leaf {n}")
 
 
 def finite_difference_grads(program, upstream, h=1e-6):

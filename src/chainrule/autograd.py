@@ -18,6 +18,7 @@ from .errors import GraphError
 from .xp import NUMPY
 
 _grad_enabled = True
+_const = None  # chainrule.tensor._const (a tensor around an array), set when tensor.py loads
 
 
 def is_grad_enabled() -> bool:
@@ -120,15 +121,6 @@ class inference_mode(_GradMode):
         return type(self)(not self.mode)
 
 
-class VersionCounter:
-    """How often a tensor's memory was changed in place; shared by a tensor, its views and detach()."""
-
-    __slots__ = ("value",)
-
-    def __init__(self):
-        self.value = 0
-
-
 class Node:
     """One recorded op application: what produced a tensor and what backward needs for it."""
 
@@ -143,12 +135,7 @@ class Node:
         self.edges = tuple([p.grad_fn for p in parents])
         self.attrs = attrs
         self.out = out
-        if not op.uses_inputs:
-            self.versions = None
-        elif op.reads is None:
-            self.versions = tuple([p._vc.value for p in parents])
-        else:  # only the inputs this backward will read (as PyTorch saves only those)
-            self.versions = tuple([p._vc.value if r else None for p, r in zip(parents, op.reads(needs))])
+        self.versions = tuple([p._vc[0] for p in parents]) if op.uses_inputs else None
         self.needs = needs  # which parents require grad, fixed when the op runs (as in PyTorch)
         self.origin = None
         self.hooks = None  # hooks registered on the output tensor (a non-leaf)
@@ -196,19 +183,19 @@ def topological_order(roots) -> list:
     """
     order, seen = [], set()
     for root in roots:
-        if id(root) in seen:
+        if root in seen:
             continue
         if root.parents is None:
             raise GraphError(_FREED)
-        seen.add(id(root))
+        seen.add(root)
         stack = [(root, iter(root.edges))]
         while stack:
             node, edges = stack[-1]
             for edge in edges:
-                if edge is not None and id(edge) not in seen:
+                if edge is not None and edge not in seen:
                     if edge.parents is None:
                         raise GraphError(_FREED)
-                    seen.add(id(edge))
+                    seen.add(edge)
                     stack.append((edge, iter(edge.edges)))
                     break
             else:
@@ -219,27 +206,33 @@ def topological_order(roots) -> list:
 
 
 def _check_versions(node) -> None:
-    for i, (parent, saved) in enumerate(zip(node.parents, node.versions or ())):
-        if saved is not None and parent._vc.value != saved:
+    """Raise, naming the input (or output) that changed since the op ran, if its backward reads it.
+
+    Only inputs this backward reads count (``op.reads``): ``a × b`` with only ``a`` requiring grad
+    never reads ``a``, so changing ``a`` is harmless there, as in PyTorch, which saves only ``b``.
+    """
+    reads = node.op.reads(node.needs) if node.op.reads is not None else (True,) * len(node.parents)
+    for i, (parent, saved, read) in enumerate(zip(node.parents, node.versions or (), reads)):
+        if read and parent._vc[0] != saved:
             raise GraphError(
                 f"one of the tensors needed for gradient computation has been modified by an "
                 f"inplace operation: input {i} of {node.op.name} (shape {parent.shape}) is at "
-                f"version {parent._vc.value}; expected version {saved} instead. The usual cause is "
+                f"version {parent._vc[0]}; expected version {saved} instead. The usual cause is "
                 f"optimizer.step() (or another in-place update) between the forward pass and "
                 f"its backward(); run the forward pass again after changing parameters, or clone() "
                 f"the tensor before changing it."
             )
-    if node.saved_out is not None and node.saved_out[0].value != node.saved_out[1]:
+    if node.saved_out is not None and node.saved_out[0][0] != node.saved_out[1]:
         raise GraphError(
             f"one of the tensors needed for gradient computation has been modified by an inplace "
             f"operation: output 0 of {node.op.name} (shape {node.out.shape}) is at version "
-            f"{node.saved_out[0].value}; expected version {node.saved_out[1]} instead. Its backward "
+            f"{node.saved_out[0][0]}; expected version {node.saved_out[1]} instead. Its backward "
             f"reads its own output; clone() it before changing it in place."
         )
 
 
 def _run_hooks(hooks, g, create_graph):
-    from .tensor import Tensor, _const  # the engine hands hooks tensors, as PyTorch does
+    from .tensor import Tensor  # the engine hands hooks tensors, as PyTorch does
 
     for hook in hooks:
         wrapped = g if isinstance(g, Tensor) else _const(g)
@@ -279,8 +272,8 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
             continue
         if node.parents is None:
             raise GraphError(_FREED)
-        prev = pending.get(id(node))
-        pending[id(node)] = grad if prev is None else prev + grad
+        prev = pending.get(node)
+        pending[node] = grad if prev is None else prev + grad
         roots_nodes.append(node)
     if not roots_nodes:
         return capture
@@ -301,19 +294,19 @@ def _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNo
     checking = anomaly._enabled
     pop = pending.pop
     for node in order:  # the hot loop: keep per-node work to what the gradient needs
-        g = pop(id(node), None)
+        g = pop(node, None)
         if g is None:
             continue
-        if node.hooks is not None:
-            g = _run_hooks(node.hooks, g, create_graph)
-        if node.retained is not None and capture is None:
-            kept = node.retained()
-            if kept is not None:
-                _accumulate(kept, g, create_graph)
-        if capture is not None and id(node) in capture:
-            capture[id(node)] = g
+        if node.hooks is not None or node.retained is not None or capture is not None:
+            g = _observe(node, g, capture, create_graph)
         parents = node.parents
-        if node.versions is not None or node.saved_out is not None:
+        versions = node.versions
+        if versions is not None:
+            for parent, saved in zip(parents, versions):
+                if parent._vc[0] != saved:
+                    _check_versions(node)  # raises if backward reads that input, naming it
+        saved_out = node.saved_out
+        if saved_out is not None and saved_out[0][0] != saved_out[1]:
             _check_versions(node)
         needs = node.needs
         if create_graph:
@@ -339,15 +332,31 @@ def _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNo
             if pg.dtype != dtype:
                 pg = pg.astype(dtype)
             if edge is None:
-                _deliver(parent, pg, capture, create_graph)
+                if capture is None and parent._hooks is None and not create_graph:  # the common case
+                    if parent._requires_grad:
+                        _accumulate(parent, pg, False, pg is g)
+                else:
+                    _deliver(parent, pg, capture, create_graph)
             else:
-                key = id(edge)
-                prev = pending.get(key)
-                pending[key] = pg if prev is None else prev + pg
+                prev = pending.get(edge)
+                pending[edge] = pg if prev is None else prev + pg
         if not retain_graph:
             node.parents = None
             node.edges = ()
             node.out = None
+
+
+def _observe(node, g, capture, create_graph):
+    """A node's gradient as the user sees it: its output tensor's hooks, retain_grad(), autograd.grad."""
+    if node.hooks is not None:
+        g = _run_hooks(node.hooks, g, create_graph)
+    if node.retained is not None and capture is None:
+        kept = node.retained()
+        if kept is not None:
+            _accumulate(kept, g, create_graph)
+    if capture is not None and id(node) in capture:
+        capture[id(node)] = g
+    return g
 
 
 def _deliver(leaf, g, capture, create_graph) -> None:
@@ -363,20 +372,21 @@ def _deliver(leaf, g, capture, create_graph) -> None:
         capture[id(leaf)] = g if prev is None else prev + g
 
 
-def _accumulate(tensor, g, create_graph=False) -> None:
+def _accumulate(tensor, g, create_graph=False, shared=True) -> None:
     """Add ``g`` into ``tensor.grad``: in place when it is a plain tensor (so references to it
-    stay current, as in PyTorch), recorded out of place under ``create_graph``."""
-    from .tensor import Tensor, _const
-
+    stay current, as in PyTorch), recorded out of place under ``create_graph``. ``shared`` is False
+    when ``g`` is a fresh array that nothing else holds: it then becomes the gradient without a copy."""
     grad = tensor._grad
-    if isinstance(g, Tensor):
+    if type(g) is not np.ndarray and not isinstance(g, np.generic):  # a tensor (create_graph, or a hook's result)
         if grad is None:
             tensor._grad = g if g.requires_grad else _const(np.array(g.array))
         else:
             tensor._grad = grad + g
         return
     if grad is None:
-        tensor._grad = _const(np.array(g))
+        if shared or type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable:
+            g = np.array(g)
+        tensor._grad = _const(g)
     elif grad.requires_grad or grad.array.shape != g.shape:
         tensor._grad = grad + _const(g)
     else:

@@ -89,7 +89,7 @@ def apply(op, *parents, **attrs) -> "Tensor":
     t = Tensor.__new__(Tensor)
     t.array = out
     t._grad = None
-    t._vc = autograd.VersionCounter()
+    t._vc = [0]
     t._hooks = None
     t.name = None
     t._base = None
@@ -176,11 +176,14 @@ def _const(arr: np.ndarray) -> "Tensor":
     t._grad = None
     t.grad_fn = None
     t._requires_grad = False
-    t._vc = autograd.VersionCounter()
+    t._vc = [0]
     t._hooks = None
     t.name = None
     t._base = None
     return t
+
+
+autograd._const = _const  # the engine wraps gradients in tensors without importing this module
 
 
 def _axis(axis, dim):
@@ -234,7 +237,8 @@ class Tensor:
     """
 
     # ``array`` is the NumPy array holding the values (what chainrule's own code computes with);
-    # ``.data`` and ``.grad`` are tensors, as in PyTorch. ``_vc`` is the version counter, one
+    # ``.data`` and ``.grad`` are tensors, as in PyTorch. ``_vc`` is the version counter (a one-item
+    # list: cheaper to make than an object, and mutable), one
     # object shared by a tensor, its views and detach() results, so an in-place change through any
     # alias is seen by backward; ``_base`` (views only) is the tensor whose memory a view shares.
     __slots__ = ("array", "_grad", "grad_fn", "_requires_grad", "_vc", "_hooks", "name", "_base", "__weakref__")
@@ -248,7 +252,7 @@ class Tensor:
         self.array = as_array(data, dtype)
         self._grad = None
         self.grad_fn = None
-        self._vc = autograd.VersionCounter()
+        self._vc = [0]
         self._hooks = None
         self.name = None
         self._base = None
@@ -301,7 +305,7 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._vc.value
+        return self._vc[0]
 
     @property
     def data(self) -> "Tensor":
@@ -529,7 +533,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     def _bump(self) -> None:
-        self._vc.value += 1
+        self._vc[0] += 1
 
     def _alias(self, out: "Tensor") -> "Tensor":
         """Mark ``out`` as sharing ``self``'s memory when it does (a NumPy view, not a copy)."""
@@ -576,7 +580,7 @@ class Tensor:
         node = new.grad_fn
         node.out = self.array
         if node.saved_out is not None:
-            node.saved_out = (self._vc, self._vc.value)
+            node.saved_out = (self._vc, self._vc[0])
         self.grad_fn, self._requires_grad = node, True
         return self
 
