@@ -353,6 +353,26 @@ def test_V2_bce_probabilities_outside_unit_interval(bad, shown):
     assert "binary_cross_entropy_with_logits" in str(e.value)
 
 
+def test_V2_bce_target_outside_unit_interval_like_torch():
+    import torch
+
+    with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+        torch.nn.functional.binary_cross_entropy(torch.tensor([0.3]), torch.tensor([5.0]))
+    with pytest.raises(ShapeError, match=esc(
+        "binary_cross_entropy: all elements of target should be between 0 and 1, but target[0] = 5.0 (target shape (1,))"
+    )):
+        cr.nn.functional.binary_cross_entropy(cr.tensor([0.3]), cr.tensor([5.0]))
+
+
+def test_linear_sizes_must_be_integers_like_torch():
+    import torch
+
+    with pytest.raises(TypeError):
+        torch.nn.Linear(2.5, 3)
+    with pytest.raises(TypeError, match="Linear: in_features must be a non-negative int, got 2.5"):
+        nn.Linear(2.5, 3)
+
+
 def test_V3_loss_reduction():
     with pytest.raises(ValueError, match=esc("MSELoss: reduction must be 'mean', 'sum' or 'none', got 'avg'")):
         nn.MSELoss(reduction="avg")

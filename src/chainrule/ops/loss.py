@@ -247,6 +247,13 @@ class BCELoss(Op):
                 f"{float(p[i])!r} (input shape {p.shape}); apply sigmoid first, or use "
                 f"binary_cross_entropy_with_logits on raw scores"
             )
+        outside = np.flatnonzero(~((target >= 0) & (target <= 1)))
+        if outside.size:
+            i = tuple(int(k) for k in np.unravel_index(int(outside[0]), target.shape))
+            raise ShapeError(
+                f"binary_cross_entropy: all elements of target should be between 0 and 1, but target{list(i)} = "
+                f"{float(target[i])!r} (target shape {target.shape}); targets are probabilities (0 or 1 for a label)"
+            )
         # PyTorch's kernel, term for term: (y − 1)·max(log1p(−p), −100) − y·max(log p, −100).
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), _LOG_FLOOR)
