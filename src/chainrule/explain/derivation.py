@@ -153,7 +153,27 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
         if steps > 1:
             doc.blocks.insert(0, Block("heading", t["step"].format(k=rec.index + 1), level=2))
         docs.append(doc)
-    return Derivation(spec, result, lang, style, precision, matrix, _header(spec, t, precision, lang), docs)
+    header = _header(spec, t, precision, lang)
+    notes = [] if matrix else _teacher_notes(spec, result, lang)
+    if notes:
+        header.append(Block("para", notes))
+    return Derivation(spec, result, lang, style, precision, matrix, header, docs)
+
+
+def _teacher_notes(spec, result, lang) -> str:
+    """"Note for teachers": the classic mistakes this exercise cannot tell from the right method
+    (the grader's own check, ``grading.mistakes.cannot_tell``)."""
+    from ..grading.messages import message
+    from ..grading.mistakes import cannot_tell
+    from ..grading.replay import Context
+
+    try:
+        with np.errstate(all="ignore"):
+            items = cannot_tell(Context(spec, result), list(range(1, len(result.steps) + 1)), lang)
+    except (KeyError, ValueError, OverflowError, ZeroDivisionError):  # a replay that cannot run: no note
+        return ""
+    sep = "；" if lang == "zh" else "; "
+    return message(lang, "teacher_note", items=sep.join(items)) if items else ""
 
 
 def _header(spec, t, prec, lang) -> list:
