@@ -125,8 +125,9 @@ class StepBuilder:
                 terms_n = [self.rule("num", lin, w=self.n(self.W[li][i, j], True), x=self.n(self.X[li][s, i], True))
                            for i in range(n_in)]
                 if self.B[li] is not None:
-                    terms_s.append(sym.param(f"b{li + 1}", (j,)))
-                    terms_n.append(self.n(self.B[li][j], True))
+                    jb = 0 if len(self.B[li]) == 1 else j      # a bias shared by the layer is b_1 for all
+                    terms_s.append(sym.param(f"b{li + 1}", (jb,)))
+                    terms_n.append(self.n(self.B[li][jb], True))
                 same = self.views[li].act is None
                 keys = (self.vkey(f"forward[{li}].a", s, j),) if same else ()
                 eqs.append(Eq(sym.z(li, j, s), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")],
@@ -305,8 +306,9 @@ class StepBuilder:
         sym, eqs = self.sym, []
         n_in, n_out = self.W[li].shape
         items = [(f"W{li + 1}", (i, j)) for i in range(n_in) for j in range(n_out)]
-        if self.B[li] is not None:
+        if self.B[li] is not None and len(self.B[li]) == n_out:
             items += [(f"b{li + 1}", (j,)) for j in range(n_out)]
+        items = [it for it in items if it[0] in self.rec.grads]    # frozen parameters have no gradient
         use_paths = not self.batch and self.path_count(li) <= MAX_PATHS
         for name, idx in items:
             j = idx[-1]
@@ -379,7 +381,7 @@ class StepBuilder:
         for li in reversed(range(self.D)):
             eqs = []
             names = [f"W{li + 1}"] + ([f"b{li + 1}"] if self.B[li] is not None else [])
-            for name in names:
+            for name in [n for n in names if n in self.rec.grads]:  # frozen parameters keep their value
                 for idx in np.ndindex(self.rec.grads[name].shape):
                     eqs.extend(self.update_eqs(name, idx, lr))
             blocks.append(Block("math", eqs=eqs))

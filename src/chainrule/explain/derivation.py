@@ -179,15 +179,22 @@ def _teacher_notes(spec, result, lang) -> str:
 def _header(spec, t, prec, lang) -> list:
     f = lambda v: num_text(v, prec)  # noqa: E731
     blocks = [Block("heading", t["title"].format(name=spec.name), level=1)]
-    if spec.description:
-        blocks.append(Block("para", spec.description))
+    if spec.describe(lang):
+        blocks.append(Block("para", spec.describe(lang)))
     blocks.append(Block("heading", t["setup"], level=3))
-    bias = ", ".join("yes" if b else "no" for b in spec.bias) if lang == "en" else \
-        "，".join("有" if b else "无" for b in spec.bias)
+    words = {"en": ("yes", "no", "one per layer"), "zh": ("有", "无", "每层共享一个")}[lang]
+    bias = (", " if lang == "en" else "，").join(
+        (words[2] if spec.is_shared(i + 1) else words[0]) if b else words[1] for i, b in enumerate(spec.bias))
     blocks.append(Block("para", t["net"].format(
         layers=" → ".join(map(str, spec.layers)), bias=bias,
         acts=("，" if lang == "zh" else ", ").join(ACTIVATION_NAMES[lang].get(a, a) for a in spec.activations),
         loss=LOSS_NAMES[lang][spec.loss], lr=f(spec.lr), opt=OPTIMIZER_NAMES[lang][spec.optimizer])))
+    if spec.frozen:
+        from .symbols import Symbols
+
+        sym = Symbols(spec.layers, spec.activations, notation_mod.default_style(spec.depth), False)
+        names = [sym.param(n, (0,) if n[0] == "b" else (0, 0))[0].rsplit("_", 1)[0] for n in spec.frozen]
+        blocks.append(Block("para", t["frozen"].format(names=", ".join(names))))
     if spec.single_sample:
         y = spec.y[0] if spec.y.ndim == 2 else spec.y
         blocks.append(Block("para", t["data_one"].format(x=", ".join(f(v) for v in spec.x[0]),
@@ -225,7 +232,8 @@ def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
             doc.eqs += deltas
         if not b.batch and 1 < b.path_count(li) <= MAX_PATHS:
             add(Block("para", t["paths"]))
-        add(Block("para", t["grads_of"].format(li=li + 1, b=t["and_biases"] if b.B[li] is not None else "")))
+        has_b = b.B[li] is not None and f"b{li + 1}" in b.rec.grads
+        add(Block("para", t["grads_of"].format(li=li + 1, b=t["and_biases"] if has_b else "")))
         grads = b.grad_eqs(li)
         add(Block("math", eqs=grads))
         doc.eqs += grads

@@ -45,6 +45,7 @@ LABELS = {
         "matrix_batch": " and {s} samples",
         "output": "Output",
         "after_note": "new value",
+        "frozen": "Frozen (not trained, kept as they are): {names}.",
     },
     "zh": {
         "title": "反向传播手算推导：{name}",
@@ -88,6 +89,7 @@ LABELS = {
         "matrix_batch": "、{s} 个样本",
         "output": "输出",
         "after_note": "新值",
+        "frozen": "固定不训练（保持原值）的参数：{names}。",
     },
 }
 

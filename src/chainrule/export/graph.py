@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..autograd import tensor_order
-from ..errors import ChainruleError
+from ..errors import ChainruleError, SpecError
 from ..network import engine_layout
 from ..network import run as run_spec
 from ..spec import Spec, load_spec
@@ -63,7 +65,13 @@ def record(spec) -> Recorded:
                 seen.add(id(t))
                 forward.append(t)
     backward = tensor_order(rec.loss)
-    initial = {k: engine_layout(k, v).copy() for k, v in rec.params_before.items()}
+    for layer in range(1, depth + 1):
+        if spec.is_shared(layer) and spec.trainable(f"b{layer}"):
+            raise SpecError(f"{spec.source}: key 'bias': export writes one bias per neuron; a trained bias shared "
+                            f"by layer {layer} is not supported (freeze it with frozen = [\"b{layer}\"], or set bias = true)")
+    # a frozen shared bias is written as equal per-neuron biases that are never updated: the same numbers
+    initial = {k: (np.broadcast_to(v, params[k].shape) if k[0] == "b" else engine_layout(k, v)).copy()
+               for k, v in rec.params_before.items()}
     return Recorded(spec, rec, params, forward, backward, roles, initial)
 
 

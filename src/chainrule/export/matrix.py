@@ -48,6 +48,7 @@ def generate(rec: Recorded, steps: int) -> str:
     shown = prediction_expr(spec, "float({})")
     body += [f"print('epoch', epoch, 'prediction', {shown}, 'loss', float(loss))", ""]
     body += ["# Backward pass: the chain rule, layer by layer"] + backward
-    body += update_lines(spec.optimizer, [(n, f"d_{n}") for n in names], "np.sqrt")
+    trained = [c.v(p) for p in rec.params.values() if p.requires_grad]   # frozen parameters stay
+    body += update_lines(spec.optimizer, [(n, f"d_{n}") for n in trained], "np.sqrt")
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"

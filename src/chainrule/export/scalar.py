@@ -105,6 +105,7 @@ def generate(rec: Recorded, steps: int) -> str:
         body += ["# Forward pass"] + forward
         body += [f"print('epoch', epoch, 'prediction', {prediction}, 'loss', loss)", ""]
         body += ["# Backward pass: the chain rule, from the loss back to every weight"] + backward
-    body += update_lines(spec.optimizer, [(c.v(p, i), c.g(p, i)) for p, i in _param_elements(c, rec)], "math.sqrt")
+    body += update_lines(spec.optimizer, [(c.v(p, i), c.g(p, i)) for p, i in _param_elements(c, rec)
+                                          if p.requires_grad], "math.sqrt")   # frozen parameters stay
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"

@@ -31,7 +31,12 @@ def generate(rec: Recorded, steps: int) -> str:
     for name in rec.params:
         attr = "weight" if name[0] == "W" else "bias"
         lines += block(matrix_lines(f"fc{name[1:]}.{attr}.copy_(torch.tensor(", rec.initial[name], "))"), "    ")
+    frozen = [f"fc{name[1:]}.{'weight' if name[0] == 'W' else 'bias'}" for name in rec.params if not spec.trainable(name)]
+    if frozen:
+        lines += ["# Frozen parameters: no gradient, not updated"] + [f"{f}.requires_grad_(False)" for f in frozen]
     params = ", ".join(f"*fc{layer}.parameters()" for layer in range(1, spec.depth + 1))
+    if frozen:
+        params = "p for p in (" + params + ") if p.requires_grad"
     if spec.optimizer == "sgd":
         opt = f"torch.optim.SGD([{params}], lr=learning_rate)"
     elif spec.optimizer == "momentum":

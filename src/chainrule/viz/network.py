@@ -74,6 +74,11 @@ class NetData:
         return any(w is not None for w in self.new_w)
 
 
+def _per_neuron(b, n):
+    """A bias vector per neuron; a bias shared by the layer (one number) drawn at each of its neurons."""
+    return None if b is None else np.broadcast_to(np.asarray(b, dtype=float), (n,))
+
+
 def _row(t, sample):
     if t is None:
         return None
@@ -126,11 +131,11 @@ def collect(obj, step: int = 1, sample: int = 0) -> NetData:
     return NetData(
         name=spec.name, layers=list(spec.layers), activations=list(spec.activations),
         weights=[p0[f"W{i}"] for i in range(1, depth + 1)],
-        biases=[p0.get(f"b{i}") for i in range(1, depth + 1)],
+        biases=[_per_neuron(p0.get(f"b{i}"), spec.layers[i]) for i in range(1, depth + 1)],
         grads_w=[g.get(f"W{i}") for i in range(1, depth + 1)],
-        grads_b=[g.get(f"b{i}") for i in range(1, depth + 1)],
-        new_w=[p1.get(f"W{i}") for i in range(1, depth + 1)],
-        new_b=[p1.get(f"b{i}") for i in range(1, depth + 1)],
+        grads_b=[_per_neuron(g.get(f"b{i}"), spec.layers[i]) for i in range(1, depth + 1)],
+        new_w=[p1.get(f"W{i}") if f"W{i}" in g else None for i in range(1, depth + 1)],   # frozen: not updated
+        new_b=[_per_neuron(p1.get(f"b{i}"), spec.layers[i]) if f"b{i}" in g else None for i in range(1, depth + 1)],
         x=np.asarray(spec.x, dtype=float)[sample], y=y,
         zs=[_row(z, sample) for z in rec.zs], acts=[_row(a, sample) for a in rec.acts],
         deltas=[_grad_row(z, sample) for z in rec.zs], out_grad=_grad_row(rec.acts[-1], sample),
