@@ -46,7 +46,7 @@ def test_step_2_and_step_10000_errors():
     assert sig(0.291027924, 6) == 0.291028
     # the error after 10,000 rounds of the process: 0.0000351085, to every published digit
     assert sig(result.losses[9_999], 6) == pytest.approx(3.51085e-5, rel=1e-12)
-    out = result.steps[-1].output.data.reshape(-1)
+    out = np.asarray(result.steps[-1].output.array).reshape(-1)
     # his outputs at that point, 0.015912196 and 0.984065734, to 4 significant digits
     assert sig(out[0], 4) == 0.01591 and sig(out[1], 4) == 0.9841
 
