@@ -46,7 +46,8 @@ def _detail(m, lang) -> str:
 def _summary(origin, marks, lang) -> str:
     from ..grading.messages import message
 
-    keys = ", ".join(m.symbol if m.step == marks[0].step else f"{m.symbol} (step {m.step})" for m in marks[:6])
+    keys = ", ".join(m.symbol if m.step == marks[0].step else message(lang, "in_step", symbol=m.symbol, n=m.step)
+                     for m in marks[:6])
     if len(marks) > 6:
         keys += ", …"
     return message(lang, "carried_summary", n=len(marks), origin=", ".join(origin), keys=keys)
@@ -62,7 +63,7 @@ def render_text(report) -> str:
     out = [message(lang, "heading", spec=report.spec, tol=report.tolerance), ""]
     groups = {origin: ms for origin, ms in report.carried_groups}
     for m in report.marks:
-        head = f"{ICON[m.status]} step {m.step}  {m.symbol}  ({m.key})"
+        head = f"{ICON[m.status]} {message(lang, 'step', n=m.step)}  {m.symbol}  ({m.key})"
         if m.status == "right":
             out.append(f"{head}: {fmt(m.given)}")
         elif m.status == "carried":

@@ -61,7 +61,7 @@ LABELS = {
         "backward": "三、反向传播",
         "grads": "3.1 计算梯度",
         "dloss": "损失函数的梯度",
-        "dloss_ce": "softmax 与交叉熵合在一起，对 logits z 的梯度就是 softmax(z)_j − [j = y]。",
+        "dloss_ce": "softmax 与交叉熵合在一起，对输出层 z（未经 softmax 的分数）的梯度就是 softmax(z)_j − [j = y]。",
         "layer": "第{li}层的梯度",
         "delta": "每个神经元的误差项 δ（δ = ∂L/∂z）：沿路径相乘，不同路径相加。",
         "grads_of": "第{li}层的权重{b}梯度：",

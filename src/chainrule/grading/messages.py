@@ -62,6 +62,7 @@ MESSAGES = {
         "no_cause": "no classic mistake reproduces this value",
         "carried": "carried error: right given your earlier answer {origin}",
         "carried_summary": "{n} answer(s) follow from {origin}: each is right given your value there ({keys})",
+        "in_step": "{symbol} (step {n})",
         "counts": "{right} right, {wrong} wrong, {carried} carried error(s) of {total}",
         "first": "first mistake: {symbol} ({key}, step {step})",
         "tol_digits": "{n} significant digits",
@@ -69,7 +70,7 @@ MESSAGES = {
         "md_heading": "## Grade: spec `{spec}` (tolerance: {tol})",
         "md_head": ["", "step", "quantity", "your answer", "correct", "derivation", "note"],
         "md_counts": "**{right} right, {wrong} wrong, {carried} carried** of {total}",
-        "step": "step",
+        "step": "step {n}",
         "note": "note",
     },
     "zh": {
@@ -118,6 +119,7 @@ MESSAGES = {
         "no_cause": "没有哪种常见错误能得出这个值",
         "carried": "连带错误：根据你前面的答案 {origin}，这个值是对的",
         "carried_summary": "有 {n} 个答案由 {origin} 连带而来：按你在那里的值，它们都是对的（{keys}）",
+        "in_step": "{symbol}（第 {n} 步）",
         "counts": "{right} 个正确，{wrong} 个错误，{carried} 个连带错误，共 {total} 个",
         "first": "第一个错误：{symbol}（{key}，第 {step} 步）",
         "tol_digits": "{n} 位有效数字",
@@ -125,7 +127,7 @@ MESSAGES = {
         "md_heading": "## 批改：设定 `{spec}`（容差：{tol}）",
         "md_head": ["", "步", "量", "你的答案", "正确答案", "推导", "说明"],
         "md_counts": "**{right} 个正确，{wrong} 个错误，{carried} 个连带错误**，共 {total} 个",
-        "step": "第",
+        "step": "第 {n} 步",
         "note": "说明",
     },
 }
