@@ -15,7 +15,7 @@ from chainrule.cli import main
 
 ALLOWED = {
     "sigmoid", "tanh", "relu", "leakyrelu", "softmax", "sgd", "adam", "exp", "log", "ln", "max", "min", "inf", "nan",
-    "float", "chainrule", "pytorch", "mazur", "seed", "xor", "iris", "mse", "bce", "svg", "png", "pdf", "html", "json", "toml", "csv",
+    "float", "sum", "autograd", "chainrule", "pytorch", "mazur", "seed", "xor", "iris", "mse", "bce", "svg", "png", "pdf", "html", "json", "toml", "csv",
 }
 # answer keys, printed beside each symbol as the learner wrote them (code, not prose)
 KEYS = {"loss", "output", "delta", "grad", "forward", "params_after", "params_before", "dl_doutput"}
@@ -64,3 +64,23 @@ def test_zh_grade_reports_have_no_english_words(tmp_path, capsys):
 def test_the_checker_finds_english():
     assert english_words("第一步 the backward pass，y' = σ(z)") == ["backward", "pass", "the"]
     assert english_words("∂L/∂w'_11 (grad.W1[0][0]) `code here` $\\frac{a}{b}$ sigmoid") == []
+
+
+@pytest.mark.parametrize("to", ["python", "numpy", "torch"])
+@pytest.mark.parametrize("spec", ["seed", "mazur", "xor", "iris", "relu", "softmax"])
+def test_zh_exports_have_chinese_comments_and_the_same_code(spec, to):
+    from chainrule.export import export
+
+    en, zh = export(spec, to=to), export(spec, to=to, lang="zh")
+    code = lambda text: [ln.split("#")[0].rstrip() for ln in text.split('"""', 2)[2].splitlines()]  # noqa: E731
+    assert code(en) == code(zh)                       # only comments and the docstring change
+    prose = zh.split('"""', 2)[1] + "\n".join(ln.split("#", 1)[1] for ln in zh.splitlines() if "#" in ln)
+    prose = re.sub(r"print\(.*", " ", prose)
+    assert re.search(r"[\u4e00-\u9fff]", prose)
+    assert english_words(prose) == []
+
+
+def test_zh_check_table_has_no_english_words(capsys):
+    for args in (["check", "mazur", "--lang", "zh"], ["check", "seed", "--lang", "zh", "--no-torch"]):
+        out = run_cli(capsys, args)
+        assert "通过" in out and english_words(out) == []
