@@ -54,3 +54,18 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out.strip() == f"chainrule {chainrule.__version__}"
+
+
+def test_derive_prints_text_on_a_terminal_and_markdown_when_piped(monkeypatch, capsys):
+    import sys
+
+    from chainrule.commands import derive as derive_cmd
+
+    assert main(["derive", "seed"]) == 0                         # captured: not a terminal
+    assert "$$" in capsys.readouterr().out
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert derive_cmd.default_format(None) == "text"
+    assert derive_cmd.default_format("out.md") == "md"
+    assert main(["derive", "seed"]) == 0
+    out = capsys.readouterr().out
+    assert "$$" not in out and "\\frac" not in out and "∂L/∂y' = y' − y = 180 − 60 = 120" in out
