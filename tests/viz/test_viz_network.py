@@ -202,3 +202,12 @@ def test_bad_arguments_are_refused():
         viz.draw_network("seed", lang="fr")
     with pytest.raises(ValueError, match="step"):
         viz.draw_network("seed", step=0)
+
+
+def test_a_batch_says_its_gradients_are_summed_over_samples(svg):
+    # relu: 3 samples. The drawing shows sample 2's z, a and δ; ∂L/∂w is Σ over the 3 samples.
+    doc = svg(viz.draw_network("relu", show="all", sample=1))
+    assert "Σ over all 3 samples" in doc.text("batch-note") and "sample 2 of 3" in doc.text("batch-note")
+    doc = svg(viz.draw_network("relu", show="all", sample=1, lang="zh"))
+    assert "全部 3 个样本之和" in doc.text("batch-note")
+    assert "batch-note" not in svg(viz.draw_network("seed", show="all")).ids

@@ -104,6 +104,8 @@ LABELS = {
         "graph": "computational graph", "leaf": "leaf", "data": "value", "gradient": "grad",
         "role_pred": "pred", "role_target": "target", "role_logits": "logits",
         "loss_curve": "training loss", "activation": "activation", "no_grad": "no gradient (backward not run)",
+        "loss_title": "{name}: loss per step ({opt}, lr {lr})", "graph_title": "{name}: the graph of the loss, step {step}",
+        "batch_note": "values of sample {s} of {n}; gradients ∂L/∂w are Σ over all {n} samples",
     },
     "zh": {
         "input": "输入层", "hidden": "隐藏层", "output": "输出层", "layer": "层",
@@ -112,8 +114,10 @@ LABELS = {
         "legend_value": "前向传播的值", "legend_grad": "梯度 ∂L/∂·", "legend_new": "梯度更新后的值",
         "weights": "权重", "gradients": "梯度 ∂L/∂w", "updated": "更新后的权重",
         "graph": "计算图", "leaf": "叶子", "data": "值", "gradient": "梯度",
-        "role_pred": "预测", "role_target": "目标", "role_logits": "logits",
+        "role_pred": "预测", "role_target": "目标", "role_logits": "未归一化输出",
         "loss_curve": "训练损失", "activation": "激活函数", "no_grad": "无梯度（未运行反向传播）",
+        "loss_title": "{name}：每步的损失值（{opt}，学习率 {lr}）", "graph_title": "{name}：损失的计算图，第 {step} 步",
+        "batch_note": "显示第 {s} 个样本的值（共 {n} 个）；梯度 ∂L/∂w 是全部 {n} 个样本之和 Σ",
     },
 }
 

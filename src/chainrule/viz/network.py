@@ -486,8 +486,16 @@ class _Detail:
             txt = ax.text(lx + 0.22, ly, text, va="center", ha="left", fontsize=9.5, color=color, gid="legend")
             lx += 0.22 + txt.get_window_extent(renderer).width / px + 0.45
 
+        y_lo = ly - 0.3
+        if d.n_samples > 1 and self.want_grads:
+            # a batch: z, a and δ are one sample's, ∂L/∂w sums every sample's δ·a (a student checking
+            # ∂L/∂w = δ·x on the drawn numbers must know this)
+            note = ax.text(left, ly - 0.4, t["batch_note"].format(s=d.sample + 1, n=d.n_samples), va="center",
+                           ha="left", fontsize=9.5, color=MUTED, gid="batch-note")
+            lx = max(lx, left + note.get_window_extent(renderer).width / px)
+            y_lo = ly - 0.7
         x_lo, x_hi = left - 0.2, max(right, lx) + 0.2
-        y_lo, y_hi = ly - 0.3, top + 0.9
+        y_hi = top + 0.9
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(y_lo, y_hi)
         if self.user_ax is None:
