@@ -13,6 +13,19 @@ def test_demo_prints_the_seed_numbers(capsys):
         assert number in out
 
 
+def test_demo_shows_every_10th_epoch_and_the_last_with_8_digits(capsys):
+    from chainrule.commands.demo import shown_epochs
+
+    assert shown_epochs(100) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99]
+    assert shown_epochs(3) == [0, 2] and shown_epochs(1) == [0]
+    assert main(["demo", "--epochs", "12"]) == 0
+    out = capsys.readouterr().out
+    # epoch 1: y' = 3 × (0.452·40 + 0.404·80) × 0.928 = 140.3136 (not shown: only epochs 0, 10, 11)
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 4]
+    assert rows[-3:] == ["0", "10", "11"]
+    assert "140.3136" not in out and "140.31359999999998" not in out
+
+
 def test_demo_in_chinese(capsys):
     assert main(["demo", "--lang", "zh", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
