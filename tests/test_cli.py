@@ -81,4 +81,4 @@ def test_derive_prints_text_on_a_terminal_and_markdown_when_piped(monkeypatch, c
     assert derive_cmd.default_format("out.md") == "md"
     assert main(["derive", "seed"]) == 0
     out = capsys.readouterr().out
-    assert "$$" not in out and "\\frac" not in out and "∂L/∂y' = y' − y = 180 − 60 = 120" in out
+    assert "$$" not in out and "\\frac" not in out and "∂L/∂y' = ½ × 2 × (y − y') × (−1) = y' − y = 180 − 60 = 120" in out

@@ -26,8 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (default en; zh uses the seed's terms)")
     p.add_argument("--steps", type=int, default=1, help="training steps to derive (default 1)")
     p.add_argument("--precision", type=int, default=None, help="significant digits (default 6)")
-    p.add_argument("--notation", choices=("prime", "indexed"), default=None,
-                   help="w'_ij / w''_ij (the seed's, for two weight layers) or w^(l)_ij (default: prime for two layers)")
+    p.add_argument("--notation", choices=("prime", "indexed", "textbook", "mazur"), default=None,
+                   help="prime: the seed's w'_ij, w''_ij, z_j, y' (default for two weight layers); indexed or "
+                        "textbook: w^(l)_ij, δ^(l)_j at every layer; mazur: Mazur's w1…w8, net/out, E_total")
     p.add_argument("--out", metavar="FILE", default=None, help="write to FILE (atomically) instead of standard output")
 
 

@@ -30,7 +30,8 @@ def _init_blocks(dv):
     for name, arr in first.items():
         from .symbols import Symbols
 
-        sym = Symbols(dv.spec.layers, dv.spec.activations, dv.notation, False)
+        sym = Symbols(dv.spec.layers, dv.spec.activations, dv.notation, False,
+                      [dv.spec.is_shared(k) for k in range(1, dv.spec.depth + 1)])
         flat = arr.reshape(-1)
         if flat.size and (flat == flat[0]).all():
             names = [sym.param(name, idx) for idx in [tuple(0 for _ in arr.shape), tuple(s - 1 for s in arr.shape)]]
@@ -40,7 +41,10 @@ def _init_blocks(dv):
         else:
             import numpy as np
 
-            for idx in np.ndindex(arr.shape):
+            order = list(np.ndindex(arr.shape))
+            if sym.profile == "mazur" and arr.ndim == 2:   # w1, w2, w3, ... in Mazur's numbering
+                order.sort(key=lambda ij: (ij[1], ij[0]))
+            for idx in order:
                 eqs.append(Eq(sym.param(name, idx), [(num_text(arr[idx], dv.precision), num_latex(arr[idx], dv.precision))]))
     return [Block("para", t["init"]), Block("math", eqs=eqs)]
 
