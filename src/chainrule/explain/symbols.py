@@ -131,7 +131,11 @@ class Symbols:
             i, j = index
             k = before + j * self.layers[layer - 1] + i + 1        # Mazur numbers each neuron's inputs in turn
             return f"w{k}", f"w_{{{k}}}"
-        return notation.param(name, index, self.style), notation.param(name, index, self.style, latex=True)
+        text, latex = notation.param(name, index, self.style), notation.param(name, index, self.style, latex=True)
+        if name[0] == "b" and self.shared[int(name[1:]) - 1]:   # one bias for the layer: b', not b'_1
+            text = text.rsplit("_", 1)[0]
+            latex = latex.replace("_{1}", "", 1) if self.style == "prime" else latex.rsplit("_{", 1)[0]
+        return text, latex
 
     def layer_vector(self, kind: str, layer: int) -> Sym:
         """Whole-layer symbols for the matrix form: z^(l), a^(l), δ^(l), W^(l), b^(l)."""

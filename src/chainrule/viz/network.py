@@ -60,6 +60,7 @@ class NetData:
     step: int | None = None
     sample: int = 0
     n_samples: int = 1
+    shared_b: list = field(default_factory=list)     # per layer: one bias for all its neurons
 
     @property
     def depth(self) -> int:
@@ -136,6 +137,7 @@ def collect(obj, step: int = 1, sample: int = 0) -> NetData:
         grads_b=[_per_neuron(g.get(f"b{i}"), spec.layers[i]) for i in range(1, depth + 1)],
         new_w=[p1.get(f"W{i}") if f"W{i}" in g else None for i in range(1, depth + 1)],   # frozen: not updated
         new_b=[_per_neuron(p1.get(f"b{i}"), spec.layers[i]) if f"b{i}" in g else None for i in range(1, depth + 1)],
+        shared_b=[spec.is_shared(i) for i in range(1, depth + 1)],
         x=np.asarray(spec.x, dtype=float)[sample], y=y,
         zs=[_row(z, sample) for z in rec.zs], acts=[_row(a, sample) for a in rec.acts],
         deltas=[_grad_row(z, sample) for z in rec.zs], out_grad=_grad_row(rec.acts[-1], sample),
@@ -244,7 +246,10 @@ class _Detail:
 
     def bias_lines(self, k, j):
         d, t = self.d, self.t
-        sym = pretty_symbol(notation.bias(k + 1, j + 1, self.style))
+        sym = notation.bias(k + 1, j + 1, self.style)
+        if d.shared_b and d.shared_b[k]:     # one bias for the layer: b', not b'_j
+            sym = sym.rsplit("_", 1)[0]
+        sym = pretty_symbol(sym)
         lines = [(f"{sym} = {fmt(d.biases[k][j], PRECISION)}", VALUE, "value")]
         if self.want_grads and d.grads_b[k] is not None:
             lines.append((self._grad_text(d.grads_b[k][j], "b"), GRAD, "grad"))
