@@ -1,7 +1,7 @@
 """Write the spec's network as a standalone training script: scalar Python in the seed's style
 (one variable per weight, every gradient written out), NumPy matrices, or PyTorch.
 
-Each script prints, per epoch, the prediction and the loss before that epoch's update, the same
+Each script prints, per epoch, the prediction and the loss before that epoch's update and the updated weights, the same
 numbers chainrule computes. Examples:
 
   chainrule export seed --to python --steps 100 > seed.py && python seed.py

@@ -1,7 +1,7 @@
 """Code export: the spec's network as a standalone script (``chainrule export``).
 
 ``export(spec, to="python"|"numpy"|"torch", steps=None)`` returns the script's text. Every script
-prints, per epoch, the prediction and the loss before that epoch's update — the same numbers
+prints, per epoch, the prediction and the loss before that epoch's update, then the updated weights — the same numbers
 ``chainrule.network.run`` records — so a learner can run it and compare.
 
 The code is not a template per network size: ``graph.record`` runs one step, and each recorded

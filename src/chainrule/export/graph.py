@@ -227,6 +227,7 @@ def prediction_expr(spec, single_value: str) -> str:
 
 
 UPDATE_NOTE = "every gradient above was computed with the weights from before this update"
+UPDATED_NOTE = "The parameters after this epoch's update"
 
 
 def update_lines(optimizer: str, pairs, sqrt: str) -> list[str]:
@@ -289,6 +290,7 @@ def header(spec: Spec, to: str, steps: int) -> str:
         f'"""The network of spec {spec.name!r}, written out by `chainrule export {spec.name} --to {to}`.\n\n'
         f"{layers}, activations {', '.join(spec.activations)}, {bias}, loss {spec.loss}, "
         f"optimizer {spec.optimizer}, learning rate {spec.lr!r}, {steps} epoch(s).\n"
-        "Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them.\n"
+        "Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them,\n"
+        "then the parameters after the update.\n"
         '"""'
     )

@@ -12,8 +12,9 @@ import re
 # Whole-comment phrases first, then the pieces op comments are made of ("linear backward, layer 2
 # (output): ..."). Order matters: longer phrases before the words inside them.
 PHRASES = [
-    ("Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them.",
-     "每轮训练打印更新前的预测值和损失值，与 chainrule 算出的完全相同。"),
+    ("Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them,",
+     "每轮训练打印更新前的预测值和损失值，与 chainrule 算出的完全相同，"),
+    ("then the parameters after the update.", "然后打印更新后的参数。"),
     ("Hyperparameters", "超参数"),
     ("Forward pass", "前向传播"),
     ("Backward pass and update: autograd computes every gradient, the optimizer applies them",
@@ -42,7 +43,9 @@ PHRASES = [
     ("from the shifted logits", "由平移后的 z 计算"),
     ("finite even where softmax(z)_j underflows to 0", "即使 softmax(z)_j 下溢为 0 也是有限值"),
     ("finite even where softmax(z) underflows to 0", "即使 softmax(z) 下溢为 0 也是有限值"),
-    ("Updated parameters after this epoch", "本轮更新后的参数"),
+    ("The parameters after this epoch's update (weights in (from, to) order, the transpose of .weight)",
+     "本轮更新后的参数（权重按（来源, 去向）顺序，是 .weight 的转置）"),
+    ("The parameters after this epoch's update", "本轮更新后的参数"),
 ]
 PIECES = [
     (re.compile(r"\bbackward\b"), "反向"),
