@@ -20,12 +20,12 @@ from .errors import SpecError
 from .grading.messages import LANGS, message
 from .grading.mistakes import cannot_tell, find_cause, knobs
 from .grading.replay import Context, truth_paths
-
-# the names worksheet.py used before the replay moved to grading/ (kept so both stay in step)
-_Context, _truth_paths, _knobs = Context, truth_paths, knobs
 from .io import parse_config, read_text
 from .network import run as run_spec
 from .spec import load_spec
+
+# the names worksheet.py used before the replay moved to grading/ (kept so both stay in step)
+_Context, _truth_paths, _knobs = Context, truth_paths, knobs
 
 STEP_KEYS = {"step", "forward", "output", "loss", "dL_doutput", "delta", "grad", "params_after", "params_before"}
 IGNORED_STEP_KEYS = {"entries", "check", "warnings"}               # present in derive's JSON, not answers

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import (UPDATED_NOTE, Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr,
-                    update_lines)
+from .graph import UPDATED_NOTE, Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr, update_lines
 
 
 def generate(rec: Recorded, steps: int) -> str:
