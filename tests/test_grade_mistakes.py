@@ -137,3 +137,31 @@ def test_a_key_after_a_forward_table_explains_toml_scoping(tmp_path, capsys):
     sheet = write(tmp_path, "scope2.toml", "[grad]\nW2 = [[7200], [7200], [7200]]\nloss = 7200\n")
     assert main(["grade", "seed", sheet]) == 2
     assert "move 'loss = ...' above" in capsys.readouterr().err
+
+
+THREE_OUT = """
+name = "three_out"
+layers = [1, 1, 3]
+activations = ["none", "none"]
+loss = "half_sse"
+lr = 0.1
+[init]
+weights = [1.0, [[1.0, 2.0, 3.0]]]
+[data]
+x = [1]
+y = [0, 0, 0]
+"""
+
+
+@pytest.mark.parametrize("answer, needle", [
+    (5.0, "the path through y'_3 left out"),      # δ_h = 1·1 + 2·2 (no 3·3)
+    (9.0, "only the path through y'_3"),          # δ_h = 3·3 alone
+    (6.0, "outgoing weight forgotten"),           # δ_h = 1 + 2 + 3, no w''
+])
+def test_a_missing_path_of_several(tmp_path, answer, needle):
+    # h = 1·x = 1; y'_k = w''_1k·h = 1, 2, 3; ∂L/∂y'_k = y'_k − 0; δ_h = Σ_k ∂L/∂y'_k·w''_1k = 1 + 4 + 9 = 14;
+    # ∂L/∂w'_11 = δ_h·x = 14.
+    spec = write(tmp_path, "three.toml", THREE_OUT)
+    m = mark(spec, tmp_path, f"[grad]\nW1 = [[{answer}]]\n", "grad.W1[0][0]")
+    assert m.status == "wrong" and m.correct == pytest.approx(14.0, rel=1e-12)
+    assert needle in m.cause
