@@ -29,8 +29,8 @@ def default_name(spec, args, steps=None) -> str:
 
 def add_arguments(p) -> None:
     p.add_argument("spec", metavar="SPEC", help="a shipped spec's name (seed, mazur, ...) or a .toml/.json file")
-    p.add_argument("--what", choices=("network", "graph", "loss"), default="network",
-                   help="what to draw (default network)")
+    p.add_argument("--what", choices=("network", "graph", "scalars", "loss"), default="network",
+                   help="what to draw (default network; scalars: every number with its gradient, for small networks)")
     p.add_argument("--step", type=int, default=1, help="which training step to draw, from 1 (default 1)")
     p.add_argument("--steps", type=int, default=None,
                    help=f"steps to train for the loss curve (default: the spec's own steps, at least {MIN_LOSS_STEPS})")
@@ -78,6 +78,8 @@ def run(args) -> int:
         drawing = viz.draw_network(result, step=args.step, show=args.show, lang=args.lang, sample=args.sample - 1)
     elif args.what == "graph":
         drawing = _graph(spec, args)
+    elif args.what == "scalars":
+        drawing = viz.draw_scalars(run_spec(spec, steps=args.step), step=args.step, lang=args.lang)
     else:
         from ..explain.labels import OPTIMIZER_NAMES
         from ..viz._base import labels
