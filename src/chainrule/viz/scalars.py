@@ -150,11 +150,11 @@ def _draw(spec, nodes, ops, edges, step, lang):
             ax.annotate("", xy=(x1 - (0.12 if b in ops else box_w / 2), y1), xytext=(x0 + (0.12 if a in ops else box_w / 2), y0),
                         arrowprops=dict(arrowstyle="-|>", color=EDGE, lw=0.7, shrinkA=0, shrinkB=0, mutation_scale=6),
                         zorder=1)
-        for key, (c, symbol) in ops.items():
+        for key, (_c, symbol) in ops.items():
             x, y = pos[key]
             ax.add_patch(Circle((x, y), 0.12, facecolor="white", edgecolor=INK, lw=0.8, zorder=2, gid=f"op-{key}"))
             ax.text(x, y, symbol, ha="center", va="center", fontsize=fs, color=INK, zorder=3)
-        for key, (c, label, value, grad) in nodes.items():
+        for key, (_c, label, value, grad) in nodes.items():
             x, y = pos[key]
             ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h, boxstyle="round,pad=0.01",
                                         facecolor="#f7f9fb", edgecolor=INK, lw=0.7, zorder=2, gid=f"node-{key}"))
