@@ -165,3 +165,10 @@ def test_a_missing_path_of_several(tmp_path, answer, needle):
     m = mark(spec, tmp_path, f"[grad]\nW1 = [[{answer}]]\n", "grad.W1[0][0]")
     assert m.status == "wrong" and m.correct == pytest.approx(14.0, rel=1e-12)
     assert needle in m.cause
+
+
+def test_derive_json_carries_the_teacher_note():
+    import chainrule as cr
+
+    assert "every w'' is 1" in cr.derive("seed").to_dict()["teacher_note"]
+    assert cr.derive("mazur").to_dict()["teacher_note"] == ""

@@ -29,7 +29,7 @@ _Context, _truth_paths, _knobs = Context, truth_paths, knobs
 
 STEP_KEYS = {"step", "forward", "output", "loss", "dL_doutput", "delta", "grad", "params_after", "params_before"}
 IGNORED_STEP_KEYS = {"entries", "check", "warnings"}               # present in derive's JSON, not answers
-IGNORED_TOP_KEYS = {"format", "version", "spec", "lang", "notation", "precision", "form", "name"}
+IGNORED_TOP_KEYS = {"format", "version", "spec", "lang", "notation", "precision", "form", "name", "teacher_note"}
 MAX_BYTES = 1_000_000
 
 

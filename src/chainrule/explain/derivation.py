@@ -67,7 +67,8 @@ class Derivation:
             "format": "chainrule-derivation", "version": 1,
             "spec": _spec_dict(self.spec),
             "lang": self.lang, "notation": self.notation, "precision": self.precision,
-            "form": "matrix" if self.matrix else "elements", "steps": steps,
+            "form": "matrix" if self.matrix else "elements", "teacher_note": getattr(self, "teacher_note", ""),
+            "steps": steps,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -157,10 +158,12 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
             doc.blocks.insert(0, Block("heading", t["step"].format(k=rec.index + 1), level=2))
         docs.append(doc)
     header = _header(spec, t, precision, lang, style)
-    notes = [] if matrix else _teacher_notes(spec, result, lang)
+    notes = "" if matrix else _teacher_notes(spec, result, lang)
     if notes:
         header.append(Block("para", notes))
-    return Derivation(spec, result, lang, style, precision, matrix, header, docs)
+    dv = Derivation(spec, result, lang, style, precision, matrix, header, docs)
+    dv.teacher_note = notes
+    return dv
 
 
 def _teacher_notes(spec, result, lang) -> str:
