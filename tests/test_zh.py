@@ -84,3 +84,20 @@ def test_zh_check_table_has_no_english_words(capsys):
     for args in (["check", "mazur", "--lang", "zh"], ["check", "seed", "--lang", "zh", "--no-torch"]):
         out = run_cli(capsys, args)
         assert "通过" in out and english_words(out) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["seed", "--what", "graph"], ["mazur", "--what", "graph"], ["seed"], ["xor"], ["iris"],
+    ["xor", "--what", "loss", "--steps", "20"], ["mazur", "--what", "scalars"],
+])
+def test_zh_figures_have_no_english_words(tmp_path, args):
+    import xml.etree.ElementTree as ET
+
+    from chainrule.ops import REGISTRY
+
+    out = tmp_path / "f.svg"
+    assert main(["draw", *args, "--lang", "zh", "--out", str(out)]) == 0
+    text = "\n".join("".join(el.itertext()) for el in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}text"))
+    assert re.search(r"[\u4e00-\u9fff]", text)
+    # op names in the computational graph are the functions' own names (code), like F.linear
+    assert [w for w in english_words(text) if w not in REGISTRY] == []
