@@ -19,6 +19,7 @@ SCOPE = ".chainrule-derivation"
 def rules(css: str) -> list[tuple[str, str]]:
     """(selector, declarations) per rule of a flat stylesheet."""
     css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    css = re.sub(r"@font-face\s*\{[^{}]*\}", "", css)   # declares a font name; styles no element
     return [(sel.strip(), body.strip()) for sel, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css)]
 
 

@@ -219,7 +219,7 @@ SCOPE = ".chainrule-derivation"
 # Every rule is scoped to the derivation's own element, so a derivation shown in Jupyter
 # (``_repr_html_``) never restyles the notebook around it (its headings, width, fonts).
 _CSS = """
-{S} { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", sans-serif;
+{S} { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "chainrule-cjk", "Noto Sans CJK SC", sans-serif;
        max-width: 1100px; color: #1b1b1b; line-height: 1.5; }
 {S} h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
 {S} h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #eee; }
@@ -272,10 +272,13 @@ def html(dv, fragment: bool = False) -> str:
     parts = [h for h in (block_html(dv, b) for b in _all_blocks(dv)) if h]
     content = "\n".join(parts)
     box = f'<div class="{SCOPE[1:]}">\n{content}\n</div>'
+    from ..fonts import font_face
+
+    css = font_face(html_mod.unescape(content)) + _CSS   # the CJK glyphs used, embedded: no system font needed
     if fragment:
-        return f'<div class="{SCOPE[1:]}"><style>{_CSS}</style>\n{content}\n</div>'
+        return f'<div class="{SCOPE[1:]}"><style>{css}</style>\n{content}\n</div>'
     lang = "zh-CN" if dv.lang == "zh" else "en"
     title = html_mod.escape(dv.header[0].text if dv.header else "derivation")
     return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{title}</title>\n'
-            f"<style>{_PAGE_CSS}{_CSS}</style>\n</head>\n<body>\n{box}\n</body>\n</html>\n")
+            f"<style>{_PAGE_CSS}{css}</style>\n</head>\n<body>\n{box}\n</body>\n</html>\n")

@@ -188,7 +188,8 @@ class Drawing:
             raise ValueError(f"unsupported format {fmt!r}: use one of {', '.join(FORMATS)}")
         buf = io.BytesIO()
         self._render(fmt, buf, dpi)
-        return buf.getvalue()
+        data = buf.getvalue()
+        return _embed_cjk(data) if fmt == "svg" else data
 
     def _repr_png_(self) -> bytes:
         return self.to_bytes("png", dpi=100)
@@ -209,6 +210,23 @@ class Drawing:
     def __repr__(self) -> str:
         w, h = self.figure.get_size_inches()
         return f"<chainrule.viz.Drawing {self.kind} {w:.1f}x{h:.1f} in>"
+
+
+def _embed_cjk(svg: bytes) -> bytes:
+    """An SVG whose text has Chinese gets the subset of the shipped CJK font it uses (only those
+    glyphs) as an @font-face, and that font in its font-family lists: it renders without a CJK font."""
+    from ..fonts import FAMILY, cjk_chars, font_face
+
+    text = svg.decode("utf-8")
+    if not cjk_chars(text):
+        return svg
+    face = font_face(text)
+    if not face:
+        return svg
+    text = text.replace("font-family:'Noto Sans CJK SC'", f"font-family:'{FAMILY}', 'Noto Sans CJK SC'")
+    text = text.replace("'Noto Sans CJK SC'", f"'{FAMILY}', 'Noto Sans CJK SC'") if FAMILY not in text else text
+    head = text.index(">", text.index("<svg")) + 1
+    return (text[:head] + f"\n<style>{face}</style>" + text[head:]).encode("utf-8")
 
 
 def _metadata(fmt: str):
