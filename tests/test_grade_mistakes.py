@@ -172,3 +172,9 @@ def test_derive_json_carries_the_teacher_note():
 
     assert "every w'' is 1" in cr.derive("seed").to_dict()["teacher_note"]
     assert cr.derive("mazur").to_dict()["teacher_note"] == ""
+
+
+def test_a_frozen_parameter_has_no_gradient_to_answer(tmp_path, capsys):
+    sheet = write(tmp_path, "frozen.toml", "[grad]\nb1 = [0.1]\n")
+    assert main(["grade", "mazur", sheet]) == 2
+    assert "b1 is frozen" in capsys.readouterr().err

@@ -139,6 +139,9 @@ def _flatten_step(item: dict, truth: dict, where: str, prefix: str) -> dict:
             if not isinstance(value, dict):
                 raise SpecError(f"{where}: key '{prefix}{key}': expected a table of parameters ({', '.join(truth[key])})")
             for name, v in value.items():
+                if name not in truth[key] and name in truth.get("params_before", {}):
+                    raise SpecError(f"{where}: key '{prefix}{key}.{name}': {name} is frozen in this spec (not trained), "
+                                    "so it has no gradient; leave it out")
                 if name not in truth[key]:
                     raise SpecError(f"{where}: key '{prefix}{key}.{name}': no such parameter "
                                     f"(this network has {', '.join(truth[key])}; W matrices in (from, to) order)"
