@@ -13,6 +13,19 @@ def test_demo_prints_the_seed_numbers(capsys):
         assert number in out
 
 
+def test_demo_shows_every_10th_epoch_and_the_last_with_8_digits(capsys):
+    from chainrule.commands.demo import shown_epochs
+
+    assert shown_epochs(100) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99]
+    assert shown_epochs(3) == [0, 2] and shown_epochs(1) == [0]
+    assert main(["demo", "--epochs", "12"]) == 0
+    out = capsys.readouterr().out
+    # epoch 1: y' = 3 × (0.452·40 + 0.404·80) × 0.928 = 140.3136 (not shown: only epochs 0, 10, 11)
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 4]
+    assert rows[-3:] == ["0", "10", "11"]
+    assert "140.3136" not in out and "140.31359999999998" not in out
+
+
 def test_demo_in_chinese(capsys):
     assert main(["demo", "--lang", "zh", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
@@ -54,3 +67,18 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out.strip() == f"chainrule {chainrule.__version__}"
+
+
+def test_derive_prints_text_on_a_terminal_and_markdown_when_piped(monkeypatch, capsys):
+    import sys
+
+    from chainrule.commands import derive as derive_cmd
+
+    assert main(["derive", "seed"]) == 0                         # captured: not a terminal
+    assert "$$" in capsys.readouterr().out
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert derive_cmd.default_format(None) == "text"
+    assert derive_cmd.default_format("out.md") == "md"
+    assert main(["derive", "seed"]) == 0
+    out = capsys.readouterr().out
+    assert "$$" not in out and "\\frac" not in out and "∂L/∂y' = ½ × 2 × (y − y') × (−1) = y' − y = 180 − 60 = 120" in out

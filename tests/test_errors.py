@@ -480,8 +480,9 @@ def cli(argv, capsys):
 
 def test_P1_unknown_key():
     assert spec_error({**SPEC, "colour": 1}).startswith(
-        "net.toml: key 'colour': unknown key (known keys: activations, beta1, beta2, bias, data, description, eps, "
-        "init, layers, loss, lr, momentum, name, negative_slope, optimizer, steps)")
+        "net.toml: key 'colour': unknown key (known keys: activations, beta1, beta2, bias, data, description, "
+        "description_zh, eps, frozen, init, layers, loss, lr, momentum, name, negative_slope, optimizer, order, steps, "
+        "trainable)")
     assert spec_error({**SPEC, "init": {"weights": [0.5, 1.0], "bias": 1}}) == (
         "net.toml: key 'init.bias': unknown key (known keys: biases, seed, weights)")
     assert spec_error({**SPEC, "data": {"x": [40, 80], "y": [60], "z": 1}}) == (
@@ -506,7 +507,7 @@ def test_P2_missing_key_or_wrong_count():
     ({"lr": -1}, "key 'lr': expected a number > 0, got -1"),
     ({"lr": "0.1"}, "key 'lr': expected a number, got '0.1'"),
     ({"steps": True}, "key 'steps': expected a number, got True"),
-    ({"bias": "yes"}, "key 'bias': expected true or false, got 'yes'"),
+    ({"bias": "yes"}, "key 'bias': expected true, false or \"shared\" (one bias for the whole layer), got 'yes'"),
     ({"beta2": 1.0}, "key 'beta2': expected a number in [0, 1), got 1.0"),
     ({"name": 3}, "key 'name': expected a string, got 3"),
     ({"init": "random"}, "key 'init': expected a table [init], got str"),

@@ -38,8 +38,13 @@ class SpecNetwork(nn.Module):
             if spec.weights[i] is not None:
                 with_values["weight"] = spec.weights[i].T
             if spec.bias[i] and spec.biases[i] is not None:
-                with_values["bias"] = spec.biases[i]
+                with_values["bias"] = np.broadcast_to(spec.biases[i], (n_out,)).copy()
             layer.load_state_dict(with_values, strict=False)
+            if spec.is_shared(i + 1) and spec.biases[i] is None:  # random init: one value for the layer
+                layer.bias.array[...] = layer.bias.array[0]
+            for name, p in ((f"W{i + 1}", layer.weight), (f"b{i + 1}", layer.bias)):
+                if p is not None and not spec.trainable(name):
+                    p.requires_grad_(False)       # frozen, as in PyTorch: no gradient, not in the optimizer
             setattr(self, f"fc{i + 1}", layer)
             self.linears.append(layer)
 
@@ -94,14 +99,37 @@ class SpecNetwork(nn.Module):
                 out[f"b{i}"] = layer.bias
         return out
 
+    def shared(self, name: str) -> bool:
+        """Whether ``name`` is a bias shared by its layer (held by the engine as equal copies)."""
+        return name[0] == "b" and self.spec.is_shared(int(name[1:]))
+
     def param_arrays(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters, weights in (from, to) order."""
-        return {k: engine_layout(k, p.array).copy() for k, p in self.named_weights().items()}
+        """Copies of the parameters, weights in (from, to) order; a shared bias as one number."""
+        return {k: (p.array[:1] if self.shared(k) else engine_layout(k, p.array)).copy()
+                for k, p in self.named_weights().items()}
+
+    def grad_arrays(self) -> dict[str, np.ndarray]:
+        """The gradients of the trainable parameters in a record's layout (after ``tie_shared_grads``:
+        a shared bias has ∂L/∂b = Σ_j ∂L/∂z_j); frozen parameters have none."""
+        out = {}
+        for k, p in self.named_weights().items():
+            if p.requires_grad and p.grad is not None:
+                out[k] = (p.grad.array[:1] if self.shared(k) else engine_layout(k, p.grad.array)).copy()
+        return out
+
+    def tie_shared_grads(self) -> None:
+        """Give every copy of a shared bias the layer's total gradient, so the optimizer moves them as one."""
+        for k, p in self.named_weights().items():
+            if self.shared(k) and p.grad is not None:
+                p.grad.array[...] = p.grad.array.sum()
+
+    def trainable_parameters(self) -> list:
+        return [p for p in self.parameters() if p.requires_grad]
 
     def load_params(self, params: dict) -> None:
         """Set the parameters from ``{"W1": (from, to) matrix, "b1": vector, ...}`` (a record's layout)."""
         for name, p in self.named_weights().items():
-            p.array[...] = engine_layout(name, params[name])
+            p.array[...] = params[name] if self.shared(name) else engine_layout(name, params[name])
 
 
 def engine_layout(name: str, arr) -> np.ndarray:
@@ -139,8 +167,8 @@ class SpecLoss:
         """(L(w + h) − L(w − h)) / 2h for element ``index`` ((from, to) for weights) of parameter ``name``;
         ``eps`` None takes h = 1e-6·max(1, |w|)."""
         p = self.weights[name].array
-        at = tuple(reversed(index)) if name[0] == "W" else index
-        w = float(p[at])
+        at = tuple(reversed(index)) if name[0] == "W" else (slice(None) if self.model.shared(name) else index)
+        w = float(p[at][0]) if isinstance(at, slice) else float(p[at])
         h = 1e-6 * max(1.0, abs(w)) if eps is None else eps
         p[at] = w + h
         up = self()
@@ -237,7 +265,7 @@ def run(spec, steps: int | None = None, keep_graph: int | None = None) -> Run:
     if not 1 <= steps <= MAX_STEPS:
         raise SpecError(f"{spec.source}: steps must be between 1 and {MAX_STEPS:,}, got {steps:,}")
     model = SpecNetwork(spec)
-    opt = make_optimizer(spec, model.parameters())
+    opt = make_optimizer(spec, model.trainable_parameters())
     x, y = data_tensors(spec)
     result = Run(spec, model)
     for k in range(steps):
@@ -251,7 +279,8 @@ def run(spec, steps: int | None = None, keep_graph: int | None = None) -> Run:
                 if t.requires_grad:
                     t.retain_grad()
         loss.backward(retain_graph=keep)
-        grads = {k2: engine_layout(k2, p.grad.array).copy() for k2, p in model.named_weights().items()}
+        model.tie_shared_grads()
+        grads = model.grad_arrays()
         opt.step()
         result.steps.append(
             StepRecord(k, x, y, zs, acts, loss, before, grads, model.param_arrays(), spec.single_sample)

@@ -2,7 +2,9 @@
 one training setup. Every problem is reported as a ``SpecError`` naming the file and the key.
 
 Weight matrices are written in (from, to) order, the way the seed writes w_ij: row i is neuron i of
-the layer below, column j is neuron j of the layer above.
+the layer below, column j is neuron j of the layer above (``order = "out_in"`` reads them in
+PyTorch's (out, in) order instead). ``bias = "shared"`` gives a layer one bias for all its neurons
+(Mazur's b1, b2); ``frozen = ["b1", "b2"]`` (or ``trainable = [...]``) keeps parameters out of training.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ LOSSES = ("half_sse", "mse", "sse", "cross_entropy", "bce")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 TOP_KEYS = {
     "name", "description", "layers", "activations", "bias", "loss", "lr", "steps", "optimizer",
-    "momentum", "beta1", "beta2", "eps", "negative_slope", "init", "data",
+    "momentum", "beta1", "beta2", "eps", "negative_slope", "init", "data", "description_zh", "frozen",
+    "trainable", "order",
 }
+ORDERS = ("from_to", "out_in")
 INIT_KEYS = {"weights", "biases", "seed"}
 DATA_KEYS = {"x", "y"}
 
@@ -57,6 +61,10 @@ class Spec:
     eps: float = 1e-8
     negative_slope: float = 0.01
     description: str = ""
+    description_zh: str = ""
+    shared_bias: list = field(default_factory=list)   # per weight layer: one bias for the whole layer
+    frozen: tuple = ()                                # parameter names kept out of training (W1, b2, ...)
+    order: str = "from_to"                            # how the file wrote its matrices
     source: str = "<spec>"
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -67,7 +75,23 @@ class Spec:
 
     @property
     def n_params(self) -> int:
-        return sum(a * b + (b if bias else 0) for a, b, bias in zip(self.layers, self.layers[1:], self.bias))
+        shared = self.shared_bias or [False] * self.depth
+        return sum(a * b + ((1 if sh else b) if bias else 0)
+                   for a, b, bias, sh in zip(self.layers, self.layers[1:], self.bias, shared))
+
+    def is_shared(self, layer: int) -> bool:
+        """Whether weight layer ``layer`` (1-based) has one bias shared by all its neurons."""
+        return bool(self.shared_bias) and self.shared_bias[layer - 1]
+
+    def param_names(self) -> list[str]:
+        return [n for i in range(1, self.depth + 1) for n in (f"W{i}", f"b{i}") if n[0] == "W" or self.bias[i - 1]]
+
+    def trainable(self, name: str) -> bool:
+        return name not in self.frozen
+
+    def describe(self, lang: str = "en") -> str:
+        """The description in ``lang`` (zh falls back to English when the spec has no description_zh)."""
+        return self.description_zh if lang == "zh" and self.description_zh else self.description
 
     @property
     def batch_size(self) -> int:
@@ -224,13 +248,15 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
         check.fail("activations", f"expected {depth} entries (one per weight layer), got {len(activations)}")
     activations = [check.choice(f"activations[{i}]", a, ACTIVATIONS) for i, a in enumerate(activations)]
 
-    def as_bool(key, v, _):
-        if not isinstance(v, bool):
-            check.fail(key, f"expected true or false, got {v!r}")
+    def as_bias(key, v, _):
+        if not isinstance(v, bool) and v != "shared":
+            check.fail(key, f"expected true, false or \"shared\" (one bias for the whole layer), got {v!r}")
         return v
 
-    bias = _per_layer(check, "bias", raw.get("bias", False), depth, as_bool)
-    n_params = sum(a * b + (b if has else 0) for a, b, has in zip(layers, layers[1:], bias))
+    bias_kinds = _per_layer(check, "bias", raw.get("bias", False), depth, as_bias)
+    bias = [b is not False for b in bias_kinds]
+    shared = [b == "shared" for b in bias_kinds]
+    n_params = sum(a * b + ((1 if sh else b) if has else 0) for a, b, has, sh in zip(layers, layers[1:], bias, shared))
     if n_params > MAX_PARAMETERS:
         check.fail("layers", f"{n_params:,} parameters is more than the {MAX_PARAMETERS:,} a spec may have")
 
@@ -263,28 +289,35 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
     if seed is None and "weights" not in init:
         check.fail("init.weights", "missing; give a constant or matrix per weight layer, or set init.seed for random initialisation")
 
+    order = check.choice("order", raw.get("order", "from_to"), ORDERS)
+
     def weight(key, v, i):
         shape = (layers[i], layers[i + 1])
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return np.full(shape, check.number(key, v))
         arr = check.array(key, v)
-        if arr.shape != shape:
-            check.fail(
-                key,
-                f"expected a number or a {shape[0]}x{shape[1]} matrix in (from, to) order (row i = input neuron i "
-                f"of layer {i + 1}, column j = output neuron j), got shape {'x'.join(map(str, arr.shape)) or 'scalar'}",
-            )
-        return arr
+        want = shape if order == "from_to" else shape[::-1]
+        if arr.shape != want:
+            got = 'x'.join(map(str, arr.shape)) or 'scalar'
+            if order == "from_to":
+                hint = (" — this is the (out, in) shape of PyTorch's nn.Linear.weight: transpose it, or set "
+                        "order = \"out_in\"" if arr.shape == shape[::-1] else "")
+                check.fail(key, f"expected a number or a {shape[0]}x{shape[1]} matrix in (from, to) order (row i = "
+                                f"input neuron i of layer {i + 1}, column j = output neuron j), got shape {got}{hint}")
+            check.fail(key, f"expected a number or a {want[0]}x{want[1]} matrix in (out, in) order (order = "
+                            f"\"out_in\": row j = output neuron j, column i = input neuron i), got shape {got}")
+        return arr if order == "from_to" else arr.T.copy()
 
     def bias_vector(key, v, i):
-        n = layers[i + 1]
+        n = 1 if shared[i] else layers[i + 1]
         if not bias[i]:
             return None
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return np.full(n, check.number(key, v))
         arr = check.array(key, v)
         if arr.shape != (n,):
-            check.fail(key, f"expected a number or a list of {n} biases, got shape {arr.shape}")
+            what = "one shared bias (bias = \"shared\")" if shared[i] else f"a list of {n} biases"
+            check.fail(key, f"expected a number or {what}, got shape {arr.shape}")
         return arr
 
     weights = _per_layer(check, "init.weights", init["weights"], depth, weight) if "weights" in init else [None] * depth
@@ -293,7 +326,25 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
             check.fail("init.biases", "given, but bias = false; set bias = true or remove init.biases")
         biases = _per_layer(check, "init.biases", init["biases"], depth, bias_vector)
     else:
-        biases = [np.zeros(layers[i + 1]) if bias[i] and seed is None else None for i in range(depth)]
+        biases = [np.zeros(1 if shared[i] else layers[i + 1]) if bias[i] and seed is None else None
+                  for i in range(depth)]
+
+    names = [n for i in range(1, depth + 1) for n in (f"W{i}", f"b{i}") if n[0] == "W" or bias[i - 1]]
+    if "frozen" in raw and "trainable" in raw:
+        check.fail("trainable", "give either frozen or trainable, not both")
+    frozen = ()
+    for key in ("frozen", "trainable"):
+        if key not in raw:
+            continue
+        listed = raw[key]
+        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+            check.fail(key, f"expected a list of parameter names ({', '.join(names)}), got {listed!r}")
+        for k, n in enumerate(listed):
+            if n not in names:
+                check.fail(f"{key}[{k}]", f"no parameter {n!r} in this network (it has {', '.join(names)})")
+        frozen = tuple(listed) if key == "frozen" else tuple(n for n in names if n not in listed)
+    if frozen and len(frozen) == len(names):
+        check.fail("frozen" if "frozen" in raw else "trainable", "every parameter is frozen: nothing would train")
 
     data = raw.get("data", {})
     if not require_data and not data:
@@ -309,5 +360,6 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
         name=name, layers=layers, activations=activations, bias=bias, loss=loss, lr=lr, steps=n_steps,
         optimizer=optimizer, weights=weights, biases=biases, x=x2, y=y, single_sample=single, seed=seed,
         momentum=momentum, betas=(beta1, beta2), eps=eps, negative_slope=slope,
-        description=str(raw.get("description", "")), source=where, raw=raw,
+        description=str(raw.get("description", "")), description_zh=str(raw.get("description_zh", "")),
+        shared_bias=shared, frozen=frozen, order=order, source=where, raw=raw,
     )

@@ -31,14 +31,18 @@ def run(spec, steps: int | None = None, params: dict | None = None) -> list[dict
         from .network import SpecNetwork
 
         params = SpecNetwork(spec).param_arrays()
-    tensors = {k: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    # a frozen parameter does not require grad and is left out of the optimizer; a shared bias is one
+    # number that broadcasts over its layer
+    tensors = {k: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=spec.trainable(k))
+               for k, v in params.items()}
     order = list(tensors)
+    trained = [t for k, t in tensors.items() if spec.trainable(k)]
     if spec.optimizer == "sgd":
-        opt = torch.optim.SGD(tensors.values(), lr=spec.lr)
+        opt = torch.optim.SGD(trained, lr=spec.lr)
     elif spec.optimizer == "momentum":
-        opt = torch.optim.SGD(tensors.values(), lr=spec.lr, momentum=spec.momentum)
+        opt = torch.optim.SGD(trained, lr=spec.lr, momentum=spec.momentum)
     else:
-        opt = torch.optim.Adam(tensors.values(), lr=spec.lr, betas=spec.betas, eps=spec.eps)
+        opt = torch.optim.Adam(trained, lr=spec.lr, betas=spec.betas, eps=spec.eps)
     x = torch.tensor(spec.x, dtype=torch.float64)
     y = torch.tensor(spec.y, dtype=torch.int64 if spec.loss == "cross_entropy" else torch.float64)
     records = []
@@ -52,7 +56,7 @@ def run(spec, steps: int | None = None, params: dict | None = None) -> list[dict
             a = _activate(torch, kind, z, spec.negative_slope)
         loss = _loss(torch, spec.loss, z, a, y)
         loss.backward()
-        grads = {k: tensors[k].grad.detach().numpy().copy() for k in order}
+        grads = {k: tensors[k].grad.detach().numpy().copy() for k in order if spec.trainable(k)}
         opt.step()
         records.append({
             "output": a.detach().numpy().copy(),

@@ -58,7 +58,7 @@ def test_seed_typos_fixed_and_lines_in_the_seeds_form(zh_text):
     assert "∂z_1/∂w'_13" not in text and "∂z_1/∂w'_23" not in text
     assert "z_1 = w'_11·x_1 + w'_21·x_2 = 0.5×40 + 0.5×80 = 60" in text
     assert "L = ½(y − y')² = ½(60 − 180)² = 7200" in text
-    assert "∂L/∂y' = y' − y = 180 − 60 = 120" in text
+    assert "∂L/∂y' = ½ × 2 × (y − y') × (−1) = y' − y = 180 − 60 = 120" in text
     assert "w''_11 ← w''_11 − η·∂L/∂w''_11 = 1 − 1e-5 × 7200 = 0.928" in text
 
 

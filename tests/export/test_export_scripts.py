@@ -44,13 +44,21 @@ def scripts(tmp_path_factory):
 def test_exported_script_agrees_with_chainrule_and_pytorch(scripts, name, to):
     if to == "torch":
         pytest.importorskip("torch")
-    epochs = run_script(scripts[name, to])
+    updates = []
+    epochs = run_script(scripts[name, to], updates=updates)
     steps = STEPS.get(name, load_spec(name).steps)
     ours = run(name, steps=steps)
     assert_agree(epochs, ours.outputs, ours.losses, what=f"{name} --to {to} vs chainrule")
+    assert len(updates) == len(epochs)       # the updated weights after every epoch
     pytest.importorskip("torch")
     outputs, losses = reference(name, steps)
     assert_agree(epochs, outputs, losses, rtol=1e-9, what=f"{name} --to {to} vs PyTorch")
+    spec = load_spec(name)
+    start = run(spec, steps=1).steps[0].params_before
+    for k, record in enumerate(torch_reference.run(spec, steps=steps, params=start)):
+        want = [record["params_after"][f"W{layer}"].ravel() for layer in range(1, spec.depth + 1)]
+        assert updates[k] == pytest.approx(list(__import__("numpy").concatenate(want)), rel=1e-9, abs=1e-12), \
+            f"{name} --to {to}: updated weights, epoch {k}"
 
 
 @pytest.mark.parametrize("to", TARGETS)

@@ -118,3 +118,16 @@ def test_linear_and_loss_inputs_are_labelled(svg):
                           ("linear", "mse_loss"): "pred", ("y", "mse_loss"): "target"}
     zh = svg(viz.draw_graph(loss, params={"W": lin.weight, "bias": lin.bias}, lang="zh"))
     assert set(roles(zh).values()) == {"x", "W", "b", "预测", "目标"}
+
+
+def test_weight_leaves_say_they_are_stored_out_in(svg):
+    from chainrule.network import SpecNetwork, data_tensors
+
+    model = SpecNetwork(__import__("chainrule.spec", fromlist=["load_spec"]).load_spec("seed"))
+    x, y = data_tensors(model.spec)
+    zs, acts = model.forward_trace(x)
+    loss = model.loss(zs, acts, y)
+    loss.backward(retain_graph=True)
+    doc = svg(viz.draw_graph(loss, params={"x": x, **model.named_weights()}))
+    layouts = [doc.text(i) for i in doc.ids if i.endswith("-layout")]
+    assert layouts == ["(out, in): w_ij transposed"] * 2

@@ -114,8 +114,8 @@ def test_mazur_biases_and_gradients_match_pytorch(svg):
     x = torch.tensor([0.05, 0.10], **f64)
     w1 = torch.tensor([[0.15, 0.25], [0.20, 0.30]], **f64, requires_grad=True)  # (from, to), as Mazur's w1..w4
     w2 = torch.tensor([[0.40, 0.50], [0.45, 0.55]], **f64, requires_grad=True)
-    b1 = torch.tensor([0.35, 0.35], **f64, requires_grad=True)
-    b2 = torch.tensor([0.60, 0.60], **f64, requires_grad=True)
+    b1 = torch.tensor(0.35, **f64)        # Mazur's biases: one per layer, not trained
+    b2 = torch.tensor(0.60, **f64)
     h = torch.sigmoid(x @ w1 + b1)
     out = torch.sigmoid(h @ w2 + b2)
     loss = 0.5 * ((torch.tensor([0.01, 0.99], **f64) - out) ** 2).sum()
@@ -132,7 +132,8 @@ def test_mazur_biases_and_gradients_match_pytorch(svg):
                 assert doc.text(f"{gid}-new").endswith(f"= {g4(w[i, j] - 0.5 * w.grad[i, j])}")
     for name, b in (("b1", b1), ("b2", b2)):
         for j in range(2):
-            assert doc.text(f"label-{name}-{j + 1}-grad").endswith(f"= {g4(b.grad[j])}")
+            assert doc.text(f"label-{name}-{j + 1}-value").endswith(f"= {g4(b)}")
+            assert f"label-{name}-{j + 1}-grad" not in doc.ids and f"label-{name}-{j + 1}-new" not in doc.ids
     assert doc.text("loss-value") == f"L = {g4(loss)}"
     assert doc.text("neuronlabel-1-1-act").endswith(f"= {g4(h[0])}")
 
@@ -201,3 +202,12 @@ def test_bad_arguments_are_refused():
         viz.draw_network("seed", lang="fr")
     with pytest.raises(ValueError, match="step"):
         viz.draw_network("seed", step=0)
+
+
+def test_a_batch_says_its_gradients_are_summed_over_samples(svg):
+    # relu: 3 samples. The drawing shows sample 2's z, a and δ; ∂L/∂w is Σ over the 3 samples.
+    doc = svg(viz.draw_network("relu", show="all", sample=1))
+    assert "Σ over all 3 samples" in doc.text("batch-note") and "sample 2 of 3" in doc.text("batch-note")
+    doc = svg(viz.draw_network("relu", show="all", sample=1, lang="zh"))
+    assert "全部 3 个样本之和" in doc.text("batch-note")
+    assert "batch-note" not in svg(viz.draw_network("seed", show="all")).ids

@@ -12,7 +12,7 @@ LABELS = {
         "loss": "2. Loss",
         "backward": "3. Backward pass: every gradient by the chain rule",
         "update": "4. Gradient descent update (every gradient uses the weights from before the update)",
-        "train": "Training",
+        "train": "Training (every {every}th epoch and the last, {digits} significant digits)",
         "param": "parameter", "grad": "∂L/∂w",
         "before": "before", "after": "after", "epoch": "epoch", "pred": "prediction y'", "lossc": "loss",
         "torch": "PyTorch float64, same {n} epochs: largest difference in predictions {p}, losses {l}, weights {w}",
@@ -25,7 +25,7 @@ LABELS = {
         "loss": "二、计算误差（损失值）",
         "backward": "三、反向传播：3.1 计算梯度",
         "update": "3.2 梯度更新（所有梯度都用更新前的权重计算）",
-        "train": "训练过程",
+        "train": "训练过程（每 {every} 轮显示一次，外加最后一轮；{digits} 位有效数字）",
         "param": "参数", "grad": "∂L/∂w",
         "before": "更新前", "after": "更新后", "epoch": "轮次", "pred": "预测值 y'", "lossc": "损失值",
         "torch": "PyTorch float64 同样训练 {n} 轮：预测值最大差 {p}，损失值最大差 {l}，权重最大差 {w}",
@@ -33,6 +33,14 @@ LABELS = {
         "more": "完整的公式推导（每个乘积都写出）：chainrule derive seed --lang zh",
     },
 }
+
+
+EVERY, DIGITS = 10, 8   # the training table: every 10th epoch and the last, 8 significant digits
+
+
+def shown_epochs(n: int) -> list[int]:
+    """Epochs 0, 10, 20, ... and the last one (n − 1)."""
+    return sorted(set(range(0, n, EVERY)) | {n - 1})
 
 
 def add_arguments(p) -> None:
@@ -86,11 +94,12 @@ def run(args) -> int:
         console.print("⚠ " + warning, markup=False)
     console.print()
 
-    train = Table(title=t["train"], title_justify="left")
+    train = Table(title=t["train"].format(every=EVERY, digits=DIGITS), title_justify="left")
     for col in (t["epoch"], t["pred"], t["lossc"]):
         train.add_column(col, justify="right")
-    for k, step in enumerate(result.steps):
-        train.add_row(str(k), repr(step.output.array.item()), repr(step.loss.item()))
+    for k in shown_epochs(len(result.steps)):
+        step = result.steps[k]
+        train.add_row(str(k), fmt(step.output.array.item(), DIGITS), fmt(step.loss.item(), DIGITS))
     console.print(train)
 
     if torch_reference.available():

@@ -20,13 +20,21 @@ FORMATS = ("md", "latex", "text", "json", "html", "slides")
 
 def add_arguments(p) -> None:
     p.add_argument("spec", metavar="SPEC", help="a spec file (TOML or JSON) or a shipped spec's name (seed, mazur, ...)")
-    p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md: Markdown with $$ maths)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: text on a terminal, md — Markdown with $$ maths — when piped or "
+                        "written with --out)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (default en; zh uses the seed's terms)")
     p.add_argument("--steps", type=int, default=1, help="training steps to derive (default 1)")
     p.add_argument("--precision", type=int, default=None, help="significant digits (default 6)")
-    p.add_argument("--notation", choices=("prime", "indexed"), default=None,
-                   help="w'_ij / w''_ij (the seed's, for two weight layers) or w^(l)_ij (default: prime for two layers)")
+    p.add_argument("--notation", choices=("prime", "indexed", "textbook", "mazur"), default=None,
+                   help="prime: the seed's w'_ij, w''_ij, z_j, y' (default for two weight layers); indexed or "
+                        "textbook: w^(l)_ij, δ^(l)_j at every layer; mazur: Mazur's w1…w8, net/out, E_total")
     p.add_argument("--out", metavar="FILE", default=None, help="write to FILE (atomically) instead of standard output")
+
+
+def default_format(out) -> str:
+    """Readable text for a person at a terminal; Markdown (LaTeX maths) for a file or a pipe."""
+    return "text" if out is None and sys.stdout.isatty() else "md"
 
 
 def render(derivation, fmt: str) -> str:
@@ -64,7 +72,8 @@ def run(args) -> int:
     from ..explain import derive
 
     derivation = derive(args.spec, steps=args.steps, lang=args.lang, notation=args.notation, precision=args.precision)
-    text = render(derivation, args.format)
+    fmt = args.format or default_format(args.out)
+    text = render(derivation, fmt)
     if args.out:
         write_atomic(args.out, text)
     else:

@@ -7,20 +7,33 @@ examples:
   chainrule draw mazur --what graph
   chainrule draw xor --what loss --steps 300
   chainrule draw xor --animate --steps 300 --out train.gif
+
+Without --out the file is named after the spec, what is drawn, the step and the language
+(seed-network-step1-en.png), so drawing another step or language never overwrites a figure.
 """
 
 from __future__ import annotations
 
 HELP = "draw the network with its values and gradients, the computational graph, or the loss curve"
+MIN_LOSS_STEPS = 100   # the seed's own training run: 100 epochs
+
+
+def default_name(spec, args, steps=None) -> str:
+    """<spec>-<what>-step<k>-<lang>.png (the loss curve: <spec>-loss-<n>steps-<lang>.png), so drawing
+    another step or language never overwrites an earlier figure."""
+    if args.what == "loss":
+        return f"{spec.name}-loss-{steps}steps-{args.lang}.png"
+    sample = f"-sample{args.sample}" if args.what == "network" and spec.batch_size > 1 else ""
+    return f"{spec.name}-{args.what}-step{args.step}{sample}-{args.lang}.png"
 
 
 def add_arguments(p) -> None:
     p.add_argument("spec", metavar="SPEC", help="a shipped spec's name (seed, mazur, ...) or a .toml/.json file")
-    p.add_argument("--what", choices=("network", "graph", "loss"), default="network",
-                   help="what to draw (default network)")
+    p.add_argument("--what", choices=("network", "graph", "scalars", "loss"), default="network",
+                   help="what to draw (default network; scalars: every number with its gradient, for small networks)")
     p.add_argument("--step", type=int, default=1, help="which training step to draw, from 1 (default 1)")
     p.add_argument("--steps", type=int, default=None,
-                   help="steps to train for the loss curve (default: the spec's own steps, at least 2)")
+                   help=f"steps to train for the loss curve (default: the spec's own steps, at least {MIN_LOSS_STEPS})")
     p.add_argument("--show", choices=("values", "grads", "updates", "all"), default="all",
                    help="network labels: values, + gradients, + updated weights, or all (default all)")
     p.add_argument("--sample", type=int, default=1, help="which sample of a batch to show, from 1 (default 1)")
@@ -29,7 +42,7 @@ def add_arguments(p) -> None:
                    help="animate training (network with gradients beside the loss curve) as a GIF; --steps sets its length")
     p.add_argument("--frames", type=int, default=30, help="with --animate: number of frames (default 30)")
     p.add_argument("--out", metavar="FILE", default=None,
-                   help="output file, .png, .svg or .pdf (default <spec name>-<what>.png here)")
+                   help="output file, .png, .svg or .pdf (default <spec>-<what>-step<k>-<lang>.png here)")
 
 
 def run(args) -> int:
@@ -54,8 +67,9 @@ def run(args) -> int:
     if out is not None and os.path.splitext(out)[1].lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"--out {out}: use a .png, .svg or .pdf file name")
     spec = load_spec(args.spec)
+    steps = args.steps if args.steps is not None else max(spec.steps, MIN_LOSS_STEPS)
     if out is None:
-        out = f"{spec.name}-{args.what}.png"
+        out = default_name(spec, args, steps)
 
     from .. import viz
 
@@ -64,10 +78,16 @@ def run(args) -> int:
         drawing = viz.draw_network(result, step=args.step, show=args.show, lang=args.lang, sample=args.sample - 1)
     elif args.what == "graph":
         drawing = _graph(spec, args)
+    elif args.what == "scalars":
+        drawing = viz.draw_scalars(run_spec(spec, steps=args.step), step=args.step, lang=args.lang)
     else:
-        steps = args.steps if args.steps is not None else max(spec.steps, 2)
+        from ..explain.labels import OPTIMIZER_NAMES
+        from ..viz._base import labels
+
         result = run_spec(spec, steps=steps, keep_graph=0)
-        drawing = viz.plot_loss(result.losses, lang=args.lang, title=f"{spec.name}: loss per step ({spec.optimizer}, lr {spec.lr:g})")
+        title = labels(args.lang)["loss_title"].format(name=spec.name, opt=OPTIMIZER_NAMES[args.lang][spec.optimizer],
+                                                       lr=f"{spec.lr:g}")
+        drawing = viz.plot_loss(result.losses, lang=args.lang, title=title)
     drawing.save(out)
     print(out)
     return 0
@@ -89,5 +109,7 @@ def _graph(spec, args):
             t.retain_grad()
     loss.backward(retain_graph=True)
     names = {"x": x, "y": y, **model.named_weights()}
-    title = f"{spec.name}: the graph of the loss, step {args.step}"
+    from ..viz._base import labels
+
+    title = labels(args.lang)["graph_title"].format(name=spec.name, step=args.step)
     return viz.draw_graph(loss, params=names, lang=args.lang, title=title)

@@ -1,7 +1,7 @@
 """Write the spec's network as a standalone training script: scalar Python in the seed's style
 (one variable per weight, every gradient written out), NumPy matrices, or PyTorch.
 
-Each script prints, per epoch, the prediction and the loss before that epoch's update, the same
+Each script prints, per epoch, the prediction and the loss before that epoch's update and the updated weights, the same
 numbers chainrule computes. Examples:
 
   chainrule export seed --to python --steps 100 > seed.py && python seed.py
@@ -20,6 +20,7 @@ def add_arguments(p) -> None:
                    help="python: scalar variables, standard library only (default); numpy: matrices; torch: PyTorch")
     p.add_argument("--steps", type=int, default=None, help="training epochs the script runs (default: the spec's steps)")
     p.add_argument("--out", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the comments (default en)")
 
 
 def run(args) -> int:
@@ -29,7 +30,7 @@ def run(args) -> int:
 
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be at least 1, got {args.steps}")
-    code = export(args.spec, to=args.to, steps=args.steps)
+    code = export(args.spec, to=args.to, steps=args.steps, lang=args.lang)
     if args.out:
         import os
 

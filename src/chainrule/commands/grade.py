@@ -27,50 +27,84 @@ def add_arguments(p) -> None:
     p.add_argument("--gradebook", metavar="CSV", default=None, help="with --class: write one row per student here")
     p.add_argument("--chart", metavar="PNG", default=None,
                    help="with --class: bar chart of common mistakes (default: next to the gradebook)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the feedback (default en)")
     tol = p.add_mutually_exclusive_group()
     tol.add_argument("--sig-digits", type=int, default=3, help="significant digits that must agree (default 3)")
     tol.add_argument("--rtol", type=float, default=None, help="relative tolerance instead of significant digits")
 
 
-def _detail(m) -> str:
+def _detail(m, lang) -> str:
+    from ..grading.messages import message
+
     if m.status == "right":
         return ""
     if m.status == "carried":
-        return "carried error: right given your earlier answer " + ", ".join(m.carried_from)
-    return f"likely cause: {m.cause}" if m.cause else "no classic mistake reproduces this value"
+        return message(lang, "carried", origin=", ".join(m.carried_from))
+    return message(lang, "likely", cause=m.cause) if m.cause else message(lang, "no_cause")
+
+
+def _summary(origin, marks, lang) -> str:
+    from ..grading.messages import message
+
+    keys = ", ".join(m.symbol if m.step == marks[0].step else message(lang, "in_step", symbol=m.symbol, n=m.step)
+                     for m in marks[:6])
+    if len(marks) > 6:
+        keys += ", …"
+    return message(lang, "carried_summary", n=len(marks), origin=", ".join(origin), keys=keys)
 
 
 def render_text(report) -> str:
+    """Right answers one line each, wrong answers with the correct value, the derivation line and the
+    likely cause; carried errors one summary line per root mistake, where the first one shows."""
+    from ..grading.messages import message
     from ..numbers import fmt
 
-    out = [f"Grading answers for spec {report.spec!r} (tolerance: {report.tolerance})", ""]
+    lang = report.lang
+    out = [message(lang, "heading", spec=report.spec, tol=report.tolerance), ""]
+    groups = {origin: ms for origin, ms in report.carried_groups}
     for m in report.marks:
-        head = f"{ICON[m.status]} step {m.step}  {m.symbol}  ({m.key})"
+        head = f"{ICON[m.status]} {message(lang, 'step', n=m.step)}  {m.symbol}  ({m.key})"
         if m.status == "right":
             out.append(f"{head}: {fmt(m.given)}")
-            continue
-        out.append(f"{head}: you wrote {fmt(m.given)}, correct {fmt(m.correct)}")
-        out.append(f"      {m.derivation}")
-        out.append(f"      {_detail(m)}")
+        elif m.status == "carried":
+            origin = tuple(m.carried_from)
+            if origin in groups:
+                out.append(f"↳ {_summary(origin, groups.pop(origin), lang)}")
+        else:
+            out.append(f"{head}: {message(lang, 'you_wrote', given=fmt(m.given), correct=fmt(m.correct))}")
+            out.append(f"      {m.derivation}")
+            out.append(f"      {_detail(m, lang)}")
     c = report.counts
-    out += ["", f"{c['right']} right, {c['wrong']} wrong, {c['carried']} carried error(s) of {len(report.marks)}"]
+    out += ["", message(lang, "counts", total=len(report.marks), **c)]
     first = next((m for m in report.marks if m.status == "wrong"), None)
     if first:
-        out.append(f"first mistake: {first.symbol} ({first.key}, step {first.step})")
+        out.append(message(lang, "first", symbol=first.symbol, key=first.key, step=first.step))
+    out += [f"! {note}" for note in report.cannot_tell]
     return "\n".join(out) + "\n"
 
 
 def render_md(report) -> str:
+    from ..grading.messages import MESSAGES, message
     from ..numbers import fmt
 
-    out = [f"## Grade: spec `{report.spec}` (tolerance: {report.tolerance})", "",
-           "| | step | quantity | your answer | correct | derivation | note |", "|---|---|---|---|---|---|---|"]
+    lang = report.lang
+    head = MESSAGES[lang]["md_head"]
+    out = [message(lang, "md_heading", spec=report.spec, tol=report.tolerance), "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    groups = {origin: ms for origin, ms in report.carried_groups}
     for m in report.marks:
-        cells = [ICON[m.status], str(m.step), f"{m.symbol} (`{m.key}`)", fmt(m.given), fmt(m.correct),
-                 m.derivation, _detail(m)]
+        if m.status == "carried":
+            origin = tuple(m.carried_from)
+            if origin not in groups:
+                continue
+            cells = [ICON["carried"], str(m.step), "", "", "", "", _summary(origin, groups.pop(origin), lang)]
+        else:
+            cells = [ICON[m.status], str(m.step), f"{m.symbol} (`{m.key}`)", fmt(m.given), fmt(m.correct),
+                     m.derivation if m.status == "wrong" else "", _detail(m, lang)]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     c = report.counts
-    out += ["", f"**{c['right']} right, {c['wrong']} wrong, {c['carried']} carried** of {len(report.marks)}"]
+    out += ["", message(lang, "md_counts", total=len(report.marks), **c)]
+    out += [f"> {note}" for note in report.cannot_tell]
     return "\n".join(out) + "\n"
 
 
@@ -90,7 +124,7 @@ def run(args) -> int:
         return run_class(args)
     if args.gradebook or args.chart:
         raise ValueError("--gradebook and --chart go with --class")
-    report = grade(args.spec, args.answers, sig_digits=args.sig_digits, rtol=args.rtol)
+    report = grade(args.spec, args.answers, sig_digits=args.sig_digits, rtol=args.rtol, lang=args.lang)
     if args.format == "json":
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     elif args.format == "md":

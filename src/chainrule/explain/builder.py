@@ -14,7 +14,7 @@ from ..ops import REGISTRY
 from .graph import ELEMENTWISE, local_derivative, read_graph, softmax_jacobian, softmax_values
 from .labels import LABELS
 from .model import Block, Eq
-from .symbols import LOSS, Symbols, d, num_latex, num_text
+from .symbols import Symbols, d, num_latex, num_text
 
 MAX_FULL_PARAMS = 300     # beyond this many parameters: per-layer matrix form
 MAX_FULL_SAMPLES = 8      # beyond this many samples: per-layer matrix form
@@ -49,7 +49,8 @@ class StepBuilder:
         self.D = len(self.views)
         self.N = record.x.shape[0]
         self.batch = not record.single_sample
-        self.sym = Symbols(spec.layers, spec.activations, style, self.batch)
+        self.sym = Symbols(spec.layers, spec.activations, style, self.batch,
+                           [spec.is_shared(k) for k in range(1, spec.depth + 1)])
         self.opt_state = opt_state
         self.ce = self.loss_node.op.name == "cross_entropy"
         self.reduction = self.loss_node.attrs.get("reduction")
@@ -125,8 +126,9 @@ class StepBuilder:
                 terms_n = [self.rule("num", lin, w=self.n(self.W[li][i, j], True), x=self.n(self.X[li][s, i], True))
                            for i in range(n_in)]
                 if self.B[li] is not None:
-                    terms_s.append(sym.param(f"b{li + 1}", (j,)))
-                    terms_n.append(self.n(self.B[li][j], True))
+                    jb = 0 if len(self.B[li]) == 1 else j      # a bias shared by the layer is b_1 for all
+                    terms_s.append(sym.param(f"b{li + 1}", (jb,)))
+                    terms_n.append(self.n(self.B[li][jb], True))
                 same = self.views[li].act is None
                 keys = (self.vkey(f"forward[{li}].a", s, j),) if same else ()
                 eqs.append(Eq(sym.z(li, j, s), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")],
@@ -172,7 +174,25 @@ class StepBuilder:
         sep = (" + ", "+")
         forms = [self.rule(variant, op, terms=_join(terms_s, *sep), n=(str(count), str(count))),
                  self.rule(variant, op, terms=_join(terms_n, *sep), n=(str(count), str(count)))]
-        return Eq(LOSS, forms, float(self.rec.loss.array), key="loss")
+        if self.loss_parts():   # Mazur: E_total = E_o1 + E_o2
+            units = [self.sym._mazur_unit(self.D - 1, j) for j in range(n_out)]
+            forms = [(" + ".join(f"E_{u}" for u in units), "+".join(f"E_{{{u}}}" for u in units))] + forms
+        return Eq(self.sym.loss, forms, float(self.rec.loss.array), key="loss")
+
+    def loss_parts(self):
+        """Mazur's E_o1, E_o2, ... (one per output, shown before E_total); none in other notations."""
+        if self.sym.profile != "mazur" or self.ce or self.loss_node.op.name != "half_sse_loss" or self.batch:
+            return []
+        eqs = []
+        for j in range(self.spec.layers[-1]):
+            unit = self.sym._mazur_unit(self.D - 1, j)
+            y, p = self.sym.y(j), self.sym.output(j)
+            yv, pv = self.n(self.Y[0, j], True), self.n(self.A[-1][0, j], True)
+            eqs.append(Eq((f"E_{unit}", f"E_{{{unit}}}"),
+                          [(f"½({y[0]} − {p[0]})²", rf"\frac{{1}}{{2}}\left({y[1]}-{p[1]}\right)^{{2}}"),
+                           (f"½({yv[0]} − {pv[0]})²", rf"\frac{{1}}{{2}}\left({yv[1]}-{pv[1]}\right)^{{2}}")],
+                          0.5 * float(self.Y[0, j] - self.A[-1][0, j]) ** 2))
+        return eqs
 
     def prob_sym(self, c, s):
         if self.spec.activations[-1] == "softmax":
@@ -194,12 +214,17 @@ class StepBuilder:
                     t_sym = (f"[y = {j}]", f"[y={j}]") if not self.batch else (f"[y[{s + 1}] = {j}]", f"[y^{{[{s + 1}]}}={j}]")
                     forms = [self.rule(variant, op, s=self.prob_sym(j, s), t=t_sym, n=nn),
                              self.rule(variant, op, s=self.n(self.probs[s, j], True), t=self.n(1 if hit else 0), n=nn)]
-                    eqs.append(Eq(d(LOSS, sym.z(self.D - 1, j, s)), forms, self.dZ[-1][s, j],
+                    eqs.append(Eq(d(self.sym.loss, sym.z(self.D - 1, j, s)), forms, self.dZ[-1][s, j],
                                   key=self.vkey(f"delta[{self.D - 1}]", s, j)))
                 else:
                     forms = [self.rule(variant, op, p=sym.output(j, s), y=sym.y(j, s), n=nn),
                              self.rule(variant, op, p=self.n(self.A[-1][s, j], True), y=self.n(self.Y[s, j], True), n=nn)]
-                    eqs.append(Eq(d(LOSS, sym.output(j, s)), forms, self.dA[-1][s, j],
+                    if op.name == "half_sse_loss":
+                        # the seed's own step: where the ½ and the sign go (the two mistakes graded most)
+                        y, p = sym.y(j, s), sym.output(j, s)
+                        forms.insert(0, (f"½ × 2 × ({y[0]} − {p[0]}) × (−1)",
+                                         rf"\frac{{1}}{{2}}\times 2\times\left({y[1]}-{p[1]}\right)\times(-1)"))
+                    eqs.append(Eq(d(self.sym.loss, sym.output(j, s)), forms, self.dA[-1][s, j],
                                   key=self.vkey("dL_doutput", s, j)))
         return eqs
 
@@ -212,28 +237,28 @@ class StepBuilder:
             return []
         for s in self.samples():
             for j in range(n_out):
-                dz = d(LOSS, sym.z(li, j, s))
+                dz = d(self.sym.loss, sym.z(li, j, s))
                 lhs = sym.delta(li, j, s)
                 value, key = self.dZ[li][s, j], self.vkey(f"delta[{li}]", s, j)
                 act = self.views[li].act_name
                 if top:
                     out = sym.output(j, s)
                     if act == "none":
-                        eqs.append(Eq(lhs, [d(LOSS, out)], value, key=key))
+                        eqs.append(Eq(lhs, [d(self.sym.loss, out)], value, key=key))
                     elif act == "softmax":
                         k_range = range(n_out)
-                        chain = _join([_join([d(LOSS, sym.output(k, s)), d(sym.output(k, s), sym.z(li, j, s))], "·", "")
+                        chain = _join([_join([d(self.sym.loss, sym.output(k, s)), d(sym.output(k, s), sym.z(li, j, s))], "·", "")
                                        for k in k_range], " + ", "+")
                         nums = _join([_join([self.n(self.dA[li][s, k], True), self.n(self.J[s, k, j], True)], " × ", r"\times ")
                                       for k in k_range], " + ", "+")
                         eqs.append(Eq(lhs, [dz, chain, nums], value, key=key))
                     else:
-                        chain = _join([d(LOSS, out), d(out, sym.z(li, j, s))], "·", "")
+                        chain = _join([d(self.sym.loss, out), d(out, sym.z(li, j, s))], "·", "")
                         g = self.n(self.dA[li][s, j], True)
                         mixed = _join([g, _paren(self.dprime(li, j, s, False), _is_sum(self.dprime(li, j, s, False)))], " × ", r"\times ")
                         nums = _join([g, _paren(self.dprime(li, j, s, True), _is_sum(self.dprime(li, j, s, True)))], " × ", r"\times ")
                         eqs.append(Eq(lhs, [chain, mixed, nums], value, key=key, factors=[
-                            {"symbol": d(LOSS, out)[0], "value": float(self.dA[li][s, j])},
+                            {"symbol": d(self.sym.loss, out)[0], "value": float(self.dA[li][s, j])},
                             {"symbol": d(out, sym.z(li, j, s))[0], "value": float(self.fp[li][s, j])}]))
                     continue
                 nxt = self.W[li + 1].shape[1]
@@ -245,12 +270,12 @@ class StepBuilder:
                     eqs.append(Eq(lhs, [dz, up_s, up_n], value, key=key))
                     continue
                 a = sym.a(li, j, s)
-                chain = _join([d(LOSS, a), d(a, sym.z(li, j, s))], "·", "")
+                chain = _join([d(self.sym.loss, a), d(a, sym.z(li, j, s))], "·", "")
                 wrap = nxt > 1
                 mixed = _join([_paren(up_s, wrap), _paren(self.dprime(li, j, s, False), _is_sum(self.dprime(li, j, s, False)))], "·", r"\cdot ")
                 nums = _join([_paren(up_n, wrap), _paren(self.dprime(li, j, s, True), _is_sum(self.dprime(li, j, s, True)))], " × ", r"\times ")
                 eqs.append(Eq(lhs, [chain, mixed, nums], value, key=key, factors=[
-                    {"symbol": d(LOSS, a)[0], "value": float(self.dA[li][s, j])},
+                    {"symbol": d(self.sym.loss, a)[0], "value": float(self.dA[li][s, j])},
                     {"symbol": d(a, sym.z(li, j, s))[0], "value": float(self.fp[li][s, j])}]))
         return eqs
 
@@ -267,15 +292,15 @@ class StepBuilder:
 
         def head(k):
             if self.ce:
-                return [[(d(LOSS, sym.z(top, k)), self.n(self.dZ[top][s, k], True), self.dZ[top][s, k])]]
+                return [[(d(self.sym.loss, sym.z(top, k)), self.n(self.dZ[top][s, k], True), self.dZ[top][s, k])]]
             out = sym.output(k)
-            first = (d(LOSS, out), self.n(self.dA[top][s, k], True), self.dA[top][s, k])
+            first = (d(self.sym.loss, out), self.n(self.dA[top][s, k], True), self.dA[top][s, k])
             act = self.views[top].act_name
             if act == "none":
                 return [[first]]
             if act == "softmax":
                 op = self.act_op(top)
-                return [[(d(LOSS, sym.output(o)), self.n(self.dA[top][s, o], True), self.dA[top][s, o]),
+                return [[(d(self.sym.loss, sym.output(o)), self.n(self.dA[top][s, o], True), self.dA[top][s, o]),
                          (d(sym.output(o), sym.z(top, k)),
                           self.rule("d", op, si=sym.output(o), sj=sym.output(k), kd=self.n(1 if o == k else 0)),
                           self.J[s, o, k])] for o in range(self.W[top].shape[1])]
@@ -305,9 +330,10 @@ class StepBuilder:
         sym, eqs = self.sym, []
         n_in, n_out = self.W[li].shape
         items = [(f"W{li + 1}", (i, j)) for i in range(n_in) for j in range(n_out)]
-        if self.B[li] is not None:
+        if self.B[li] is not None and len(self.B[li]) == n_out:
             items += [(f"b{li + 1}", (j,)) for j in range(n_out)]
-        use_paths = not self.batch and self.path_count(li) <= MAX_PATHS
+        items = [it for it in items if it[0] in self.rec.grads]    # frozen parameters have no gradient
+        use_paths = not self.batch and self.path_count(li) <= MAX_PATHS and sym.profile != "mazur"
         for name, idx in items:
             j = idx[-1]
             p_sym = sym.param(name, idx)
@@ -324,12 +350,12 @@ class StepBuilder:
                                    if is_w else self.n(self.dZ[li][s, j], True))
                     factors += [{"symbol": sym.delta(li, j, s)[0], "value": float(self.dZ[li][s, j]), "sample": s + 1},
                                 {"symbol": d(sym.z(li, j, s), p_sym)[0], "value": float(xv), "sample": s + 1}]
-                eqs.append(Eq(d(LOSS, p_sym), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")], value,
+                eqs.append(Eq(d(self.sym.loss, p_sym), [_join(terms_s, " + ", "+"), _join(terms_n, " + ", "+")], value,
                               key=key, factors=factors))
                 continue
             last = (d(sym.z(li, j), p_sym), sym.a(li - 1, idx[0]) if is_w else ("1", "1"),
                     self.X[li][0, idx[0]] if is_w else 1.0)
-            dz_factors = [{"symbol": d(LOSS, sym.z(li, j))[0], "value": float(self.dZ[li][0, j])},
+            dz_factors = [{"symbol": d(self.sym.loss, sym.z(li, j))[0], "value": float(self.dZ[li][0, j])},
                           {"symbol": last[0][0], "value": float(last[2])}]
             if use_paths:
                 paths = [p + [last] for p in self.paths(li, j)]
@@ -342,12 +368,12 @@ class StepBuilder:
                 forms.append(nums)
                 factors = ([{"symbol": f[0][0], "value": float(f[2])} for f in paths[0]] if len(paths) == 1
                            else dz_factors)
-                eqs.append(Eq(d(LOSS, p_sym), forms, value, key=key, factors=factors))
+                eqs.append(Eq(d(self.sym.loss, p_sym), forms, value, key=key, factors=factors))
             else:
-                forms = [_join([d(LOSS, sym.z(li, j)), last[0]], "·", ""),
+                forms = [_join([d(self.sym.loss, sym.z(li, j)), last[0]], "·", ""),
                          _join([sym.delta(li, j), last[1]], "·", ""),
                          _join([self.n(self.dZ[li][0, j], True), self.n(last[2], True)], " × ", r"\times ")]
-                eqs.append(Eq(d(LOSS, p_sym), forms, value, key=key, factors=dz_factors))
+                eqs.append(Eq(d(self.sym.loss, p_sym), forms, value, key=key, factors=dz_factors))
         return eqs
 
     # ----------------------------------------------------------------- update
@@ -379,7 +405,7 @@ class StepBuilder:
         for li in reversed(range(self.D)):
             eqs = []
             names = [f"W{li + 1}"] + ([f"b{li + 1}"] if self.B[li] is not None else [])
-            for name in names:
+            for name in [n for n in names if n in self.rec.grads]:  # frozen parameters keep their value
                 for idx in np.ndindex(self.rec.grads[name].shape):
                     eqs.extend(self.update_eqs(name, idx, lr))
             blocks.append(Block("math", eqs=eqs))
@@ -391,7 +417,7 @@ class StepBuilder:
         before, g = self.rec.params_before[name][idx], self.rec.grads[name][idx]
         after = self.rec.params_after[name][idx]
         key = f"params_after.{name}" + "".join(f"[{k}]" for k in idx)
-        dp = d(LOSS, p)
+        dp = d(self.sym.loss, p)
         if spec.optimizer == "sgd":
             forms = [(f"{p[0]} − η·{dp[0]}", rf"{p[1]}-\eta{dp[1]}"),
                      (f"{num_text(before, self.prec)} − {lr[0]} × {num_text(g, self.prec, True)}",

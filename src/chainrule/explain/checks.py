@@ -15,7 +15,7 @@ from ..tensor import Tensor
 
 def replay_optimizer(spec, steps) -> list[dict]:
     """Per step, {param name: (state before, state after)} from the engine's optimizer on the recorded grads."""
-    names = list(steps[0].params_before)
+    names = [k for k in steps[0].params_before if k in steps[0].grads]   # frozen parameters have no state
     params = [Parameter(engine_layout(k, steps[0].params_before[k]).copy()) for k in names]
     opt = make_optimizer(spec, params)
     out = []
@@ -40,7 +40,7 @@ def symmetric_units(params: dict, depth: int) -> list[tuple[int, list[int]]]:
         b = params.get(f"b{li + 1}")
         groups: dict = {}
         for j in range(w_in.shape[1]):
-            sig = (tuple(w_in[:, j]), None if b is None else float(b[j]), tuple(w_out[j, :]))
+            sig = (tuple(w_in[:, j]), None if b is None else float(b[j if len(b) > 1 else 0]), tuple(w_out[j, :]))
             groups.setdefault(sig, []).append(j)
         for units in groups.values():
             if len(units) > 1:

@@ -18,7 +18,7 @@ from .checks import replay_optimizer, symmetric_units
 from .labels import ACTIVATION_NAMES, LABELS, LOSS_NAMES, OPTIMIZER_NAMES
 from .matrix import matrix_blocks
 from .model import Block, Eq
-from .symbols import d, num_text
+from .symbols import PROFILES, d, num_text
 
 DEFAULT_PRECISION = 6
 MAX_CHECKED = 20  # in matrix form: the parameters with the largest gradients are checked
@@ -67,7 +67,8 @@ class Derivation:
             "format": "chainrule-derivation", "version": 1,
             "spec": _spec_dict(self.spec),
             "lang": self.lang, "notation": self.notation, "precision": self.precision,
-            "form": "matrix" if self.matrix else "elements", "steps": steps,
+            "form": "matrix" if self.matrix else "elements", "teacher_note": getattr(self, "teacher_note", ""),
+            "steps": steps,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -128,8 +129,11 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
         raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {precision}")
     spec = load_spec(spec_or_path)
     style = notation or notation_mod.default_style(spec.depth)
-    if style not in ("prime", "indexed"):
-        raise ValueError(f"derive: notation must be 'prime' or 'indexed', got {style!r}")
+    if style not in PROFILES:
+        raise ValueError(f"derive: notation must be one of {', '.join(PROFILES)}, got {style!r}")
+    if style == "mazur" and spec.depth != 2:
+        raise ValueError(f"derive: Mazur's notation (i, h, o, w1…w8) is for networks with two weight layers "
+                         f"(this one has {spec.depth}); use --notation textbook")
     if style == "prime" and spec.depth > 3:
         raise ValueError(f"derive: prime notation is for networks with up to 3 weight layers (this one has {spec.depth});"
                          " use --notation indexed")
@@ -153,21 +157,53 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
         if steps > 1:
             doc.blocks.insert(0, Block("heading", t["step"].format(k=rec.index + 1), level=2))
         docs.append(doc)
-    return Derivation(spec, result, lang, style, precision, matrix, _header(spec, t, precision, lang), docs)
+    header = _header(spec, t, precision, lang, style)
+    notes = "" if matrix else _teacher_notes(spec, result, lang)
+    if notes:
+        header.append(Block("para", notes))
+    dv = Derivation(spec, result, lang, style, precision, matrix, header, docs)
+    dv.teacher_note = notes
+    return dv
 
 
-def _header(spec, t, prec, lang) -> list:
+def _teacher_notes(spec, result, lang) -> str:
+    """"Note for teachers": the classic mistakes this exercise cannot tell from the right method
+    (the grader's own check, ``grading.mistakes.cannot_tell``)."""
+    from ..grading.messages import message
+    from ..grading.mistakes import cannot_tell
+    from ..grading.replay import Context
+
+    try:
+        with np.errstate(all="ignore"):
+            items = cannot_tell(Context(spec, result), list(range(1, len(result.steps) + 1)), lang)
+    except (KeyError, ValueError, OverflowError, ZeroDivisionError):  # a replay that cannot run: no note
+        return ""
+    sep = "；" if lang == "zh" else "; "
+    return message(lang, "teacher_note", items=sep.join(items)) if items else ""
+
+
+def _header(spec, t, prec, lang, style=None) -> list:
     f = lambda v: num_text(v, prec)  # noqa: E731
     blocks = [Block("heading", t["title"].format(name=spec.name), level=1)]
-    if spec.description:
-        blocks.append(Block("para", spec.description))
+    if spec.describe(lang):
+        blocks.append(Block("para", spec.describe(lang)))
     blocks.append(Block("heading", t["setup"], level=3))
-    bias = ", ".join("yes" if b else "no" for b in spec.bias) if lang == "en" else \
-        "，".join("有" if b else "无" for b in spec.bias)
+    words = {"en": ("yes", "no", "one per layer"), "zh": ("有", "无", "每层共享一个")}[lang]
+    bias = (", " if lang == "en" else "，").join(
+        (words[2] if spec.is_shared(i + 1) else words[0]) if b else words[1] for i, b in enumerate(spec.bias))
     blocks.append(Block("para", t["net"].format(
         layers=" → ".join(map(str, spec.layers)), bias=bias,
         acts=("，" if lang == "zh" else ", ").join(ACTIVATION_NAMES[lang].get(a, a) for a in spec.activations),
         loss=LOSS_NAMES[lang][spec.loss], lr=f(spec.lr), opt=OPTIMIZER_NAMES[lang][spec.optimizer])))
+    if spec.frozen:
+        from .symbols import Symbols
+
+        sym = Symbols(spec.layers, spec.activations, style or notation_mod.default_style(spec.depth), False,
+                      [spec.is_shared(k) for k in range(1, spec.depth + 1)])
+        names = [sym.param(n, (0,) if n[0] == "b" else (0, 0))[0] for n in spec.frozen]
+        if sym.profile != "mazur":
+            names = [n.rsplit("_", 1)[0] for n in names]
+        blocks.append(Block("para", t["frozen"].format(names=", ".join(names))))
     if spec.single_sample:
         y = spec.y[0] if spec.y.ndim == 2 else spec.y
         blocks.append(Block("para", t["data_one"].format(x=", ".join(f(v) for v in spec.x[0]),
@@ -188,7 +224,7 @@ def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
         doc.eqs += eqs
     add(Block("heading", t["loss"], level=3))
     loss = b.loss_eq()
-    add(Block("math", eqs=[loss]))
+    add(Block("math", eqs=b.loss_parts() + [loss]))
     doc.eqs.append(loss)
     add(Block("heading", t["backward"], level=3))
     add(Block("heading", t["grads"], level=4))
@@ -203,9 +239,10 @@ def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
             add(Block("para", t["delta"]))
             add(Block("math", eqs=deltas))
             doc.eqs += deltas
-        if not b.batch and 1 < b.path_count(li) <= MAX_PATHS:
+        if not b.batch and 1 < b.path_count(li) <= MAX_PATHS and b.sym.profile != "mazur":
             add(Block("para", t["paths"]))
-        add(Block("para", t["grads_of"].format(li=li + 1, b=t["and_biases"] if b.B[li] is not None else "")))
+        has_b = b.B[li] is not None and f"b{li + 1}" in b.rec.grads
+        add(Block("para", t["grads_of"].format(li=li + 1, b=t["and_biases"] if has_b else "")))
         grads = b.grad_eqs(li)
         add(Block("math", eqs=grads))
         doc.eqs += grads
@@ -230,9 +267,9 @@ def _check(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: SpecLoss, matrix: boo
         err = relative_error(g, fd)
         worst = max(worst, err) if math.isfinite(err) else worst
         sym = b.sym.param(name, idx)
-        doc.checks.append({"param": f"{name}" + "".join(f"[{k}]" for k in idx), "symbol": d(("L", "L"), sym)[0],
+        doc.checks.append({"param": f"{name}" + "".join(f"[{k}]" for k in idx), "symbol": d(b.sym.loss, sym)[0],
                            "grad": g, "finite_difference": fd, "relative_error": err})
-        rows.append([d(("L", "L"), sym), b.n(g), b.n(fd), (f"{err:.1e}", _sci_latex(err))])
+        rows.append([d(b.sym.loss, sym), b.n(g), b.n(fd), (f"{err:.1e}", _sci_latex(err))])
     doc.blocks.append(Block("heading", t["check"], level=3))
     doc.blocks.append(Block("para", t["check_intro"]))
     if len(items) < total:

@@ -45,6 +45,7 @@ LABELS = {
         "matrix_batch": " and {s} samples",
         "output": "Output",
         "after_note": "new value",
+        "frozen": "Frozen (not trained, kept as they are): {names}.",
     },
     "zh": {
         "title": "反向传播手算推导：{name}",
@@ -60,7 +61,7 @@ LABELS = {
         "backward": "三、反向传播",
         "grads": "3.1 计算梯度",
         "dloss": "损失函数的梯度",
-        "dloss_ce": "softmax 与交叉熵合在一起，对 logits z 的梯度就是 softmax(z)_j − [j = y]。",
+        "dloss_ce": "softmax 与交叉熵合在一起，对输出层 z（未经 softmax 的分数）的梯度就是 softmax(z)_j − [j = y]。",
         "layer": "第{li}层的梯度",
         "delta": "每个神经元的误差项 δ（δ = ∂L/∂z）：沿路径相乘，不同路径相加。",
         "grads_of": "第{li}层的权重{b}梯度：",
@@ -88,6 +89,7 @@ LABELS = {
         "matrix_batch": "、{s} 个样本",
         "output": "输出",
         "after_note": "新值",
+        "frozen": "固定不训练（保持原值）的参数：{names}。",
     },
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import Block, Eq
-from .symbols import LOSS, d, num_latex, num_text
+from .symbols import d, num_latex, num_text
 
 SHOW_ROWS, SHOW_COLS = 4, 6
 
@@ -84,14 +84,14 @@ def matrix_blocks(b, doc, t) -> None:
         _elements(doc, b.A[li], f"forward[{li}].a", lambda i, li=li: sym.a(li, i[-1], i[0] if b.batch else None), b.batch, prec)
     add(Block("math", eqs=eqs))
     add(Block("heading", t["loss"], level=3))
-    loss = Eq(LOSS, [], float(rec.loss.array), key="loss")
+    loss = Eq(b.sym.loss, [], float(rec.loss.array), key="loss")
     add(Block("math", eqs=[loss]))
     doc.eqs.append(loss)
     add(Block("heading", t["backward"], level=3))
     eqs = []
     if not b.ce:
         eqs.append(Eq(("∂L/∂y'", r"\frac{\partial L}{\partial y^{\prime}}"), [mat(b.dA[-1], prec)]))
-        _elements(doc, b.dA[-1], "dL_doutput", lambda i: d(LOSS, sym.output(i[-1], i[0] if b.batch else None)), b.batch, prec)
+        _elements(doc, b.dA[-1], "dL_doutput", lambda i: d(b.sym.loss, sym.output(i[-1], i[0] if b.batch else None)), b.batch, prec)
     for li in reversed(range(b.D)):
         dl, W = V("delta", li), (f"W^({li + 1})", rf"W^{{({li + 1})}}")
         if li == b.D - 1:
@@ -112,7 +112,7 @@ def matrix_blocks(b, doc, t) -> None:
         _elements(doc, b.dZ[li], f"delta[{li}]", lambda i, li=li: sym.delta(li, i[-1], i[0] if b.batch else None), b.batch, prec)
     add(Block("math", eqs=eqs))
     for name, g in rec.grads.items():
-        _elements(doc, g, f"grad.{name}", lambda i, name=name: d(LOSS, sym.param(name, i)), True, prec,
+        _elements(doc, g, f"grad.{name}", lambda i, name=name: d(b.sym.loss, sym.param(name, i)), True, prec,
                   rule=lambda i, name=name: _grad_rule(b, name, i))
     add(Block("heading", t["update"], level=3))
     add(Block("para", t["pre_update"]))

@@ -30,7 +30,8 @@ def _init_blocks(dv):
     for name, arr in first.items():
         from .symbols import Symbols
 
-        sym = Symbols(dv.spec.layers, dv.spec.activations, dv.notation, False)
+        sym = Symbols(dv.spec.layers, dv.spec.activations, dv.notation, False,
+                      [dv.spec.is_shared(k) for k in range(1, dv.spec.depth + 1)])
         flat = arr.reshape(-1)
         if flat.size and (flat == flat[0]).all():
             names = [sym.param(name, idx) for idx in [tuple(0 for _ in arr.shape), tuple(s - 1 for s in arr.shape)]]
@@ -40,7 +41,10 @@ def _init_blocks(dv):
         else:
             import numpy as np
 
-            for idx in np.ndindex(arr.shape):
+            order = list(np.ndindex(arr.shape))
+            if sym.profile == "mazur" and arr.ndim == 2:   # w1, w2, w3, ... in Mazur's numbering
+                order.sort(key=lambda ij: (ij[1], ij[0]))
+            for idx in order:
                 eqs.append(Eq(sym.param(name, idx), [(num_text(arr[idx], dv.precision), num_latex(arr[idx], dv.precision))]))
     return [Block("para", t["init"]), Block("math", eqs=eqs)]
 
@@ -211,22 +215,28 @@ def latex(dv) -> str:
 
 
 # --------------------------------------------------------------------------- HTML
+SCOPE = ".chainrule-derivation"
+# Every rule is scoped to the derivation's own element, so a derivation shown in Jupyter
+# (``_repr_html_``) never restyles the notebook around it (its headings, width, fonts).
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", sans-serif;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #1b1b1b; line-height: 1.5; }
-h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
-h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #eee; }
-h3 { font-size: 1.2em; margin-top: 1.6em; } h4 { font-size: 1.05em; margin-top: 1.2em; color: #333; }
-table.eqs { border-collapse: collapse; margin: .4em 0 .8em 1em; }
-table.eqs td { padding: .15em .2em; vertical-align: middle; }
-table.eqs td.lhs { text-align: right; white-space: nowrap; }
-table.eqs td.rhs { text-align: left; }
-math { font-size: 1.1em; } math[display="block"] { margin: 0; display: inline-block; }
-table.check { border-collapse: collapse; margin: .5em 0 .5em 1em; font-variant-numeric: tabular-nums; }
-table.check th, table.check td { border-bottom: 1px solid #e4e4e4; padding: .25em .8em; text-align: right; }
-table.check td:first-child, table.check th:first-child { text-align: left; }
-.warning { background: #fff6e0; border-left: 4px solid #e0a000; padding: .5em .8em; margin: .6em 0; }
-"""
+{S} { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "chainrule-cjk", "Noto Sans CJK SC", sans-serif;
+       max-width: 1100px; color: #1b1b1b; line-height: 1.5; }
+{S} h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
+{S} h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #eee; }
+{S} h3 { font-size: 1.2em; margin-top: 1.6em; }
+{S} h4 { font-size: 1.05em; margin-top: 1.2em; color: #333; }
+{S} table.eqs { border-collapse: collapse; margin: .4em 0 .8em 1em; }
+{S} table.eqs td { padding: .15em .2em; vertical-align: middle; }
+{S} table.eqs td.lhs { text-align: right; white-space: nowrap; }
+{S} table.eqs td.rhs { text-align: left; }
+{S} math { font-size: 1.1em; font-family: "STIX Two Math", "Cambria Math", "Latin Modern Math", "Noto Sans Math", math; }
+{S} math[display="block"] { margin: 0; display: inline-block; }
+{S} table.check { border-collapse: collapse; margin: .5em 0 .5em 1em; font-variant-numeric: tabular-nums; }
+{S} table.check th, {S} table.check td { border-bottom: 1px solid #e4e4e4; padding: .25em .8em; text-align: right; }
+{S} table.check td:first-child, {S} table.check th:first-child { text-align: left; }
+{S} .warning { background: #fff6e0; border-left: 4px solid #e0a000; padding: .5em .8em; margin: .6em 0; }
+""".replace("{S}", SCOPE)
+_PAGE_CSS = "body { margin: 2em auto; padding: 0 1em; max-width: 1100px; }"   # a whole page only
 
 
 def _mathml(tex: str, display: str = "block") -> str:
@@ -261,10 +271,14 @@ def block_html(dv, b) -> str:
 def html(dv, fragment: bool = False) -> str:
     parts = [h for h in (block_html(dv, b) for b in _all_blocks(dv)) if h]
     content = "\n".join(parts)
+    box = f'<div class="{SCOPE[1:]}">\n{content}\n</div>'
+    from ..fonts import font_face
+
+    css = font_face(html_mod.unescape(content)) + _CSS   # the CJK glyphs used, embedded: no system font needed
     if fragment:
-        return f'<div class="chainrule-derivation"><style>{_CSS}</style>\n{content}\n</div>'
+        return f'<div class="{SCOPE[1:]}"><style>{css}</style>\n{content}\n</div>'
     lang = "zh-CN" if dv.lang == "zh" else "en"
     title = html_mod.escape(dv.header[0].text if dv.header else "derivation")
     return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{title}</title>\n'
-            f"<style>{_CSS}</style>\n</head>\n<body>\n{content}\n</body>\n</html>\n")
+            f"<style>{_PAGE_CSS}{css}</style>\n</head>\n<body>\n{box}\n</body>\n</html>\n")

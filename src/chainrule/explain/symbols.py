@@ -40,34 +40,61 @@ def num_latex(value, precision: int, signed: bool = False) -> str:
     return f"({text})" if signed and text.startswith("-") else text
 
 
-class Symbols:
-    """Names for one network: inputs, z, a, δ, targets, parameters; 0-based indices in, 1-based out."""
+PROFILES = ("prime", "indexed", "textbook", "mazur")
 
-    def __init__(self, layers: list[int], activations: list[str], style: str, batch: bool):
+
+class Symbols:
+    """Names for one network: inputs, z, a, δ, targets, parameters; 0-based indices in, 1-based out.
+
+    Notation profiles: ``prime`` (the seed's w'_ij, w''_ij, z_j, y'), ``indexed`` / ``textbook``
+    (w^(l)_ij, z^(l)_j, δ^(l)_j written the same way at every layer), ``mazur`` (Mazur's i1, h1, o1,
+    net_h1, out_o1, w1…w8 numbered per neuron, b1, b2, E_total; two weight layers only).
+    """
+
+    def __init__(self, layers: list[int], activations: list[str], style: str, batch: bool, shared=None):
         self.layers = layers
         self.depth = len(layers) - 1
         self.activations = activations
-        self.style = style
+        self.profile = style
+        self.style = "indexed" if style == "textbook" else style
         self.batch = batch
         self.n_out = layers[-1]
+        self.shared = shared or [False] * self.depth
+        self.loss: Sym = ("E_total", r"E_{\mathrm{total}}") if style == "mazur" else ("L", "L")
 
     def _sample(self, sym: Sym, s) -> Sym:
         if not self.batch or s is None:
             return sym
         return f"{sym[0]}[{s + 1}]", f"{{{sym[1]}}}^{{[{s + 1}]}}"
 
+    # Mazur's names: i1, i2 (inputs), h1, h2 (hidden), o1, o2 (outputs); net_ before, out_ after σ
+    def _mazur_unit(self, layer: int, j: int) -> str:
+        return ("i" if layer < 0 else "o" if layer == self.depth - 1 else "h") + str(j + 1)
+
+    def _mazur(self, prefix: str, layer: int, j: int) -> Sym:
+        unit = self._mazur_unit(layer, j)
+        return (f"{prefix}_{unit}", rf"\mathrm{{{prefix}}}_{{{unit}}}") if prefix else (unit, unit)
+
     def x(self, i: int, s=None) -> Sym:
+        if self.profile == "mazur":
+            return self._sample(self._mazur("", -1, i), s)
         return self._sample((f"x_{i + 1}", f"x_{{{i + 1}}}"), s)
 
     def y(self, j: int, s=None) -> Sym:
+        if self.profile == "mazur":
+            return self._sample(self._mazur("target", self.depth - 1, j), s)
         base = ("y", "y") if self.n_out == 1 else (f"y_{j + 1}", f"y_{{{j + 1}}}")
         return self._sample(base, s)
 
     def output(self, j: int, s=None) -> Sym:
+        if self.profile == "mazur":
+            return self._sample(self._mazur("out", self.depth - 1, j), s)
         base = ("y'", "y^{\\prime}") if self.n_out == 1 else (f"y'_{j + 1}", f"y^{{\\prime}}_{{{j + 1}}}")
         return self._sample(base, s)
 
     def _neuron(self, kind: str, layer: int, j: int) -> Sym:
+        if self.profile == "mazur":
+            return self._mazur({"z": "net", "a": "out"}[kind], layer, j)
         return (notation.neuron(kind, layer + 1, j + 1, self.depth, self.style),
                 notation.neuron(kind, layer + 1, j + 1, self.depth, self.style, latex=True))
 
@@ -88,11 +115,27 @@ class Symbols:
         return self._sample(self._neuron("a", layer, j), s)
 
     def delta(self, layer: int, j: int, s=None) -> Sym:
+        if self.profile == "mazur":
+            unit = self._mazur_unit(layer, j)
+            return self._sample((f"δ_{unit}", rf"\delta_{{{unit}}}"), s)
         text, latex = self._neuron("z", layer, j)
         return self._sample(("δ" + text[1:], r"\delta" + latex[1:]), s)
 
     def param(self, name: str, index: tuple) -> Sym:
-        return notation.param(name, index, self.style), notation.param(name, index, self.style, latex=True)
+        if self.profile == "mazur":
+            layer = int(name[1:])
+            if name[0] == "b":   # one bias per layer (b1, b2), or b1 per neuron of a layer: b1_h2
+                k = str(layer) if self.shared[layer - 1] else f"{layer},{self._mazur_unit(layer - 1, index[0])}"
+                return f"b{k}", f"b_{{{k}}}"
+            before = sum(a * b for a, b in zip(self.layers[:layer - 1], self.layers[1:layer]))
+            i, j = index
+            k = before + j * self.layers[layer - 1] + i + 1        # Mazur numbers each neuron's inputs in turn
+            return f"w{k}", f"w_{{{k}}}"
+        text, latex = notation.param(name, index, self.style), notation.param(name, index, self.style, latex=True)
+        if name[0] == "b" and self.shared[int(name[1:]) - 1]:   # one bias for the layer: b', not b'_1
+            text = text.rsplit("_", 1)[0]
+            latex = latex.replace("_{1}", "", 1) if self.style == "prime" else latex.rsplit("_{", 1)[0]
+        return text, latex
 
     def layer_vector(self, kind: str, layer: int) -> Sym:
         """Whole-layer symbols for the matrix form: z^(l), a^(l), δ^(l), W^(l), b^(l)."""

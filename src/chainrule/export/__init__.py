@@ -1,7 +1,7 @@
 """Code export: the spec's network as a standalone script (``chainrule export``).
 
 ``export(spec, to="python"|"numpy"|"torch", steps=None)`` returns the script's text. Every script
-prints, per epoch, the prediction and the loss before that epoch's update — the same numbers
+prints, per epoch, the prediction and the loss before that epoch's update, then the updated weights — the same numbers
 ``chainrule.network.run`` records — so a learner can run it and compare.
 
 The code is not a template per network size: ``graph.record`` runs one step, and each recorded
@@ -19,12 +19,20 @@ TARGETS = {"python": scalar, "numpy": matrix, "torch": torch_code}
 __all__ = ["TARGETS", "ExportError", "export"]
 
 
-def export(spec, to: str = "python", steps: int | None = None) -> str:
-    """The text of a script that trains ``spec``'s network for ``steps`` epochs (default: the spec's)."""
+def export(spec, to: str = "python", steps: int | None = None, lang: str = "en") -> str:
+    """The text of a script that trains ``spec``'s network for ``steps`` epochs (default: the spec's);
+    ``lang="zh"`` writes its comments in Chinese (the code is the same)."""
+    if lang not in ("en", "zh"):
+        raise ValueError(f"export: lang must be en or zh, got {lang!r}")
     if to not in TARGETS:
         raise ValueError(f"export: --to must be one of {', '.join(TARGETS)}, got {to!r}")
     spec = load_spec(spec)
     steps = spec.steps if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"export: --steps must be at least 1, got {steps}")
-    return TARGETS[to].generate(record(spec), steps)
+    code = TARGETS[to].generate(record(spec), steps)
+    if lang == "zh":
+        from .zh import translate
+
+        code = translate(code)
+    return code

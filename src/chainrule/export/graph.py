@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..autograd import tensor_order
-from ..errors import ChainruleError
+from ..errors import ChainruleError, SpecError
 from ..network import engine_layout
 from ..network import run as run_spec
 from ..spec import Spec, load_spec
@@ -63,7 +65,13 @@ def record(spec) -> Recorded:
                 seen.add(id(t))
                 forward.append(t)
     backward = tensor_order(rec.loss)
-    initial = {k: engine_layout(k, v).copy() for k, v in rec.params_before.items()}
+    for layer in range(1, depth + 1):
+        if spec.is_shared(layer) and spec.trainable(f"b{layer}"):
+            raise SpecError(f"{spec.source}: key 'bias': export writes one bias per neuron; a trained bias shared "
+                            f"by layer {layer} is not supported (freeze it with frozen = [\"b{layer}\"], or set bias = true)")
+    # a frozen shared bias is written as equal per-neuron biases that are never updated: the same numbers
+    initial = {k: (np.broadcast_to(v, params[k].shape) if k[0] == "b" else engine_layout(k, v)).copy()
+               for k, v in rec.params_before.items()}
     return Recorded(spec, rec, params, forward, backward, roles, initial)
 
 
@@ -219,6 +227,7 @@ def prediction_expr(spec, single_value: str) -> str:
 
 
 UPDATE_NOTE = "every gradient above was computed with the weights from before this update"
+UPDATED_NOTE = "The parameters after this epoch's update"
 
 
 def update_lines(optimizer: str, pairs, sqrt: str) -> list[str]:
@@ -281,6 +290,7 @@ def header(spec: Spec, to: str, steps: int) -> str:
         f'"""The network of spec {spec.name!r}, written out by `chainrule export {spec.name} --to {to}`.\n\n'
         f"{layers}, activations {', '.join(spec.activations)}, {bias}, loss {spec.loss}, "
         f"optimizer {spec.optimizer}, learning rate {spec.lr!r}, {steps} epoch(s).\n"
-        "Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them.\n"
+        "Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them,\n"
+        "then the parameters after the update.\n"
         '"""'
     )

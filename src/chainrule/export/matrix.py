@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr, update_lines
+from .graph import UPDATED_NOTE, Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr, update_lines
 
 
 def generate(rec: Recorded, steps: int) -> str:
@@ -48,6 +48,9 @@ def generate(rec: Recorded, steps: int) -> str:
     shown = prediction_expr(spec, "float({})")
     body += [f"print('epoch', epoch, 'prediction', {shown}, 'loss', float(loss))", ""]
     body += ["# Backward pass: the chain rule, layer by layer"] + backward
-    body += update_lines(spec.optimizer, [(n, f"d_{n}") for n in names], "np.sqrt")
+    trained = [c.v(p) for p in rec.params.values() if p.requires_grad]   # frozen parameters stay
+    body += update_lines(spec.optimizer, [(n, f"d_{n}") for n in trained], "np.sqrt")
+    body += ["", f"# {UPDATED_NOTE}",
+             "print('epoch', epoch, 'updated', {" + ", ".join(f"'{n}': {n}.tolist()" for n in names) + "})"]
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"

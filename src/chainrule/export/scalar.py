@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Context, Recorded, block, header, literal, op_lines, update_lines
+from .graph import UPDATED_NOTE, Context, Recorded, block, header, literal, op_lines, update_lines
 
 
 def _param_elements(c: Context, rec: Recorded):
@@ -105,6 +105,10 @@ def generate(rec: Recorded, steps: int) -> str:
         body += ["# Forward pass"] + forward
         body += [f"print('epoch', epoch, 'prediction', {prediction}, 'loss', loss)", ""]
         body += ["# Backward pass: the chain rule, from the loss back to every weight"] + backward
-    body += update_lines(spec.optimizer, [(c.v(p, i), c.g(p, i)) for p, i in _param_elements(c, rec)], "math.sqrt")
+    body += update_lines(spec.optimizer, [(c.v(p, i), c.g(p, i)) for p, i in _param_elements(c, rec)
+                                          if p.requires_grad], "math.sqrt")   # frozen parameters stay
+    names = [c.v(p, i) for p, i in _param_elements(c, rec)]
+    body += ["", f"# {UPDATED_NOTE}",
+             "print('epoch', epoch, 'updated', {" + ", ".join(f"'{n}': {n}" for n in names) + "})"]
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ is installed; the forward pass is written by the same op rules the other exports
 
 from __future__ import annotations
 
-from .graph import Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr
+from .graph import UPDATED_NOTE, Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr
 
 
 def generate(rec: Recorded, steps: int) -> str:
@@ -31,7 +31,12 @@ def generate(rec: Recorded, steps: int) -> str:
     for name in rec.params:
         attr = "weight" if name[0] == "W" else "bias"
         lines += block(matrix_lines(f"fc{name[1:]}.{attr}.copy_(torch.tensor(", rec.initial[name], "))"), "    ")
+    frozen = [f"fc{name[1:]}.{'weight' if name[0] == 'W' else 'bias'}" for name in rec.params if not spec.trainable(name)]
+    if frozen:
+        lines += ["# Frozen parameters: no gradient, not updated"] + [f"{f}.requires_grad_(False)" for f in frozen]
     params = ", ".join(f"*fc{layer}.parameters()" for layer in range(1, spec.depth + 1))
+    if frozen:
+        params = "p for p in (" + params + ") if p.requires_grad"
     if spec.optimizer == "sgd":
         opt = f"torch.optim.SGD([{params}], lr=learning_rate)"
     elif spec.optimizer == "momentum":
@@ -45,5 +50,11 @@ def generate(rec: Recorded, steps: int) -> str:
     body += [f"print('epoch', epoch, 'prediction', {shown}, 'loss', loss.item())", ""]
     body += ["# Backward pass and update: autograd computes every gradient, the optimizer applies them",
              "optimizer.zero_grad()", "loss.backward()", "optimizer.step()"]
+    shown = []
+    for name in rec.params:
+        attr = f"fc{name[1:]}.{'weight' if name[0] == 'W' else 'bias'}.detach()"
+        shown.append(f"'{name}': {attr}.T.tolist()" if name[0] == "W" else f"'{name}': {attr}.tolist()")
+    body += ["", f"# {UPDATED_NOTE} (weights in (from, to) order, the transpose of .weight)",
+             "print('epoch', epoch, 'updated', {" + ", ".join(shown) + "})"]
     lines += ["", "for epoch in range(epochs):"] + block(body, "    ")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 """Pictures of what the engine computes: the network with values and gradients (``draw_network``),
-the recorded computational graph of any tensor (``draw_graph``) and training curves (``plot_loss``).
+the recorded computational graph of any tensor (``draw_graph``), a small network's step scalar by
+scalar (``draw_scalars``, micrograd's draw_dot style) and training curves (``plot_loss``).
 
 matplotlib only, on the Agg canvas: no display, no Graphviz, no system binaries. Chinese labels use
 the Noto Sans CJK font from the ``noto-cjk-sans-otc`` package. Every function returns a
@@ -10,5 +11,6 @@ from ._base import Drawing
 from .graph import draw_graph
 from .loss import plot_loss
 from .network import draw_network
+from .scalars import draw_scalars
 
-__all__ = ["Drawing", "draw_graph", "draw_network", "plot_loss"]
+__all__ = ["Drawing", "draw_graph", "draw_network", "draw_scalars", "plot_loss"]

@@ -104,6 +104,9 @@ LABELS = {
         "graph": "computational graph", "leaf": "leaf", "data": "value", "gradient": "grad",
         "role_pred": "pred", "role_target": "target", "role_logits": "logits",
         "loss_curve": "training loss", "activation": "activation", "no_grad": "no gradient (backward not run)",
+        "out_in": "(out, in): w_ij transposed",
+        "loss_title": "{name}: loss per step ({opt}, lr {lr})", "graph_title": "{name}: the graph of the loss, step {step}",
+        "batch_note": "values of sample {s} of {n}; gradients ∂L/∂w are Σ over all {n} samples",
     },
     "zh": {
         "input": "输入层", "hidden": "隐藏层", "output": "输出层", "layer": "层",
@@ -112,8 +115,11 @@ LABELS = {
         "legend_value": "前向传播的值", "legend_grad": "梯度 ∂L/∂·", "legend_new": "梯度更新后的值",
         "weights": "权重", "gradients": "梯度 ∂L/∂w", "updated": "更新后的权重",
         "graph": "计算图", "leaf": "叶子", "data": "值", "gradient": "梯度",
-        "role_pred": "预测", "role_target": "目标", "role_logits": "logits",
+        "role_pred": "预测", "role_target": "目标", "role_logits": "未归一化输出",
         "loss_curve": "训练损失", "activation": "激活函数", "no_grad": "无梯度（未运行反向传播）",
+        "out_in": "（输出, 输入）：w_ij 的转置",
+        "loss_title": "{name}：每步的损失值（{opt}，学习率 {lr}）", "graph_title": "{name}：损失的计算图，第 {step} 步",
+        "batch_note": "显示第 {s} 个样本的值（共 {n} 个）；梯度 ∂L/∂w 是全部 {n} 个样本之和 Σ",
     },
 }
 
@@ -184,7 +190,8 @@ class Drawing:
             raise ValueError(f"unsupported format {fmt!r}: use one of {', '.join(FORMATS)}")
         buf = io.BytesIO()
         self._render(fmt, buf, dpi)
-        return buf.getvalue()
+        data = buf.getvalue()
+        return _embed_cjk(data) if fmt == "svg" else data
 
     def _repr_png_(self) -> bytes:
         return self.to_bytes("png", dpi=100)
@@ -205,6 +212,23 @@ class Drawing:
     def __repr__(self) -> str:
         w, h = self.figure.get_size_inches()
         return f"<chainrule.viz.Drawing {self.kind} {w:.1f}x{h:.1f} in>"
+
+
+def _embed_cjk(svg: bytes) -> bytes:
+    """An SVG whose text has Chinese gets the subset of the shipped CJK font it uses (only those
+    glyphs) as an @font-face, and that font in its font-family lists: it renders without a CJK font."""
+    from ..fonts import FAMILY, cjk_chars, font_face
+
+    text = svg.decode("utf-8")
+    if not cjk_chars(text):
+        return svg
+    face = font_face(text)
+    if not face:
+        return svg
+    text = text.replace("font-family:'Noto Sans CJK SC'", f"font-family:'{FAMILY}', 'Noto Sans CJK SC'")
+    text = text.replace("'Noto Sans CJK SC'", f"'{FAMILY}', 'Noto Sans CJK SC'") if FAMILY not in text else text
+    head = text.index(">", text.index("<svg")) + 1
+    return (text[:head] + f"\n<style>{face}</style>" + text[head:]).encode("utf-8")
 
 
 def _metadata(fmt: str):

@@ -161,6 +161,9 @@ def _lines(k, node, names, t):
             head += f"  → {names.get(id(node)) or node.name}"
         kind = "op"
     lines = [(head, INK, "head")]
+    if fn is None and str(head).startswith("W") and node.array.ndim == 2:
+        # the engine keeps nn.Linear's (out, in) layout; every other chainrule picture and table is (from, to)
+        lines.append((t["out_in"], MUTED, "layout"))
     lines.append((f"{t['data']} {_array_text(node.array)}", VALUE, "value"))
     if node.grad is not None:
         lines.append((f"{t['gradient']} {_array_text(node.grad.array)}", GRAD, "grad"))

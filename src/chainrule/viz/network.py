@@ -60,6 +60,7 @@ class NetData:
     step: int | None = None
     sample: int = 0
     n_samples: int = 1
+    shared_b: list = field(default_factory=list)     # per layer: one bias for all its neurons
 
     @property
     def depth(self) -> int:
@@ -72,6 +73,11 @@ class NetData:
     @property
     def has_updates(self) -> bool:
         return any(w is not None for w in self.new_w)
+
+
+def _per_neuron(b, n):
+    """A bias vector per neuron; a bias shared by the layer (one number) drawn at each of its neurons."""
+    return None if b is None else np.broadcast_to(np.asarray(b, dtype=float), (n,))
 
 
 def _row(t, sample):
@@ -126,11 +132,12 @@ def collect(obj, step: int = 1, sample: int = 0) -> NetData:
     return NetData(
         name=spec.name, layers=list(spec.layers), activations=list(spec.activations),
         weights=[p0[f"W{i}"] for i in range(1, depth + 1)],
-        biases=[p0.get(f"b{i}") for i in range(1, depth + 1)],
+        biases=[_per_neuron(p0.get(f"b{i}"), spec.layers[i]) for i in range(1, depth + 1)],
         grads_w=[g.get(f"W{i}") for i in range(1, depth + 1)],
-        grads_b=[g.get(f"b{i}") for i in range(1, depth + 1)],
-        new_w=[p1.get(f"W{i}") for i in range(1, depth + 1)],
-        new_b=[p1.get(f"b{i}") for i in range(1, depth + 1)],
+        grads_b=[_per_neuron(g.get(f"b{i}"), spec.layers[i]) for i in range(1, depth + 1)],
+        new_w=[p1.get(f"W{i}") if f"W{i}" in g else None for i in range(1, depth + 1)],   # frozen: not updated
+        new_b=[_per_neuron(p1.get(f"b{i}"), spec.layers[i]) if f"b{i}" in g else None for i in range(1, depth + 1)],
+        shared_b=[spec.is_shared(i) for i in range(1, depth + 1)],
         x=np.asarray(spec.x, dtype=float)[sample], y=y,
         zs=[_row(z, sample) for z in rec.zs], acts=[_row(a, sample) for a in rec.acts],
         deltas=[_grad_row(z, sample) for z in rec.zs], out_grad=_grad_row(rec.acts[-1], sample),
@@ -239,7 +246,10 @@ class _Detail:
 
     def bias_lines(self, k, j):
         d, t = self.d, self.t
-        sym = pretty_symbol(notation.bias(k + 1, j + 1, self.style))
+        sym = notation.bias(k + 1, j + 1, self.style)
+        if d.shared_b and d.shared_b[k]:     # one bias for the layer: b', not b'_j
+            sym = sym.rsplit("_", 1)[0]
+        sym = pretty_symbol(sym)
         lines = [(f"{sym} = {fmt(d.biases[k][j], PRECISION)}", VALUE, "value")]
         if self.want_grads and d.grads_b[k] is not None:
             lines.append((self._grad_text(d.grads_b[k][j], "b"), GRAD, "grad"))
@@ -481,8 +491,16 @@ class _Detail:
             txt = ax.text(lx + 0.22, ly, text, va="center", ha="left", fontsize=9.5, color=color, gid="legend")
             lx += 0.22 + txt.get_window_extent(renderer).width / px + 0.45
 
+        y_lo = ly - 0.3
+        if d.n_samples > 1 and self.want_grads:
+            # a batch: z, a and δ are one sample's, ∂L/∂w sums every sample's δ·a (a student checking
+            # ∂L/∂w = δ·x on the drawn numbers must know this)
+            note = ax.text(left, ly - 0.4, t["batch_note"].format(s=d.sample + 1, n=d.n_samples), va="center",
+                           ha="left", fontsize=9.5, color=MUTED, gid="batch-note")
+            lx = max(lx, left + note.get_window_extent(renderer).width / px)
+            y_lo = ly - 0.7
         x_lo, x_hi = left - 0.2, max(right, lx) + 0.2
-        y_lo, y_hi = ly - 0.3, top + 0.9
+        y_hi = top + 0.9
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(y_lo, y_hi)
         if self.user_ax is None:

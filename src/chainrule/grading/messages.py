@@ -1,0 +1,143 @@
+"""Every sentence the grader writes, in English and in Chinese (``chainrule grade --lang zh``).
+
+Symbols (∂L/∂y', δ, w'_ij, σ'(z)) and keys (grad.W1[0][0]) stay as they are in both languages.
+"""
+
+from __future__ import annotations
+
+MESSAGES = {
+    "en": {
+        # causes
+        "sign": "a sign error in ∂L/∂y': it is y' − y (prediction minus target), not y − y'",
+        "factor2_half": "the ½ of the loss forgotten (a factor of 2): with L = ½(y − y')², ∂L/∂y' = y' − y",
+        "factor2_square": "a factor of 2: the derivative of (y' − y)² is 2(y' − y)",
+        "updated": "the update applied with already-updated weights: every gradient of this step must use the "
+                   "weights from before the update",
+        "ascent": "the update went the wrong way: w ← w − η·∂L/∂w (minus, down the gradient)",
+        "mean": "the 1/N of the mean forgotten (N = {n}, the number of {what}): the loss is a mean, so it and "
+                "every gradient carry the factor 1/N",
+        "mean_samples": "samples",
+        "mean_values": "values averaged, samples × outputs",
+        "skip": "a missing activation derivative: the {act}'(z) factor of layer {layer} belongs in this product",
+        "only": "only the path through {via} counted: {a} reaches the loss through all {n} neurons of the next "
+                "layer, so ∂L/∂{a} = Σ_k δ_k·w_jk adds every path",
+        "drop": "the path through {via} left out: {a} reaches the loss through all {n} neurons of the next "
+                "layer, so ∂L/∂{a} = Σ_k δ_k·w_jk adds every path",
+        "weight": "the outgoing weight forgotten in δ of layer {layer}: each path back from the next layer "
+                  "carries its weight, δ_j = (Σ_k δ_k·w_jk)·{act}'(z_j)",
+        "wrong_delta": "a factor taken from the wrong neuron: ∂L/∂{used} used where ∂L/∂{right} belongs "
+                       "(like the seed's ∂z_1/∂w'_13)",
+        "wrong_input": "a factor taken from the wrong neuron: {used} used where {right} belongs",
+        "wrong_out": "a factor taken from the wrong neuron: the weights out of {used} used where those out of "
+                     "{right} belong",
+        "other_neuron": "the value of another neuron (neuron {used} instead of {right})",
+        "transposed": "looks transposed: this is the value of {other} ({other_key}); chainrule writes weights "
+                      "as (from, to): row i is neuron i of the earlier layer, column j neuron j of the later one "
+                      "(PyTorch's nn.Linear.weight is the transpose)",
+        "rounded": "right to {d} significant digits, not {n}: rounded too early; keep {keep} digits in the "
+                   "intermediate values and round only the answer",
+        "or": "; or ",
+        # short names (for "this exercise cannot tell ... from the right method")
+        "name_sign": "a sign error in ∂L/∂y'",
+        "name_factor2": "a dropped factor of 2",
+        "name_updated": "using already-updated weights",
+        "name_ascent": "updating the wrong way",
+        "name_mean": "forgetting the 1/N of the mean",
+        "name_skip": "forgetting the {act}'(z) of layer {layer}",
+        "name_only": "counting only the path through {via}",
+        "name_drop": "leaving out the path through {via}",
+        "name_weight": "forgetting the outgoing weights {w} in δ of layer {layer}",
+        "name_neuron": "a factor from the wrong neuron of layer {layer}, like the seed's typo in ∂L/∂w'_13",
+        "all_one": " (every {w} is 1)",
+        "equal_units": " (all its neurons have the same δ)",
+        "cannot_tell": "this exercise cannot tell {mistake} from the right method: on this spec both give the "
+                       "same numbers",
+        "teacher_note": "Note for teachers: this exercise cannot tell these mistakes from the right method (on this "
+                        "spec they give the same numbers): {items}. Change the spec (e.g. different weights) to "
+                        "test them.",
+        # report
+        "heading": "Grading answers for spec {spec!r} (tolerance: {tol})",
+        "you_wrote": "you wrote {given}, correct {correct}",
+        "likely": "likely cause: {cause}",
+        "no_cause": "no classic mistake reproduces this value",
+        "carried": "carried error: right given your earlier answer {origin}",
+        "carried_summary": "{n} answer(s) follow from {origin}: each is right given your value there ({keys})",
+        "in_step": "{symbol} (step {n})",
+        "counts": "{right} right, {wrong} wrong, {carried} carried error(s) of {total}",
+        "first": "first mistake: {symbol} ({key}, step {step})",
+        "tol_digits": "{n} significant digits",
+        "tol_rtol": "rtol {r:g}",
+        "md_heading": "## Grade: spec `{spec}` (tolerance: {tol})",
+        "md_head": ["", "step", "quantity", "your answer", "correct", "derivation", "note"],
+        "md_counts": "**{right} right, {wrong} wrong, {carried} carried** of {total}",
+        "step": "step {n}",
+        "note": "note",
+    },
+    "zh": {
+        "sign": "∂L/∂y' 的符号错了：应是 y' − y（预测值减目标值），不是 y − y'",
+        "factor2_half": "漏掉了损失函数的 ½（差了 2 倍）：L = ½(y − y')² 时 ∂L/∂y' = y' − y",
+        "factor2_square": "差了 2 倍：(y' − y)² 的导数是 2(y' − y)",
+        "updated": "用了已经更新过的权重：这一步的所有梯度都必须用更新前的权重计算",
+        "ascent": "更新方向反了：w ← w − η·∂L/∂w（是减号，沿梯度下降）",
+        "mean": "漏掉了平均值的 1/N（N = {n}，即{what}）：损失是平均值，所以损失和每个梯度都带有因子 1/N",
+        "mean_samples": "样本数",
+        "mean_values": "参与平均的值的个数，样本数 × 输出数",
+        "skip": "漏掉了激活函数的导数：第{layer}层的 {act}'(z) 因子应在这个乘积中",
+        "only": "只算了经过 {via} 的路径：{a} 经过下一层全部 {n} 个神经元影响损失，"
+                "∂L/∂{a} = Σ_k δ_k·w_jk 要把每条路径都加起来",
+        "drop": "漏掉了经过 {via} 的路径：{a} 经过下一层全部 {n} 个神经元影响损失，"
+                "∂L/∂{a} = Σ_k δ_k·w_jk 要把每条路径都加起来",
+        "weight": "算第{layer}层的 δ 时漏掉了输出权重：从下一层传回的每条路径都要乘上它的权重，"
+                  "δ_j = (Σ_k δ_k·w_jk)·{act}'(z_j)",
+        "wrong_delta": "因子取自错误的神经元：在应该用 ∂L/∂{right} 的地方用了 ∂L/∂{used}（就像原文的 ∂z_1/∂w'_13）",
+        "wrong_input": "因子取自错误的神经元：在应该用 {right} 的地方用了 {used}",
+        "wrong_out": "因子取自错误的神经元：在应该用 {right} 的输出权重的地方用了 {used} 的输出权重",
+        "other_neuron": "这是另一个神经元的值（第 {used} 个，而不是第 {right} 个）",
+        "transposed": "看起来转置了：这是 {other}（{other_key}）的值；chainrule 按（来源, 去向）写权重："
+                      "第 i 行是前一层的第 i 个神经元，第 j 列是后一层的第 j 个神经元"
+                      "（PyTorch 的 nn.Linear.weight 是它的转置）",
+        "rounded": "只有 {d} 位有效数字正确（要求 {n} 位）：取整太早了；中间结果保留 {keep} 位，只在最后取整",
+        "or": "；或者 ",
+        "name_sign": "∂L/∂y' 的符号错误",
+        "name_factor2": "差 2 倍的错误",
+        "name_updated": "用已更新的权重",
+        "name_ascent": "更新方向反了",
+        "name_mean": "漏掉平均值的 1/N",
+        "name_skip": "漏掉第{layer}层的 {act}'(z)",
+        "name_only": "只算经过 {via} 的路径",
+        "name_drop": "漏掉经过 {via} 的路径",
+        "name_weight": "算第{layer}层的 δ 时漏掉输出权重 {w}",
+        "name_neuron": "第{layer}层的因子取自错误的神经元，如原文 ∂L/∂w'_13 中的笔误",
+        "all_one": "（每个 {w} 都等于 1）",
+        "equal_units": "（该层所有神经元的 δ 都相同）",
+        "cannot_tell": "这道题无法区分「{mistake}」和正确方法：在这个设定下两者得出相同的数",
+        "teacher_note": "给老师的提示：这道题无法区分下列错误和正确方法（在这个设定下得出相同的数）：{items}。"
+                        "要考查它们，请修改设定（例如换用不同的权重）。",
+        "heading": "批改答案：设定 {spec!r}（容差：{tol}）",
+        "you_wrote": "你的答案 {given}，正确答案 {correct}",
+        "likely": "可能的原因：{cause}",
+        "no_cause": "没有哪种常见错误能得出这个值",
+        "carried": "连带错误：根据你前面的答案 {origin}，这个值是对的",
+        "carried_summary": "有 {n} 个答案由 {origin} 连带而来：按你在那里的值，它们都是对的（{keys}）",
+        "in_step": "{symbol}（第 {n} 步）",
+        "counts": "{right} 个正确，{wrong} 个错误，{carried} 个连带错误，共 {total} 个",
+        "first": "第一个错误：{symbol}（{key}，第 {step} 步）",
+        "tol_digits": "{n} 位有效数字",
+        "tol_rtol": "相对误差 {r:g}",
+        "md_heading": "## 批改：设定 `{spec}`（容差：{tol}）",
+        "md_head": ["", "步", "量", "你的答案", "正确答案", "推导", "说明"],
+        "md_counts": "**{right} 个正确，{wrong} 个错误，{carried} 个连带错误**，共 {total} 个",
+        "step": "第 {n} 步",
+        "note": "说明",
+    },
+}
+
+LANGS = tuple(MESSAGES)
+
+# How an activation's derivative is written in a cause: a symbol, the same in every language.
+ACT_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU", "softmax": "softmax",
+              "none": "1"}
+
+
+def message(lang: str, name: str, **values) -> str:
+    return MESSAGES[lang][name].format(**values)
