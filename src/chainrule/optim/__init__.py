@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .autograd import enable_grad
-from .tensor import Tensor, zero_grads
+from ..autograd import enable_grad
+from ..tensor import Tensor, zero_grads
 
 
 class Optimizer:
