@@ -145,10 +145,22 @@ def half_sse_loss(input, target) -> Tensor:  # noqa: A002
     return apply(OPS["half_sse_loss"], _t(input), _lift(target, _t(input)))
 
 
-def cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,  # noqa: A002
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """PyTorch's cross-entropy. Logits (N, C) or (C,) with class indices and no extras run as one
+    fused op; class weights, ignore_index, label smoothing, (N, C, d…) inputs and probability
+    targets are composed from log-softmax and NLL (``functional_nn.cross_entropy_general``)."""
     _reduction("cross_entropy", reduction)
+    if size_average is not None or reduce is not None:
+        raise ValueError("cross_entropy: size_average and reduce are deprecated in PyTorch; use reduction=")
     labels = np.asarray(target.array if isinstance(target, Tensor) else target)
-    return apply(OPS["cross_entropy"], _t(input), labels=labels, reduction=reduction)
+    x = _t(input)
+    if (weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f"
+            and not (labels == ignore_index).any()):
+        return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction)
+    from .functional_nn import cross_entropy_general
+
+    return cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
 
 
 def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -156,8 +168,13 @@ def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # n
     return apply(OPS["binary_cross_entropy"], _t(input), _lift(target, _t(input)), reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
     _reduction("binary_cross_entropy_with_logits", reduction)
+    if weight is not None or pos_weight is not None:
+        from .functional_nn import bce_with_logits_weighted
+
+        return bce_with_logits_weighted(input, target, weight, reduction, pos_weight)
     return apply(
         OPS["binary_cross_entropy_with_logits"], _t(input), _lift(target, _t(input)), reduction=reduction
     )

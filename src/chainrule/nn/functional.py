@@ -16,3 +16,22 @@ from ..functional import (  # noqa: F401
     softplus,
     tanh,
 )
+from ..functional_nn import (  # noqa: F401, E402  (convolutional and recurrent layers, issue 10)
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    batch_norm,
+    conv2d,
+    conv_transpose2d,
+    dropout,
+    elu,
+    embedding,
+    flatten,
+    gelu,
+    huber_loss,
+    l1_loss,
+    layer_norm,
+    max_pool2d,
+    nll_loss,
+    silu,
+    smooth_l1_loss,
+)

@@ -3,7 +3,20 @@
 ``REGISTRY`` maps an op's name to its (single) instance.
 """
 
-from . import elementwise, linalg, loss, math, reduce, shape, softmax  # noqa: F401  (registers the ops)
+from . import (  # noqa: F401  (registers the ops)
+    activation,
+    conv,
+    elementwise,
+    linalg,
+    loss,
+    loss_extra,
+    math,
+    norm,
+    pool,
+    reduce,
+    shape,
+    softmax,
+)
 from .base import REGISTRY, Op, register
 
 __all__ = ["REGISTRY", "Op", "register"]

@@ -1,0 +1,202 @@
+"""2-D convolution and transposed convolution (NCHW, PyTorch's weight layouts).
+
+Both ops share three array helpers, because each one's backward is the other one's forward:
+
+* ``conv_forward``: every window of the (padded) input copied out once (im2col), then one batched
+  matrix product with the kernel per group;
+* ``conv_input_grad``: the kernel's transpose times the output gradient, each kernel offset's slab
+  added back onto the input grid (col2im: a loop over the kh·kw offsets, never over pixels). This
+  is "the full convolution of ∂L/∂z with the flipped kernel" written as a scatter;
+* ``conv_weight_grad``: the correlation of the input with the output gradient, as one product.
+
+A convolution's ∂L/∂x is ``conv_input_grad`` and a transposed convolution's forward is the same
+function; a transposed convolution's ∂L/∂x is ``conv_forward``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..errors import DTypeError, ShapeError
+from .base import Op, register
+
+
+def out_size(size: int, k: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+def _cols(x, kh, kw, stride, padding, dilation, oh, ow):
+    """Every window of ``x`` (N, C, H, W): an array (N, C, kh, kw, OH, OW) (a copy, im2col)."""
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c = x.shape[:2]
+    s_n, s_c, s_h, s_w = x.strides
+    view = as_strided(x, (n, c, kh, kw, oh, ow), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
+    return view
+
+
+def conv_forward(x, w, stride, padding, dilation, groups):
+    """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw): (N, O, OH, OW)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    oh = out_size(h, kh, stride[0], padding[0], dilation[0])
+    ow = out_size(wd, kw, stride[1], padding[1], dilation[1])
+    cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
+    out = w.reshape(groups, o // groups, cg * kh * kw) @ cols  # (N, groups, O/groups, OH·OW)
+    return out.reshape(n, o, oh, ow)
+
+
+def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups):
+    """∂L/∂w of a convolution: Σ over samples and positions of g[n, o, y, x] × window[n, c, i, j, y, x]."""
+    n = x.shape[0]
+    o, cg, kh, kw = w_shape
+    oh, ow = g.shape[2:]
+    cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
+    g2 = g.reshape(n, groups, o // groups, oh * ow)
+    if groups == 1:  # one product over every sample and position
+        gw = np.tensordot(g2[:, 0], cols[:, 0], axes=([0, 2], [0, 2]))
+    else:
+        gw = np.einsum("ngop,ngkp->gok", g2, cols, optimize=True)
+    return gw.reshape(w_shape)
+
+
+def conv_input_grad(g, w, x_shape, stride, padding, dilation, groups):
+    """∂L/∂x of a convolution (and the forward of a transposed one): (N, C, H, W) of ``x_shape``."""
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w.shape
+    oh, ow = g.shape[2:]
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    wt = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)  # (groups, C/g·kh·kw, O/g)
+    gcols = (wt @ g.reshape(n, groups, o // groups, oh * ow)).reshape(n, c, kh, kw, oh, ow)
+    canvas = np.zeros((n, c, max(h + 2 * ph, dh * (kh - 1) + sh * (oh - 1) + 1),
+                       max(wd + 2 * pw, dw * (kw - 1) + sw * (ow - 1) + 1)), dtype=gcols.dtype)
+    for i in range(kh):  # one vectorised add per kernel offset
+        for j in range(kw):
+            canvas[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += gcols[:, :, i, j]
+    return canvas[:, :, ph:ph + h, pw:pw + wd]
+
+
+def _check(op, x, w, b, groups, in_axis):
+    if x.ndim != 4 or w.ndim != 4:
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) and a 4-D weight, got input {x.shape} and weight {w.shape}")
+    if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
+        raise DTypeError(
+            f"{op}: input dtype {x.dtype} does not match weight dtype {w.dtype}"
+            + (f" and bias dtype {b.dtype}" if b is not None else "") + "; convert one (e.g. model.double() or x.float())"
+        )
+    c_in = w.shape[1] * groups if in_axis == 1 else w.shape[0]
+    if x.shape[1] != c_in:
+        raise ShapeError(
+            f"{op}: weight of size {list(w.shape)} with groups={groups} expects input to have {c_in} channels, "
+            f"but got input of size {list(x.shape)} with {x.shape[1]} channels"
+        )
+
+
+@register
+class Conv2d(Op):
+    name = "conv2d"
+    inputs = ("x", "W", "b")
+    formula = "z[n,o,y,x] = b_o + Σ_c Σ_i Σ_j w[o,c,i,j] · x[n,c, s·y + d·i − p, s·x + d·j − p]"
+    formula_latex = r"z_{n,o,y,x}=b_o+\sum_{c,i,j} w_{o,c,i,j}\,x_{n,c,\,sy+di-p,\,sx+dj-p}"
+    derivative = ("∂L/∂w[o,c,i,j] = Σ_{n,y,x} ∂L/∂z[n,o,y,x] · x[n,c, s·y + d·i − p, s·x + d·j − p] (the input correlated "
+                  "with ∂L/∂z); ∂L/∂x = ∂L/∂z convolved in full with the flipped kernel; ∂L/∂b_o = Σ_{n,y,x} ∂L/∂z[n,o,y,x]")
+    derivative_latex = (r"\frac{\partial L}{\partial w_{o,c,i,j}}=\sum_{n,y,x}\frac{\partial L}{\partial z_{n,o,y,x}}"
+                        r"x_{n,c,\,sy+di-p,\,sx+dj-p},\ "
+                        r"\frac{\partial L}{\partial x_{n,c,u,v}}=\sum_{o,i,j}\frac{\partial L}{\partial z_{n,o,\frac{u+p-di}{s},\frac{v+p-dj}{s}}}w_{o,c,i,j},\ "
+                        r"\frac{\partial L}{\partial b_o}=\sum_{n,y,x}\frac{\partial L}{\partial z_{n,o,y,x}}")
+
+    def describe(self, node):
+        if len(node.parents) == 3:
+            return self.formula, self.derivative
+        return (self.formula.replace("b_o + ", ""), self.derivative.rsplit("; ∂L/∂b_o", 1)[0])
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        _check(self.name, x, w, b, groups, 1)
+        if w.shape[0] % groups:
+            raise ShapeError(f"conv2d: out_channels ({w.shape[0]}) must be divisible by groups ({groups})")
+        out = conv_forward(x, w, stride, padding, dilation, groups)
+        if out.shape[2] < 1 or out.shape[3] < 1:
+            raise ShapeError(
+                f"conv2d: input {x.shape} (padded by {padding}) is smaller than the kernel {w.shape[2:]} "
+                f"with dilation {dilation}: the output would be {out.shape[2:]}"
+            )
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+        return out
+
+    def vjp(self, n, g, x, w, b=None):
+        a = n.attrs
+        args = (a["stride"], a["padding"], a["dilation"], a["groups"])
+        gx = conv_input_grad(g, w, x.shape, *args) if n.needs[0] else None
+        gw = conv_weight_grad(x, g, w.shape, *args) if n.needs[1] else None
+        gb = g.sum(axis=(0, 2, 3)) if b is not None and n.needs[2] else None
+        return gx, gw, gb
+
+    # Code export: PyTorch only (NumPy and scalar Python scripts stop at MLPs, with the base class's message).
+    def export(self, c, t):
+        if c.lang != "torch":
+            return super().export(c, t)
+        x, w, *b = t.grad_fn.parents
+        a = t.grad_fn.attrs
+        bias = c.v(b[0]) if b else "None"
+        return [f"{c.v(t)} = torch.nn.functional.conv2d({c.v(x)}, {c.v(w)}, {bias}, stride={a['stride']}, "
+                f"padding={a['padding']}, dilation={a['dilation']}, groups={a['groups']})"]
+
+
+@register
+class ConvTranspose2d(Op):
+    name = "conv_transpose2d"
+    inputs = ("x", "W", "b")
+    formula = "z[n,o, s·y + d·i − p, s·x + d·j − p] += Σ_c x[n,c,y,x] · w[c,o,i,j], then + b_o (each input pixel stamps the kernel)"
+    formula_latex = r"z_{n,o,\,sy+di-p,\,sx+dj-p}\mathrel{+}=\sum_c x_{n,c,y,x}\,w_{c,o,i,j},\quad z_{n,o,\cdot,\cdot}\mathrel{+}=b_o"
+    derivative = ("∂L/∂x = ∂L/∂z correlated with the kernel (an ordinary convolution, same stride, padding and dilation); "
+                  "∂L/∂w[c,o,i,j] = Σ_{n,y,x} x[n,c,y,x] · ∂L/∂z[n,o, s·y + d·i − p, s·x + d·j − p]; ∂L/∂b_o = Σ ∂L/∂z[n,o,·,·]")
+    derivative_latex = (r"\frac{\partial L}{\partial x}=\operatorname{conv2d}\left(\frac{\partial L}{\partial z}, w\right),\ "
+                        r"\frac{\partial L}{\partial w_{c,o,i,j}}=\sum_{n,y,x}x_{n,c,y,x}\frac{\partial L}{\partial z_{n,o,\,sy+di-p,\,sx+dj-p}},\ "
+                        r"\frac{\partial L}{\partial b_o}=\sum\frac{\partial L}{\partial z_{n,o,\cdot,\cdot}}")
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1):
+        _check(self.name, x, w, b, groups, 0)
+        if w.shape[0] % groups:
+            raise ShapeError(f"conv_transpose2d: in_channels ({w.shape[0]}) must be divisible by groups ({groups})")
+        for k in range(2):
+            if not output_padding[k] < max(stride[k], dilation[k]):
+                raise ShapeError(
+                    f"conv_transpose2d: output padding must be smaller than either stride or dilation, got "
+                    f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+                )
+        n, _, h, wd = x.shape
+        kh, kw = w.shape[2:]
+        size = [(s - 1) * st - 2 * p + d * (k - 1) + op + 1
+                for s, st, p, d, k, op in zip((h, wd), stride, padding, dilation, (kh, kw), output_padding)]
+        if min(size) < 1:
+            raise ShapeError(f"conv_transpose2d: the output size {tuple(size)} is too small (input {x.shape}, weight {w.shape})")
+        out = conv_input_grad(x, w, (n, w.shape[1] * groups, *size), stride, padding, dilation, groups)
+        out = np.ascontiguousarray(out)
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+        return out
+
+    def vjp(self, n, g, x, w, b=None):
+        a = n.attrs
+        args = (a["stride"], a["padding"], a["dilation"], a["groups"])
+        gx = gw = gb = None
+        if n.needs[0]:
+            gx = conv_forward(g, w, *args)[:, :, :x.shape[2], :x.shape[3]]
+        if n.needs[1]:
+            gw = conv_weight_grad(g, x, w.shape, *args)
+        if b is not None and n.needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+    def export(self, c, t):
+        if c.lang != "torch":
+            return super().export(c, t)
+        x, w, *b = t.grad_fn.parents
+        a = t.grad_fn.attrs
+        bias = c.v(b[0]) if b else "None"
+        return [f"{c.v(t)} = torch.nn.functional.conv_transpose2d({c.v(x)}, {c.v(w)}, {bias}, stride={a['stride']}, "
+                f"padding={a['padding']}, output_padding={a['output_padding']}, groups={a['groups']}, "
+                f"dilation={a['dilation']})"]

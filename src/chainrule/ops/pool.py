@@ -1,0 +1,218 @@
+"""Pooling over 2-D windows (NCHW): max, average and adaptive average.
+
+Windows are strided views of the (padded) input, so nothing loops over pixels; backward adds each
+kernel offset's slab back onto the input grid (a loop over the kh·kw offsets only).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..errors import ShapeError
+from .base import Op, register
+
+
+def pool_out_size(size, k, stride, padding, dilation, ceil_mode):
+    """PyTorch's output length: floor (or ceil) division, and with ceil_mode the last window must
+    start inside the input or its left padding."""
+    span = size + 2 * padding - dilation * (k - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _check_pool(op, x, kernel, stride, padding, dilation, ceil_mode):
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise ShapeError(f"{op}: pad should be at most half of effective kernel size, but got pad={p} and kernel_size={k}")
+    sizes = [pool_out_size(s, k, st, p, d, ceil_mode)
+             for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)]
+    if min(sizes) < 1:
+        raise ShapeError(
+            f"{op}: the input {x.shape} is too small for kernel_size={kernel}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}: the output would be {tuple(sizes)}"
+        )
+    return sizes
+
+
+def _windows(x, kernel, stride, padding, dilation, out, fill):
+    """(N, C, OH, OW, kh, kw) view of the input padded with ``fill`` (enough for every window)."""
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = kernel, stride, dilation, padding
+    need_h = (out[0] - 1) * sh + dh * (kh - 1) + 1
+    need_w = (out[1] - 1) * sw + dw * (kw - 1) + 1
+    h, w = x.shape[2:]
+    extra_h, extra_w = max(need_h - h - 2 * ph, 0), max(need_w - w - 2 * pw, 0)  # ceil_mode's last windows
+    if ph or pw or extra_h or extra_w:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph + extra_h), (pw, pw + extra_w)), constant_values=fill)
+    s_n, s_c, s_h, s_w = x.strides
+    n, c = x.shape[:2]
+    return as_strided(x, (n, c, out[0], out[1], kh, kw), (s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
+                      writeable=False), x.shape
+
+
+def _scatter(slabs, padded_shape, x_shape, stride, padding, dilation):
+    """Add slabs (N, C, OH, OW, kh, kw) back onto the padded grid and crop to ``x_shape``."""
+    n, c, oh, ow, kh, kw = slabs.shape
+    (sh, sw), (dh, dw), (ph, pw) = stride, dilation, padding
+    canvas = np.zeros(padded_shape, dtype=slabs.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            canvas[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += slabs[..., i, j]
+    return canvas[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+
+
+@register
+class MaxPool2d(Op):
+    name = "max_pool2d"
+    formula = "z[n,c,y,x] = max over the window (i, j) of x[n,c, s·y + d·i − p, s·x + d·j − p]"
+    formula_latex = r"z_{n,c,y,x}=\max_{i,j} x_{n,c,\,sy+di-p,\,sx+dj-p}"
+    derivative = ("∂L/∂x = ∂L/∂z routed to the arg-max of each window (the first one on ties, as PyTorch); "
+                  "every other cell of the window gets 0; overlapping windows add up")
+    derivative_latex = (r"\frac{\partial L}{\partial x_{n,c,u,v}}=\sum_{y,x:\ (u,v)=\operatorname{argmax}(\text{window}_{y,x})}"
+                        r"\frac{\partial L}{\partial z_{n,c,y,x}}")
+
+    def forward(self, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+        out = _check_pool(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
+        if kernel_size == stride and dilation == (1, 1) and padding == (0, 0) and not ceil_mode \
+                and x.shape[2] % stride[0] == 0 and x.shape[3] % stride[1] == 0:
+            n, c, h, w = x.shape  # tiling windows: a reshape instead of a strided view
+            return x.reshape(n, c, h // stride[0], stride[0], w // stride[1], stride[1]).max(axis=(3, 5))
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        win, _ = _windows(x, kernel_size, stride, padding, dilation, out, fill)
+        return win.max(axis=(4, 5))
+
+    def indices(self, x, attrs):
+        """Arg-max of every window as (flat index into the padded grid, padded shape), first max on ties."""
+        out = pool_out_size(x.shape[2], attrs["kernel_size"][0], attrs["stride"][0], attrs["padding"][0],
+                            attrs["dilation"][0], attrs["ceil_mode"]), \
+            pool_out_size(x.shape[3], attrs["kernel_size"][1], attrs["stride"][1], attrs["padding"][1],
+                          attrs["dilation"][1], attrs["ceil_mode"])
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        win, padded = _windows(x, attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"], out, fill)
+        n, c, oh, ow, kh, kw = win.shape
+        k = win.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
+        i, j = np.divmod(k, kw)
+        rows = np.arange(oh).reshape(-1, 1) * attrs["stride"][0] + i * attrs["dilation"][0]
+        cols = np.arange(ow) * attrs["stride"][1] + j * attrs["dilation"][1]
+        return rows, cols, padded
+
+    def vjp(self, n, g, x):
+        a = n.attrs
+        rows, cols, padded = self.indices(x, a)
+        hp, wp = padded[2:]
+        nn_, c = x.shape[:2]
+        plane = np.arange(nn_ * c).reshape(nn_, c, 1, 1) * (hp * wp)
+        flat = (plane + rows * wp + cols).ravel()
+        overlapping = a["stride"][0] < a["kernel_size"][0] * a["dilation"][0] or \
+            a["stride"][1] < a["kernel_size"][1] * a["dilation"][1]
+        if overlapping:
+            canvas = np.bincount(flat, weights=g.ravel(), minlength=nn_ * c * hp * wp).astype(g.dtype, copy=False)
+        else:  # each input cell is the arg-max of at most one window
+            canvas = np.zeros(nn_ * c * hp * wp, dtype=g.dtype)
+            canvas[flat] = g.ravel()
+        ph, pw = a["padding"]
+        return (canvas.reshape(nn_, c, hp, wp)[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
+
+    def export(self, c, t):
+        if c.lang != "torch":
+            return super().export(c, t)
+        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        return [f"{c.v(t)} = torch.nn.functional.max_pool2d({c.v(x)}, {a['kernel_size']}, {a['stride']}, {a['padding']}, "
+                f"{a['dilation']}, ceil_mode={a['ceil_mode']})"]
+
+
+def avg_divisor(size, k, stride, padding, out, count_include_pad):
+    """PyTorch's per-position divisor along one axis: the window's length clipped to the padded
+    input (count_include_pad) or to the input itself."""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + k, size + padding)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+@register
+class AvgPool2d(Op):
+    name = "avg_pool2d"
+    uses_inputs = False
+    formula = "z[n,c,y,x] = (1/|window|) Σ_{i,j} x[n,c, s·y + i − p, s·x + j − p]"
+    formula_latex = r"z_{n,c,y,x}=\frac{1}{\lvert\text{window}\rvert}\sum_{i,j} x_{n,c,\,sy+i-p,\,sx+j-p}"
+    derivative = "∂L/∂x[n,c,u,v] = Σ over the windows that hold (u, v) of ∂L/∂z[n,c,y,x] / |window|"
+    derivative_latex = r"\frac{\partial L}{\partial x_{n,c,u,v}}=\sum_{(y,x)\ni(u,v)}\frac{1}{\lvert\text{window}\rvert}\frac{\partial L}{\partial z_{n,c,y,x}}"
+
+    def _divisor(self, x_shape, a, out):
+        if a["divisor_override"]:
+            return np.asarray(a["divisor_override"], dtype=np.float64)
+        dh = avg_divisor(x_shape[2], a["kernel_size"][0], a["stride"][0], a["padding"][0], out[0], a["count_include_pad"])
+        dw = avg_divisor(x_shape[3], a["kernel_size"][1], a["stride"][1], a["padding"][1], out[1], a["count_include_pad"])
+        return np.outer(dh, dw).astype(np.float64)
+
+    def forward(self, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+        out = _check_pool(self.name, x, kernel_size, stride, padding, (1, 1), ceil_mode)
+        win, _ = _windows(x, kernel_size, stride, padding, (1, 1), out, 0)
+        a = dict(kernel_size=kernel_size, stride=stride, padding=padding, count_include_pad=count_include_pad,
+                 divisor_override=divisor_override)
+        return (win.sum(axis=(4, 5)) / self._divisor(x.shape, a, out)).astype(x.dtype, copy=False)
+
+    def vjp(self, n, g, x):
+        a = n.attrs
+        out = g.shape[2:]
+        share = (g / self._divisor(x.shape, a, out)).astype(g.dtype, copy=False)
+        kh, kw = a["kernel_size"]
+        slabs = np.broadcast_to(share[..., None, None], share.shape + (kh, kw))
+        (sh, sw), (ph, pw) = a["stride"], a["padding"]
+        padded = (x.shape[0], x.shape[1], max(x.shape[2] + 2 * ph, (out[0] - 1) * sh + kh),
+                  max(x.shape[3] + 2 * pw, (out[1] - 1) * sw + kw))
+        return (_scatter(slabs, padded, x.shape, a["stride"], a["padding"], (1, 1)),)
+
+    def export(self, c, t):
+        if c.lang != "torch":
+            return super().export(c, t)
+        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        return [f"{c.v(t)} = torch.nn.functional.avg_pool2d({c.v(x)}, {a['kernel_size']}, {a['stride']}, {a['padding']}, "
+                f"ceil_mode={a['ceil_mode']}, count_include_pad={a['count_include_pad']}, "
+                f"divisor_override={a['divisor_override']})"]
+
+
+def adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size) averaging matrix: row i averages x[floor(i·size/out) : ceil((i+1)·size/out)]."""
+    m = np.zeros((out, size), dtype=dtype)
+    for i in range(out):  # one row per output position of one axis
+        start, end = (i * size) // out, math.ceil((i + 1) * size / out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+@register
+class AdaptiveAvgPool2d(Op):
+    name = "adaptive_avg_pool2d"
+    uses_inputs = False
+    formula = "z[n,c,y,x] = mean of x[n,c, ⌊y·H/OH⌋ : ⌈(y+1)·H/OH⌉, ⌊x·W/OW⌋ : ⌈(x+1)·W/OW⌉]  (z = P_h x P_wᵀ)"
+    formula_latex = r"z=P_h\,x\,P_w^{\top},\ (P_h)_{y,u}=\frac{[u\in\text{bin}_y]}{\lvert\text{bin}_y\rvert}"
+    derivative = "∂L/∂x = P_hᵀ (∂L/∂z) P_w: each output's gradient shared equally by its bin"
+    derivative_latex = r"\frac{\partial L}{\partial x}=P_h^{\top}\frac{\partial L}{\partial z}P_w"
+
+    def forward(self, x, output_size=(1, 1)):
+        if x.ndim != 4:
+            raise ShapeError(f"adaptive_avg_pool2d: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+        ph = adaptive_matrix(x.shape[2], output_size[0], x.dtype)
+        pw = adaptive_matrix(x.shape[3], output_size[1], x.dtype)
+        return ph @ x @ pw.T
+
+    def vjp(self, n, g, x):
+        ph = adaptive_matrix(x.shape[2], g.shape[2], g.dtype)
+        pw = adaptive_matrix(x.shape[3], g.shape[3], g.dtype)
+        return (ph.T @ g @ pw,)
+
+    def export(self, c, t):
+        if c.lang != "torch":
+            return super().export(c, t)
+        return [f"{c.v(t)} = torch.nn.functional.adaptive_avg_pool2d({c.v(t.grad_fn.parents[0])}, "
+                f"{t.grad_fn.attrs['output_size']})"]
