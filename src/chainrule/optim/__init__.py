@@ -186,3 +186,7 @@ class AdamW(Adam):
 
     defaults = {**Adam.defaults, "weight_decay": 1e-2}
     decoupled = True
+
+
+from . import lr_scheduler  # noqa: E402, F401  (imports Optimizer from here)
+from .adaptive import Adagrad, RMSprop  # noqa: E402, F401
