@@ -4,7 +4,7 @@ A NumPy autograd engine with a PyTorch-shaped API (``Tensor``, ``nn``, ``optim``
 that write out, export, check and draw what it computes.
 """
 
-from . import autograd, io, nn, ops, optim
+from . import autograd, data, io, nn, ops, optim
 from .anomaly import detect_anomaly
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .check import gradcheck
@@ -39,6 +39,14 @@ from .functional import (
     stack,
     tanh,
     where,
+)
+from .functional_nn import (  # convolutional layers as free functions (torch.conv2d, ...)
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    conv2d,
+    conv_transpose2d,
+    dropout,
+    max_pool2d,
 )
 from .methods import (
     amax,
@@ -95,4 +103,5 @@ __all__ = [
     "amax", "amin", "argmax", "argmin", "autograd", "chunk", "clone", "cos", "flatten", "gather", "inference_mode",
     "log1p", "masked_fill", "max", "maximum", "mean", "min", "minimum", "norm", "permute", "reshape",
     "set_grad_enabled", "sin", "split", "square", "squeeze", "std", "sum", "transpose", "unsqueeze", "var",
+    "adaptive_avg_pool2d", "avg_pool2d", "conv2d", "conv_transpose2d", "data", "dropout", "max_pool2d",
 ]
