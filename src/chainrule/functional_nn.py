@@ -85,7 +85,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     padding = _pair("conv2d", padding, "padding")
     _positive("conv2d", "padding", padding, minimum=0)
     parents = (x, _lift(weight, x)) if bias is None else (x, _lift(weight, x), _lift(bias, x))
-    out = apply(OPS["conv2d"], *parents, stride=stride, padding=padding, dilation=dilation, groups=int(groups))
+    out = apply(OPS["conv2d"], *parents, stride=stride, padding=padding, dilation=dilation, groups=int(groups),
+                saved={})
     if crop and any(crop):
         out = out[:, :, crop[0]:, crop[1]:]
     return out[0] if unbatched else out

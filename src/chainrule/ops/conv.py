@@ -11,6 +11,9 @@ Both ops share three array helpers, because each one's backward is the other one
 
 A convolution's ∂L/∂x is ``conv_input_grad`` and a transposed convolution's forward is the same
 function; a transposed convolution's ∂L/∂x is ``conv_forward``.
+
+``F.conv2d`` passes an empty dict as the attribute ``saved``: the forward keeps its im2col windows
+there for the weight's gradient (PyTorch's save_for_backward), instead of copying them out twice.
 """
 
 from __future__ import annotations
@@ -29,36 +32,41 @@ def out_size(size: int, k: int, stride: int, padding: int, dilation: int) -> int
 def _cols(x, kh, kw, stride, padding, dilation, oh, ow):
     """Every window of ``x`` (N, C, H, W): an array (N, C, kh, kw, OH, OW) (a copy, im2col)."""
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    if ph or pw:  # zeros around the image (np.pad costs more than this for small inputs)
+        xp = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+        xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
+        x = xp
     n, c = x.shape[:2]
     s_n, s_c, s_h, s_w = x.strides
     view = as_strided(x, (n, c, kh, kw, oh, ow), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
     return view
 
 
-def conv_forward(x, w, stride, padding, dilation, groups):
-    """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw): (N, O, OH, OW)."""
+def conv_forward(x, w, stride, padding, dilation, groups, saved=None):
+    """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw): (N, O, OH, OW).
+
+    ``saved`` (a dict) receives the im2col windows, which the weight's gradient reuses."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh = out_size(h, kh, stride[0], padding[0], dilation[0])
     ow = out_size(wd, kw, stride[1], padding[1], dilation[1])
     cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
+    if saved is not None:
+        saved["cols"] = cols
     out = w.reshape(groups, o // groups, cg * kh * kw) @ cols  # (N, groups, O/groups, OH·OW)
     return out.reshape(n, o, oh, ow)
 
 
-def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups):
+def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None):
     """∂L/∂w of a convolution: Σ over samples and positions of g[n, o, y, x] × window[n, c, i, j, y, x]."""
     n = x.shape[0]
     o, cg, kh, kw = w_shape
     oh, ow = g.shape[2:]
-    cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
+    if cols is None:
+        cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
     g2 = g.reshape(n, groups, o // groups, oh * ow)
-    if groups == 1:  # one product over every sample and position
-        gw = np.tensordot(g2[:, 0], cols[:, 0], axes=([0, 2], [0, 2]))
-    else:
-        gw = np.einsum("ngop,ngkp->gok", g2, cols, optimize=True)
+    # one small product per sample, then the sum over samples (cheaper than one product after transposing both)
+    gw = (g2 @ cols.swapaxes(-1, -2)).sum(axis=0)
     return gw.reshape(w_shape)
 
 
@@ -112,11 +120,11 @@ class Conv2d(Op):
             return self.formula, self.derivative
         return (self.formula.replace("b_o + ", ""), self.derivative.rsplit("; ∂L/∂b_o", 1)[0])
 
-    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, saved=None):
         _check(self.name, x, w, b, groups, 1)
         if w.shape[0] % groups:
             raise ShapeError(f"conv2d: out_channels ({w.shape[0]}) must be divisible by groups ({groups})")
-        out = conv_forward(x, w, stride, padding, dilation, groups)
+        out = conv_forward(x, w, stride, padding, dilation, groups, saved)
         if out.shape[2] < 1 or out.shape[3] < 1:
             raise ShapeError(
                 f"conv2d: input {x.shape} (padded by {padding}) is smaller than the kernel {w.shape[2:]} "
@@ -130,7 +138,8 @@ class Conv2d(Op):
         a = n.attrs
         args = (a["stride"], a["padding"], a["dilation"], a["groups"])
         gx = conv_input_grad(g, w, x.shape, *args) if n.needs[0] else None
-        gw = conv_weight_grad(x, g, w.shape, *args) if n.needs[1] else None
+        saved = a.get("saved") or {}
+        gw = conv_weight_grad(x, g, w.shape, *args, cols=saved.pop("cols", None)) if n.needs[1] else None
         gb = g.sum(axis=(0, 2, 3)) if b is not None and n.needs[2] else None
         return gx, gw, gb
 

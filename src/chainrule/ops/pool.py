@@ -69,6 +69,9 @@ def _scatter(slabs, padded_shape, x_shape, stride, padding, dilation):
 
 @register
 class MaxPool2d(Op):
+    """Max over each window, computed as a running maximum over the kh·kw kernel offsets (one strided
+    slab each); backward finds each window's first maximum the same way, offset by offset."""
+
     name = "max_pool2d"
     formula = "z[n,c,y,x] = max over the window (i, j) of x[n,c, s·y + d·i − p, s·x + d·j − p]"
     formula_latex = r"z_{n,c,y,x}=\max_{i,j} x_{n,c,\,sy+di-p,\,sx+dj-p}"
@@ -77,47 +80,74 @@ class MaxPool2d(Op):
     derivative_latex = (r"\frac{\partial L}{\partial x_{n,c,u,v}}=\sum_{y,x:\ (u,v)=\operatorname{argmax}(\text{window}_{y,x})}"
                         r"\frac{\partial L}{\partial z_{n,c,y,x}}")
 
+    @staticmethod
+    def _padded(x, a):
+        """The input padded with -inf (enough for ceil_mode's last windows) and the output size."""
+        out = tuple(pool_out_size(x.shape[2 + k], a["kernel_size"][k], a["stride"][k], a["padding"][k],
+                                  a["dilation"][k], a["ceil_mode"]) for k in range(2))
+        (kh, kw), (sh, sw), (dh, dw), (ph, pw) = a["kernel_size"], a["stride"], a["dilation"], a["padding"]
+        extra_h = max((out[0] - 1) * sh + dh * (kh - 1) + 1 - x.shape[2] - 2 * ph, 0)
+        extra_w = max((out[1] - 1) * sw + dw * (kw - 1) + 1 - x.shape[3] - 2 * pw, 0)
+        if ph or pw or extra_h or extra_w:
+            fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            xp = np.full(x.shape[:2] + (x.shape[2] + 2 * ph + extra_h, x.shape[3] + 2 * pw + extra_w), fill, x.dtype)
+            xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
+            x = xp
+        return x, out
+
+    @staticmethod
+    def _slab(xp, a, out, i, j):
+        (sh, sw), (dh, dw) = a["stride"], a["dilation"]
+        return (slice(None), slice(None), slice(i * dh, i * dh + sh * (out[0] - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (out[1] - 1) + 1, sw))
+
+    def _offsets(self, a):
+        kh, kw = a["kernel_size"]
+        return [divmod(k, kw) for k in range(kh * kw)]
+
     def forward(self, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False):
-        out = _check_pool(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
-        if kernel_size == stride and dilation == (1, 1) and padding == (0, 0) and not ceil_mode \
-                and x.shape[2] % stride[0] == 0 and x.shape[3] % stride[1] == 0:
-            n, c, h, w = x.shape  # tiling windows: a reshape instead of a strided view
-            return x.reshape(n, c, h // stride[0], stride[0], w // stride[1], stride[1]).max(axis=(3, 5))
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win, _ = _windows(x, kernel_size, stride, padding, dilation, out, fill)
-        return win.max(axis=(4, 5))
+        _check_pool(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
+        a = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+        xp, out = self._padded(x, a)
+        offsets = self._offsets(a)
+        best = xp[self._slab(xp, a, out, *offsets[0])].copy()
+        for i, j in offsets[1:]:  # a running maximum over the kernel offsets, one strided slab each
+            np.maximum(best, xp[self._slab(xp, a, out, i, j)], out=best)
+        return best
+
+    def _winners(self, x, a, out_values):
+        """Yield (slab index, mask) per kernel offset: the cells that hold their window's maximum and
+        no earlier offset held it (the first one on ties, as PyTorch's kernel keeps it)."""
+        xp, out = self._padded(x, a)
+        taken = np.zeros(out_values.shape, dtype=bool)
+        for i, j in self._offsets(a):
+            index = self._slab(xp, a, out, i, j)
+            win = xp[index] == out_values
+            win &= ~taken
+            taken |= win
+            yield index, win, (i, j)
 
     def indices(self, x, attrs):
-        """Arg-max of every window as (flat index into the padded grid, padded shape), first max on ties."""
-        out = pool_out_size(x.shape[2], attrs["kernel_size"][0], attrs["stride"][0], attrs["padding"][0],
-                            attrs["dilation"][0], attrs["ceil_mode"]), \
-            pool_out_size(x.shape[3], attrs["kernel_size"][1], attrs["stride"][1], attrs["padding"][1],
-                          attrs["dilation"][1], attrs["ceil_mode"])
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win, padded = _windows(x, attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"], out, fill)
-        n, c, oh, ow, kh, kw = win.shape
-        k = win.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
-        i, j = np.divmod(k, kw)
-        rows = np.arange(oh).reshape(-1, 1) * attrs["stride"][0] + i * attrs["dilation"][0]
-        cols = np.arange(ow) * attrs["stride"][1] + j * attrs["dilation"][1]
-        return rows, cols, padded
+        """Arg-max of every window as (row, column) in the padded grid, and the padded shape."""
+        xp, out = self._padded(x, attrs)
+        best = self.forward(x, **attrs)
+        rows = np.zeros(best.shape, dtype=np.int64)
+        cols = np.zeros(best.shape, dtype=np.int64)
+        for _, win, (i, j) in self._winners(x, attrs, best):
+            rows[win], cols[win] = i * attrs["dilation"][0], j * attrs["dilation"][1]
+        rows += np.arange(out[0]).reshape(-1, 1) * attrs["stride"][0]
+        cols += np.arange(out[1]) * attrs["stride"][1]
+        return rows, cols, xp.shape
 
     def vjp(self, n, g, x):
         a = n.attrs
-        rows, cols, padded = self.indices(x, a)
-        hp, wp = padded[2:]
-        nn_, c = x.shape[:2]
-        plane = np.arange(nn_ * c).reshape(nn_, c, 1, 1) * (hp * wp)
-        flat = (plane + rows * wp + cols).ravel()
-        overlapping = a["stride"][0] < a["kernel_size"][0] * a["dilation"][0] or \
-            a["stride"][1] < a["kernel_size"][1] * a["dilation"][1]
-        if overlapping:
-            canvas = np.bincount(flat, weights=g.ravel(), minlength=nn_ * c * hp * wp).astype(g.dtype, copy=False)
-        else:  # each input cell is the arg-max of at most one window
-            canvas = np.zeros(nn_ * c * hp * wp, dtype=g.dtype)
-            canvas[flat] = g.ravel()
+        xp, out = self._padded(x, a)
+        canvas = np.zeros(xp.shape, dtype=g.dtype)
+        zero = np.zeros((), dtype=g.dtype)
+        for index, win, _ in self._winners(x, a, n.out):
+            canvas[index] += np.where(win, g, zero)
         ph, pw = a["padding"]
-        return (canvas.reshape(nn_, c, hp, wp)[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
+        return (canvas[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
 
     def export(self, c, t):
         if c.lang != "torch":
