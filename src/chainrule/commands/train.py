@@ -4,6 +4,7 @@ metrics, a validation split, and an atomic checkpoint after every epoch (resumab
 Examples:
   chainrule train iris --data iris --epochs 200 --checkpoint iris.npz
   chainrule train my-net.toml --data measurements.csv --target price --val 0.25
+  chainrule train lenet-digits --data digits --epochs 30 --batch-size 32   (a layered spec: a CNN)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ HELP = "train a spec's network on real data (CSV or a bundled data set) with che
 
 def add_arguments(p) -> None:
     p.add_argument("spec", help="network spec: a .toml/.json path or a shipped spec's name (e.g. iris)")
-    p.add_argument("--data", required=True, help="a CSV file with a header row, or a bundled data set (iris)")
+    p.add_argument("--data", required=True, help="a CSV file with a header row, or a bundled data set (iris, digits)")
     p.add_argument("--target", help="target column (default: the last column)")
     p.add_argument("--epochs", type=int, default=100,
                    help="train until this many epochs in all; with --resume, the remaining ones (default 100)")
@@ -72,7 +73,10 @@ def run(args) -> int:
             raise FileNotFoundError(f"{option} {path}: the folder '{folder}' does not exist")
         if path and os.path.isdir(path):
             raise IsADirectoryError(f"{option} {path}: is a folder; give a file name")
-    spec = load_spec(args.spec, require_data=False)
+    from ..layered import LayeredNetwork, load_layered_spec
+
+    layered = load_layered_spec(args.spec)  # a CNN described block by block, or None
+    spec = layered or load_spec(args.spec, require_data=False)
     if args.lr is not None:
         if args.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {args.lr}")
@@ -113,7 +117,7 @@ def run(args) -> int:
         x_tr, mean, std = standardize(x_tr)
         x_val, _, _ = standardize(x_val, mean, std)
 
-    model = SpecNetwork(spec)
+    model = LayeredNetwork(spec) if layered else SpecNetwork(spec)
     optimizer = make_optimizer(spec, model.parameters())
     history, start = History(), 0
     if args.resume:
