@@ -20,7 +20,7 @@ def as_np(batch):
     if isinstance(batch, dict):
         return {k: as_np(v) for k, v in batch.items()}
     if isinstance(batch, cr.Tensor):
-        return ("tensor", batch.dtype.name, batch.data.tolist())
+        return ("tensor", batch.dtype.name, batch.array.tolist())
     if isinstance(batch, torch.Tensor):
         return ("tensor", str(batch.dtype).replace("torch.", ""), batch.numpy().tolist())
     return batch
@@ -58,16 +58,16 @@ def test_default_collate_matches_torch():
 
 def test_shuffle_is_a_fresh_permutation_each_epoch_and_seeded():
     loader = DataLoader(TensorDataset(cr.tensor(Y)), batch_size=5, shuffle=True, generator=3)
-    first = np.concatenate([b[0].data for b in loader])
-    second = np.concatenate([b[0].data for b in loader])
+    first = np.concatenate([b[0].array for b in loader])
+    second = np.concatenate([b[0].array for b in loader])
     assert sorted(first) == sorted(Y) and sorted(second) == sorted(Y)
     assert not np.array_equal(first, second)
     again = DataLoader(TensorDataset(cr.tensor(Y)), batch_size=5, shuffle=True, generator=3)
-    assert np.array_equal(np.concatenate([b[0].data for b in again]), first)
+    assert np.array_equal(np.concatenate([b[0].array for b in again]), first)
     cr.manual_seed(11)
-    a = [b[0].data.tolist() for b in DataLoader(TensorDataset(cr.tensor(Y)), batch_size=5, shuffle=True)]
+    a = [b[0].array.tolist() for b in DataLoader(TensorDataset(cr.tensor(Y)), batch_size=5, shuffle=True)]
     cr.manual_seed(11)
-    b = [b[0].data.tolist() for b in DataLoader(TensorDataset(cr.tensor(Y)), batch_size=5, shuffle=True)]
+    b = [b[0].array.tolist() for b in DataLoader(TensorDataset(cr.tensor(Y)), batch_size=5, shuffle=True)]
     assert a == b  # no generator: cr.manual_seed decides
 
 
@@ -75,7 +75,7 @@ def test_custom_collate_and_batch_size_none():
     loader = DataLoader(TensorDataset(cr.tensor(X)), batch_size=10, collate_fn=lambda samples: len(samples))
     assert list(loader) == [10, 10, 3]
     single = list(DataLoader(TensorDataset(cr.tensor(X)), batch_size=None))
-    assert len(single) == 23 and single[4][0].data.tolist() == X[4].tolist()
+    assert len(single) == 23 and single[4][0].array.tolist() == X[4].tolist()
 
 
 def test_errors_as_torch():

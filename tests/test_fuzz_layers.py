@@ -195,8 +195,8 @@ def test_layer_pipelines_match_pytorch(case):
     ours, c_leaves, c_values = run(cr, steps, loss)
     theirs, t_leaves, t_values = run(torch, steps, loss)
     for k, (a, b) in enumerate(zip(c_values, t_values)):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"value of step {k}")
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg="loss")
+        np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"value of step {k}")
+    np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg="loss")
     ours.backward(upstream)
     theirs.backward(torch.tensor(upstream))
     for k, (a, b) in enumerate(zip(c_leaves, t_leaves)):

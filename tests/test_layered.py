@@ -75,4 +75,4 @@ def test_batchnorm_and_dropout_blocks_train_and_eval():
     assert int(model.body[1].num_batches_tracked.item()) == 1
     model.eval()
     a, b = model(x), model(x)
-    np.testing.assert_array_equal(a.data, b.data)  # eval: running statistics, no dropout
+    np.testing.assert_array_equal(a.array, b.array)  # eval: running statistics, no dropout

@@ -34,7 +34,7 @@ def compare(ours, theirs, *inputs, rtol=1e-10, atol=1e-12, grads=True):
     flat_out = _flatten(out)
     flat_ref = _flatten(ref)
     for k, (a, b) in enumerate(zip(flat_out, flat_ref)):
-        assert_close(a.data, b.detach().numpy(), rtol, atol, f"output {k}")
+        assert_close(a.array, b.detach().numpy(), rtol, atol, f"output {k}")
     if not grads:
         return out, ref
     gs = [R.standard_normal(tuple(b.shape)) for b in flat_ref]
@@ -109,7 +109,7 @@ def test_maxpool_return_indices_module():
     x = R.standard_normal((2, 3, 6, 6))
     out, idx = nn.MaxPool2d(2, return_indices=True)(cr.tensor(x))
     ref, ref_idx = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
-    np.testing.assert_array_equal(idx.data, ref_idx.numpy())
+    np.testing.assert_array_equal(idx.array, ref_idx.numpy())
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -129,7 +129,7 @@ def test_batchnorm_train_then_eval(cls, shape, momentum, dtype):
         x = (R.standard_normal(shape) * (step + 1) + step).astype(dtype)
         ci, ti = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         out, ref = ours(ci), theirs(ti)
-        assert_close(out.data, ref.detach().numpy(), **tol, what=f"train output {step}")
+        assert_close(out.array, ref.detach().numpy(), **tol, what=f"train output {step}")
         g = R.standard_normal(shape).astype(dtype)
         out.backward(gradient=g)
         ref.backward(torch.tensor(g))
@@ -146,7 +146,7 @@ def test_batchnorm_train_then_eval(cls, shape, momentum, dtype):
     x = R.standard_normal(shape).astype(dtype)
     ci, ti = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out, ref = ours(ci), theirs(ti)
-    assert_close(out.data, ref.detach().numpy(), **tol, what="eval output (running statistics)")
+    assert_close(out.array, ref.detach().numpy(), **tol, what="eval output (running statistics)")
     out.sum().backward()
     ref.sum().backward()
     assert_close(ci.grad, ti.grad.numpy(), **tol, what="eval grad of x")
@@ -185,8 +185,8 @@ def test_dropout_module_train_and_eval():
     x = cr.ones(100, 100)
     y = layer(x)
     assert y.dtype == np.float32
-    assert set(np.unique(y.data)) <= {np.float32(0.0), np.float32(1 / 0.75)}
-    assert abs((y.data == 0).mean() - 0.25) < 0.015  # 10,000 draws: σ ≈ 0.0043
+    assert set(np.unique(y.array)) <= {np.float32(0.0), np.float32(1 / 0.75)}
+    assert abs((y.array == 0).mean() - 0.25) < 0.015  # 10,000 draws: σ ≈ 0.0043
     layer.eval()
     assert layer(x) is x
     assert repr(layer) == repr(torch.nn.Dropout(0.25))
@@ -196,12 +196,12 @@ def test_embedding_module():
     ours, theirs = pair(lambda: nn.Embedding(10, 4, padding_idx=0), lambda: torch.nn.Embedding(10, 4, padding_idx=0))
     idx = np.array([[0, 3, 3], [9, 0, 1]])
     out, ref = ours(idx), theirs(torch.tensor(idx))
-    assert_close(out.data, ref.detach().numpy())
+    assert_close(out.array, ref.detach().numpy())
     g = R.standard_normal(ref.shape)
     out.backward(gradient=g)
     ref.backward(torch.tensor(g))
     assert_close(ours.weight.grad, theirs.weight.grad.numpy())
-    assert not nn.Embedding(5, 3, padding_idx=2).weight.data[2].any()
+    assert not nn.Embedding(5, 3, padding_idx=2).weight.array[2].any()
 
 
 @pytest.mark.parametrize("make", [lambda m: m.GELU(), lambda m: m.GELU("tanh"), lambda m: m.ELU(0.5), lambda m: m.SiLU(),
@@ -248,7 +248,7 @@ def test_cells(cls, batched):
         ti = (torch.tensor(h, requires_grad=True), torch.tensor(c, requires_grad=True))
         out, ref = ours(cr.tensor(x), ci), theirs(torch.tensor(x), ti)
         for a, b in zip(out, ref):
-            assert_close(a.data, b.detach().numpy())
+            assert_close(a.array, b.detach().numpy())
         (out[0].sum() + (out[1] * 2).sum()).backward()
         (ref[0].sum() + (ref[1] * 2).sum()).backward()
         assert_close(ci[1].grad, ti[1].grad.numpy())
@@ -282,7 +282,7 @@ def test_sequence_layers_backprop_through_time(cls, kwargs):
     ti = tuple(torch.tensor(s, requires_grad=True) for s in state) if cls == "LSTM" else torch.tensor(state, requires_grad=True)
     out, ref = ours(cr.tensor(x), ci), theirs(torch.tensor(x), ti)
     for a, b in zip(_flatten(out), _flatten(ref)):
-        assert_close(a.data, b.detach().numpy())
+        assert_close(a.array, b.detach().numpy())
     (out[0] ** 2).sum().backward()
     (ref[0] ** 2).sum().backward()
     for a, b in zip(_flatten(ci), _flatten(ti)):
@@ -326,7 +326,7 @@ def test_rnn_gradient_is_summed_over_time_by_hand():
 def test_initialisation_bounds_as_torch(make, name, bound):
     """kaiming_uniform(a=√5) gives ±1/√fan_in (hand algebra: gain √(2/6), bound √3·gain/√fan_in)."""
     cr.manual_seed(1)
-    values = dict(make().named_parameters())[name].data
+    values = dict(make().named_parameters())[name].array
     assert np.abs(values).max() <= bound
     assert np.abs(values).max() > 0.9 * bound  # the range is used, not a narrower one
     assert abs(values.mean()) < bound / 2

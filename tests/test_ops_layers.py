@@ -83,8 +83,8 @@ def test_max_pool2d_return_indices():
     x = rnd(2, 3, 7, 6)
     out, idx = cr.nn.functional.max_pool2d(cr.tensor(x), 3, 2, 1, return_indices=True)
     ref, ref_idx = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
-    assert_close(out.data, ref.numpy())
-    np.testing.assert_array_equal(idx.data, ref_idx.numpy())
+    assert_close(out.array, ref.numpy())
+    np.testing.assert_array_equal(idx.array, ref_idx.numpy())
 
 
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", [p for p in POOL if p[3] == 1])
@@ -112,7 +112,7 @@ def test_batch_norm_function(shape, training):
     def fn(L, x, w, b):
         rm, rv = L.tensor(mean.copy()), L.tensor(var.copy())
         out = F(L).batch_norm(x, rm, rv, w, b, training, 0.3, 1e-3)
-        fn.stats[L.__name__] = (np.asarray(rm.data if L is cr else rm.numpy()), np.asarray(rv.data if L is cr else rv.numpy()))
+        fn.stats[L.__name__] = (np.asarray(rm.array if L is cr else rm.numpy()), np.asarray(rv.array if L is cr else rv.numpy()))
         return out
 
     fn.stats = {}
@@ -135,16 +135,16 @@ def test_dropout_scales_the_kept_and_zeroes_the_rest():
     cr.manual_seed(0)
     x = cr.tensor(np.ones((200, 50)), requires_grad=True)
     y = cr.nn.functional.dropout(x, 0.3)
-    kept = y.data != 0
-    assert_close(y.data[kept], np.full(kept.sum(), 1 / 0.7))  # hand algebra: 1/(1 − p)
+    kept = y.array != 0
+    assert_close(y.array[kept], np.full(kept.sum(), 1 / 0.7))  # hand algebra: 1/(1 − p)
     assert abs(kept.mean() - 0.7) < 0.01  # 10,000 draws: the kept fraction is 0.7 ± 0.0046 (1σ)
     y.backward(gradient=np.full(y.shape, 2.0))
     assert_close(x.grad, np.where(kept, 2.0 / 0.7, 0.0))
     cr.manual_seed(0)
     again = cr.nn.functional.dropout(cr.tensor(np.ones((200, 50))), 0.3)
-    np.testing.assert_array_equal(again.data, y.data)  # the same seed, the same mask
+    np.testing.assert_array_equal(again.array, y.array)  # the same seed, the same mask
     assert cr.nn.functional.dropout(x, 0.3, training=False) is x
-    assert not cr.nn.functional.dropout(x, 1.0).data.any()
+    assert not cr.nn.functional.dropout(x, 1.0).array.any()
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
         cr.nn.functional.dropout(x, 1.5)
 
@@ -267,7 +267,7 @@ def test_float32_against_torch(name, fn, make):
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     out, ref = fn(cr, *ours), fn(torch, *theirs)
     assert out.dtype == np.float32
-    assert_close(out.data, ref.detach().numpy(), rtol=2e-5, atol=2e-6, what="value")
+    assert_close(out.array, ref.detach().numpy(), rtol=2e-5, atol=2e-6, what="value")
     g = R.standard_normal(ref.shape).astype(np.float32)
     out.backward(gradient=g)
     ref.backward(gradient=torch.tensor(g))

@@ -47,7 +47,7 @@ def train_side_by_side(opt, topt, ours, theirs, steps=STEPS, scheduler=None, tsc
             tscheduler.step()
             assert_close(scheduler.get_last_lr(), tscheduler.get_last_lr(), rtol=1e-13, atol=0, what=f"lr at step {step}")
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        assert_close(p.data, q.detach().numpy(), rtol=tol, atol=tol, what=name)
+        assert_close(p.array, q.detach().numpy(), rtol=tol, atol=tol, what=name)
 
 
 OPTIMIZERS = [

@@ -73,6 +73,7 @@ class MaxPool2d(Op):
     slab each); backward finds each window's first maximum the same way, offset by offset."""
 
     name = "max_pool2d"
+    uses_output = True  # backward compares the input with the recorded maxima
     formula = "z[n,c,y,x] = max over the window (i, j) of x[n,c, s·y + d·i − p, s·x + d·j − p]"
     formula_latex = r"z_{n,c,y,x}=\max_{i,j} x_{n,c,\,sy+di-p,\,sx+dj-p}"
     derivative = ("∂L/∂x = ∂L/∂z routed to the arg-max of each window (the first one on ties, as PyTorch); "
