@@ -410,7 +410,7 @@ def test_bce_loss_module(reduction):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_bce_with_logits_loss_module(reduction):
     def f(L, z, t):
-        mod = nn.BCEWithLogitsLoss(reduction) if L is cr else torch.nn.BCEWithLogitsLoss(reduction=reduction)
+        mod = nn.BCEWithLogitsLoss(reduction=reduction) if L is cr else torch.nn.BCEWithLogitsLoss(reduction=reduction)
         return mod(z, t)
 
     twin(f, R.standard_normal((3, 2)) * 3, R.uniform(0, 1, (3, 2)))
