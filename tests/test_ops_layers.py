@@ -302,7 +302,12 @@ GRADCHECK = [
     ("cross_entropy", lambda x: cr.nn.functional.cross_entropy(x, np.array([[0, 2], [1, 1]]), label_smoothing=0.2), (2, 3, 2)),
     ("bce_weighted", lambda z, y: cr.nn.functional.binary_cross_entropy_with_logits(
         z, y, weight=np.array([1.0, 0.5]), pos_weight=np.array([3.0, 0.5])), (3, 2), (3, 2)),
+    ("dropout", lambda x: (cr.manual_seed(5), cr.nn.functional.dropout(x, 0.4))[1], (4, 5)),  # one mask every call
 ]
+# Registered op names with a case above (tests/test_check.py checks that every op has one somewhere).
+GRADCHECKED = {"conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+               "layer_norm", "embedding", "gelu", "elu", "silu", "nll_loss", "smooth_l1_loss", "huber_loss", "l1_loss",
+               "binary_cross_entropy_with_logits_weighted", "dropout"}
 
 
 @pytest.mark.parametrize("name,fn,shapes", [(g[0], g[1], g[2:]) for g in GRADCHECK], ids=[g[0] for g in GRADCHECK])

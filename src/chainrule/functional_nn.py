@@ -286,8 +286,8 @@ def cross_entropy_general(x, target, weight=None, ignore_index=-100, reduction="
     if t_arr.dtype.kind == "f":  # class probabilities, the input's shape
         if tuple(t_arr.shape) != tuple(x.shape):
             raise ShapeError(
-                f"cross_entropy: probability targets must have the input's shape {tuple(x.shape)}, got {t_arr.shape}; "
-                f"class-index targets must be integers"
+                f"cross_entropy: labels must be integer class indices, got dtype {t_arr.dtype} (float targets are "
+                f"class probabilities and need the input's shape {tuple(x.shape)}, got {t_arr.shape})"
             )
         probs = _lift(t, x) if t is not None else _const(t_arr.astype(x.dtype))
         if label_smoothing > 0:

@@ -77,8 +77,8 @@ class NLLLoss(Op):
         a = n.attrs
         lp, safe, w = self._picked(logp, a["target"], a["weight"], a["ignore_index"])
         if a["reduction"] == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scale = g / w.sum()
+            total = w.sum()  # 0 when every target is ignored: the loss is nan, its gradient 0 (PyTorch)
+            scale = g / total if total else np.zeros_like(g)
         else:
             scale = g.reshape(safe.shape) if a["reduction"] == "none" else g
         out = np.zeros(lp.shape, dtype=g.dtype)
