@@ -340,3 +340,27 @@ def test_state_dict_keys_match_torch():
         assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
         for k, v in theirs.state_dict().items():
             assert ours.state_dict()[k].shape == tuple(v.shape), k
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.Sequential(m.Conv2d(1, 4, 3, padding=1), m.BatchNorm2d(4), m.ReLU(), m.MaxPool2d(2), m.Flatten(),
+                            m.Linear(64, 5)), (6, 1, 8, 8)),
+    (lambda m: m.LSTM(3, 4, num_layers=2, batch_first=True), (2, 5, 3)),
+    (lambda m: m.GRU(3, 4, bidirectional=True), (5, 2, 3)),
+])
+def test_modules_in_float32(make, shape):
+    """The default dtype: values and parameter gradients as torch's float32 to float32's precision."""
+    torch.manual_seed(0)
+    theirs, ours = make(torch.nn), make(nn)
+    copy_from(theirs, ours)
+    x = R.standard_normal(shape).astype(np.float32)
+    out, ref = ours(cr.tensor(x)), theirs(torch.tensor(x))
+    out, ref = (out[0], ref[0]) if isinstance(out, tuple) else (out, ref)
+    assert out.dtype == np.float32
+    assert_close(out.array, ref.detach().numpy(), rtol=1e-5, atol=1e-5, what="value")
+    (out * out).sum().backward()
+    (ref * ref).sum().backward()
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert p.grad.dtype == np.float32
+        assert_close(p.grad, theirs_params[name].grad.numpy(), rtol=1e-4, atol=1e-4, what=f"grad of {name}")
