@@ -322,3 +322,15 @@ def test_gradcheck(name, fn, shapes):
     if name == "max_pool2d":  # distinct values: no ties, so the arg-max does not move under ±eps
         inputs[0] = cr.tensor(rng.permutation(72).reshape(shapes[0]) / 10.0, dtype=np.float64, requires_grad=True)
     assert cr.gradcheck(fn, tuple(inputs))
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_every_target_ignored(smoothing):
+    """Mean over no targets: the loss is nan and the gradient 0, as in PyTorch (found by the layer fuzz)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in the forward, as PyTorch computes it
+        out, _ = twin(lambda L, x: F(L).cross_entropy(x, labels(L, np.array([[-100, -100]])), label_smoothing=smoothing),
+                      rnd(1, 3, 2))
+    assert np.isnan(out.item())

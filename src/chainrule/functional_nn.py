@@ -313,7 +313,9 @@ def cross_entropy_general(x, target, weight=None, ignore_index=-100, reduction="
     ignored = t_arr == ignore_index
     per = logp * _const(_class_weight(w, x.ndim)) if w is not None else logp
     smooth = -per.sum(axis=class_dim)
-    smooth = smooth * _const((~ignored).astype(x.dtype))
+    # ignored positions are filled with 0 (not multiplied by 0: with every target ignored the mean below
+    # divides by 0, and inf · 0 would put nan into the gradient where PyTorch's masked_fill puts 0)
+    smooth = apply(OPS["where"], smooth, _const(np.zeros((), dtype=x.dtype)), cond=~ignored)
     if reduction == "mean":
         denom = w[t_arr[~ignored]].sum() if w is not None else (~ignored).sum()
         smooth = smooth.sum() / float(denom)
