@@ -527,3 +527,21 @@ def test_to_torch_refuses_a_custom_forward():
 
     with pytest.raises(TypeError, match="no PyTorch twin for Mine"):
         Mine().to_torch()
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: cr.nn.LSTM(3, 4, num_layers=2, batch_first=True), (2, 5, 3)),
+    (lambda: cr.nn.GRU(3, 4, bidirectional=True), (5, 2, 3)),
+    (lambda: cr.nn.RNN(3, 4, nonlinearity="relu", bias=False), (5, 2, 3)),
+    (lambda: cr.nn.Sequential(cr.nn.Conv2d(1, 2, 3, padding=1), cr.nn.BatchNorm2d(2), cr.nn.ReLU(), cr.nn.MaxPool2d(2),
+                              cr.nn.Flatten(), cr.nn.Linear(8, 3)), (2, 1, 4, 4)),
+], ids=["lstm", "gru", "rnn-relu-nobias", "cnn"])
+def test_to_torch_of_recurrent_and_convolutional_layers(make, shape):
+    cr.manual_seed(0)
+    ours = make()
+    theirs = ours.to_torch()
+    assert list(theirs.state_dict()) == list(ours.state_dict())
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    a, b = ours(cr.tensor(x)), theirs(torch.tensor(x))
+    a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)
+    np.testing.assert_allclose(arr(a), arr(b), rtol=1e-5, atol=1e-6)

@@ -30,11 +30,24 @@ def _torch():
 def _arguments(target_cls, source, source_is_ours: bool) -> dict:
     """Constructor arguments of ``target_cls`` read from ``source``'s attributes of the same names."""
     args = {}
-    for name, param in inspect.signature(target_cls.__init__).parameters.items():
-        if name in ("self", "device", "dtype") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+    params = {}
+    for cls in target_cls.__mro__:  # torch.nn.LSTM(*args, **kwargs) names its arguments in RNNBase
+        init = cls.__dict__.get("__init__")
+        if init is None:
             continue
-        if name == "bias" and hasattr(source, "bias") and param.default is True:
-            args[name] = source.bias is not None
+        for name, param in inspect.signature(init).parameters.items():
+            if param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                params.setdefault(name, param)
+        if not any(p.kind == p.VAR_POSITIONAL for p in inspect.signature(init).parameters.values()):
+            break
+    if target_cls.__name__ in ("RNN", "RNNCell"):
+        params.setdefault("nonlinearity", None)
+    for name in params:
+        if name in ("self", "device", "dtype", "mode"):
+            continue
+        if name == "bias" and hasattr(source, "bias"):
+            bias = source.bias
+            args[name] = bias if isinstance(bias, bool) else bias is not None
         elif hasattr(source, name):
             value = getattr(source, name)
             if isinstance(value, (bool, int, float, str, tuple, type(None))):
