@@ -44,6 +44,7 @@ def run(args) -> int:
 
     from .. import notation, torch_reference
     from ..check import TORCH_ATOL, TORCH_RTOL, check_spec
+    from ..escape import terminal_text
     from ..numbers import fmt
     from ..spec import load_spec
 
@@ -64,7 +65,7 @@ def run(args) -> int:
         from ..explain.labels import LOSS_NAMES
 
         loss = LOSS_NAMES["zh"][spec.loss]
-    table = Table(title=t["title"].format(name=spec.name, loss=loss), title_justify="left")
+    table = Table(title=t["title"].format(name=terminal_text(spec.name), loss=loss), title_justify="left")
     table.add_column(t["param"])
     table.add_column(t["engine"], justify="right")
     table.add_column(t["fd"], justify="right")

@@ -20,11 +20,14 @@ MIN_LOSS_STEPS = 100   # the seed's own training run: 100 epochs
 
 def default_name(spec, args, steps=None) -> str:
     """<spec>-<what>-step<k>-<lang>.png (the loss curve: <spec>-loss-<n>steps-<lang>.png), so drawing
-    another step or language never overwrites an earlier figure."""
+    another step or language never overwrites an earlier figure. The spec's name is made a plain file
+    name first (no folders: a name of "../x" stays here)."""
+    from ..escape import file_stem
+
     if args.what == "loss":
-        return f"{spec.name}-loss-{steps}steps-{args.lang}.png"
+        return f"{file_stem(spec.name)}-loss-{steps}steps-{args.lang}.png"
     sample = f"-sample{args.sample}" if args.what == "network" and spec.batch_size > 1 else ""
-    return f"{spec.name}-{args.what}-step{args.step}{sample}-{args.lang}.png"
+    return f"{file_stem(spec.name)}-{args.what}-step{args.step}{sample}-{args.lang}.png"
 
 
 def add_arguments(p) -> None:
@@ -72,6 +75,7 @@ def run(args) -> int:
         out = default_name(spec, args, steps)
 
     from .. import viz
+    from ..escape import figure_text
 
     if args.what == "network":
         result = run_spec(spec, steps=args.step)
@@ -85,7 +89,7 @@ def run(args) -> int:
         from ..viz._base import labels
 
         result = run_spec(spec, steps=steps, keep_graph=0)
-        title = labels(args.lang)["loss_title"].format(name=spec.name, opt=OPTIMIZER_NAMES[args.lang][spec.optimizer],
+        title = labels(args.lang)["loss_title"].format(name=figure_text(spec.name), opt=OPTIMIZER_NAMES[args.lang][spec.optimizer],
                                                        lr=f"{spec.lr:g}")
         drawing = viz.plot_loss(result.losses, lang=args.lang, title=title)
     drawing.save(out)
@@ -97,6 +101,7 @@ def _graph(spec, args):
     """The loss graph of step ``args.step``, drawn before the optimizer changes the weights in place."""
 
     from .. import viz
+    from ..escape import figure_text
     from ..network import SpecNetwork, data_tensors
     from ..network import run as run_spec
 
@@ -111,5 +116,5 @@ def _graph(spec, args):
     names = {"x": x, "y": y, **model.named_weights()}
     from ..viz._base import labels
 
-    title = labels(args.lang)["graph_title"].format(name=spec.name, step=args.step)
+    title = labels(args.lang)["graph_title"].format(name=figure_text(spec.name), step=args.step)
     return viz.draw_graph(loss, params=names, lang=args.lang, title=title)

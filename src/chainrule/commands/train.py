@@ -53,6 +53,7 @@ def run(args) -> int:
 
     from ..data import standardize, train_val_split
     from ..errors import SpecError
+    from ..escape import terminal_text
     from ..network import SpecNetwork, make_optimizer
     from ..spec import load_spec
     from ..train import History, fit
@@ -157,7 +158,7 @@ def run(args) -> int:
             validation=(x_val, y_val), classification=classification, seed=args.seed, start_epoch=start,
             history=history, on_epoch=on_epoch, checkpoint=save)
 
-    summary = RichTable(title=f"{spec.name} on {table.source}: {len(x_tr)} training / {len(x_val)} validation rows",
+    summary = RichTable(title=f"{terminal_text(spec.name)} on {terminal_text(table.source)}: {len(x_tr)} training / {len(x_val)} validation rows",
                         title_justify="left")
     summary.add_column("epoch", justify="right")
     keys = list(history.metrics)

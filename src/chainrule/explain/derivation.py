@@ -184,9 +184,11 @@ def _teacher_notes(spec, result, lang) -> str:
 
 def _header(spec, t, prec, lang, style=None) -> list:
     f = lambda v: num_text(v, prec)  # noqa: E731
-    blocks = [Block("heading", t["title"].format(name=spec.name), level=1)]
+    blocks = [Block("heading", t["title"].format(name=spec.name), level=1, user={"name": spec.name},
+                    template=t["title"])]
     if spec.describe(lang):
-        blocks.append(Block("para", spec.describe(lang)))
+        blocks.append(Block("para", spec.describe(lang), user={"description": spec.describe(lang)},
+                            template="{description}"))
     blocks.append(Block("heading", t["setup"], level=3))
     words = {"en": ("yes", "no", "one per layer"), "zh": ("有", "无", "每层共享一个")}[lang]
     bias = (", " if lang == "en" else "，").join(

@@ -7,6 +7,7 @@ step's JSON also holds carry its ``key``; those become ``Derivation.entries``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .symbols import num_latex, num_text
@@ -73,3 +74,14 @@ class Block:
     eqs: list = field(default_factory=list)
     header: list = field(default_factory=list)
     rows: list = field(default_factory=list)
+    user: dict = field(default_factory=dict)  # {placeholder: the user's text}: a spec's name, description
+    template: str = ""  # ``text`` before the user's text went in ("…: {name}"); set with ``user``
+
+    def prose(self, ours, theirs) -> str:
+        """The block's text for one output: our own words through ``ours``, each ``{placeholder}`` of
+        user text through ``theirs`` (that output's function in ``chainrule.escape``). ``text`` keeps
+        the plain words for readers that want them as they are."""
+        if not self.user:
+            return ours(self.text)
+        pieces = re.split(r"\{(\w+)\}", self.template)
+        return "".join(ours(p) if i % 2 == 0 else theirs(self.user[p]) for i, p in enumerate(pieces) if p)

@@ -10,6 +10,13 @@ import html as html_mod
 import re
 import unicodedata
 
+from ..escape import html_text, latex_text, markdown_text, plain_text
+
+
+def _same(text: str) -> str:
+    """Our own prose, for outputs that take it as it is (Markdown, plain text)."""
+    return text
+
 
 def _all_blocks(dv):
     yield from dv.header
@@ -65,11 +72,11 @@ def markdown(dv) -> str:
     out = []
     for b in _all_blocks(dv):
         if b.kind == "heading":
-            out.append("#" * b.level + " " + b.text)
+            out.append("#" * b.level + " " + b.prose(_same, markdown_text))
         elif b.kind == "para":
-            out.append(b.text)
+            out.append(b.prose(_same, markdown_text))
         elif b.kind == "warning":
-            out.append("> **⚠** " + b.text)
+            out.append("> **⚠** " + b.prose(_same, markdown_text))
         elif b.kind == "math":
             if not b.eqs:
                 continue
@@ -99,11 +106,12 @@ def text(dv) -> str:
     for b in _all_blocks(dv):
         if b.kind == "heading":
             line = "=" if b.level <= 2 else ("-" if b.level == 3 else "")
-            out.append(b.text + ("\n" + line * _width(b.text) if line else ""))
+            head = b.prose(_same, plain_text)
+            out.append(head + ("\n" + line * _width(head) if line else ""))
         elif b.kind == "para":
-            out.append(b.text)
+            out.append(b.prose(_same, plain_text))
         elif b.kind == "warning":
-            out.append("⚠ " + b.text)
+            out.append("⚠ " + b.prose(_same, plain_text))
         elif b.kind == "math":
             if not b.eqs:
                 continue
@@ -184,15 +192,16 @@ def _cjk_preamble() -> list[str]:
 
 def latex(dv) -> str:
     body = []
+    user = (lambda s: latex_text(s, cjk=True)) if dv.lang == "zh" else latex_text
     for b in _all_blocks(dv):
         if b.kind == "heading":
             cmd = {1: "section*", 2: "section*", 3: "subsection*", 4: "subsubsection*"}[min(b.level, 4)]
             if b.level == 1:
-                body.append(rf"\begin{{center}}\LARGE {tex_text(b.text)}\end{{center}}")
+                body.append(rf"\begin{{center}}\LARGE {b.prose(tex_text, user)}\end{{center}}")
             else:
-                body.append(rf"\{cmd}{{{tex_text(b.text)}}}")
+                body.append(rf"\{cmd}{{{b.prose(tex_text, user)}}}")
         elif b.kind in ("para", "warning"):
-            body.append((r"\textbf{!} " if b.kind == "warning" else "") + tex_text(b.text))
+            body.append((r"\textbf{!} " if b.kind == "warning" else "") + b.prose(tex_text, user))
         elif b.kind == "math":
             if b.eqs:
                 body.append("\\begin{align*}\n" + _aligned(dv, b.eqs) + "\n\\end{align*}")
@@ -248,11 +257,11 @@ def _mathml(tex: str, display: str = "block") -> str:
 def block_html(dv, b) -> str:
     """One block of a derivation as HTML (MathML for its equations); the slides reuse it."""
     if b.kind == "heading":
-        return f"<h{b.level}>{html_mod.escape(b.text)}</h{b.level}>"
+        return f"<h{b.level}>{b.prose(html_mod.escape, html_text)}</h{b.level}>"
     if b.kind == "para":
-        return f"<p>{html_mod.escape(b.text)}</p>"
+        return f"<p>{b.prose(html_mod.escape, html_text)}</p>"
     if b.kind == "warning":
-        return f'<p class="warning">⚠ {html_mod.escape(b.text)}</p>'
+        return f'<p class="warning">⚠ {b.prose(html_mod.escape, html_text)}</p>'
     if b.kind == "math":
         rows = []
         for e in b.eqs:
@@ -278,7 +287,7 @@ def html(dv, fragment: bool = False) -> str:
     if fragment:
         return f'<div class="{SCOPE[1:]}"><style>{css}</style>\n{content}\n</div>'
     lang = "zh-CN" if dv.lang == "zh" else "en"
-    title = html_mod.escape(dv.header[0].text if dv.header else "derivation")
+    title = dv.header[0].prose(html_mod.escape, html_text) if dv.header else "derivation"
     return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{title}</title>\n'
             f"<style>{_PAGE_CSS}{css}</style>\n</head>\n<body>\n{box}\n</body>\n</html>\n")

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import tensor_order
 from ..errors import ChainruleError, SpecError
+from ..escape import python_text
 from ..network import engine_layout
 from ..network import run as run_spec
 from ..spec import Spec, load_spec
@@ -287,7 +288,7 @@ def header(spec: Spec, to: str, steps: int) -> str:
     bias = "with bias" if all(spec.bias) else "no bias" if not any(spec.bias) else "bias " + "/".join(
         "on" if b else "off" for b in spec.bias)
     return (
-        f'"""The network of spec {spec.name!r}, written out by `chainrule export {spec.name} --to {to}`.\n\n'
+        f'"""The network of spec \'{python_text(spec.name)}\', written out by `chainrule export {python_text(spec.name)} --to {to}`.\n\n'
         f"{layers}, activations {', '.join(spec.activations)}, {bias}, loss {spec.loss}, "
         f"optimizer {spec.optimizer}, learning rate {spec.lr!r}, {steps} epoch(s).\n"
         "Each epoch prints the prediction and the loss before that epoch's update, exactly as chainrule computes them,\n"

@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 
 from .. import notation
+from ..escape import figure_text
 from ..numbers import fmt
 from . import _base
 from ._base import EDGE, GRAD, INK, MUTED, NEURON_FACE, UPDATE, VALUE, Drawing, pretty_symbol
@@ -512,7 +513,7 @@ class _Detail:
     def title(self):
         d, t = self.d, self.t
         arch = " → ".join(str(n) for n in d.layers)
-        parts = [f"{d.name}: {arch}"]
+        parts = [f"{figure_text(d.name)}: {arch}"]
         if d.step is not None:
             parts.append(f"{t['step']} {d.step} 步" if self.lang == "zh" else f"{t['step']} {d.step}")
         if d.lr is not None:
@@ -597,7 +598,7 @@ def _dense(d: NetData, show: str, lang: str, t: dict, user_ax):
     cax = fig.add_axes((0.87, 0.18, 0.025, 0.62)) if user_ax is None else None
     cb = fig.colorbar(sm, cax=cax, ax=None if cax is not None else ax)
     cb.set_label(what, fontsize=10)
-    title = f"{d.name}: " + " → ".join(str(n) for n in d.layers) + f"  ({what}"
+    title = f"{figure_text(d.name)}: " + " → ".join(str(n) for n in d.layers) + f"  ({what}"
     if d.step is not None:
         title += f", {t['step']} {d.step}" + (" 步" if lang == "zh" else "")
     title += ")"
