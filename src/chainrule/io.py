@@ -23,8 +23,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
 from collections import OrderedDict
@@ -46,39 +49,138 @@ _META = "__meta__.json"
 
 # ---------------------------------------------------------------------------- bounded reads
 def read_text(path, *, kind: str, max_bytes: int, missing: str = "no such file", encoding: str = "utf-8") -> str:
-    """The text of a user file, refused before reading when it is larger than ``max_bytes``.
+    """The text of a user file, refused when it is larger than ``max_bytes``.
 
-    ``kind`` names the files in the size message ("specs", "CSV files"); ``missing`` is the message
-    for a path that does not exist. Every error is a ``SpecError`` that starts with the path.
+    The read itself is bounded (at most ``max_bytes + 1`` bytes, whatever the file is: ``/dev/zero``
+    reports a size of 0), and it never waits: a named pipe or socket is refused unless it is this
+    process's standard input, and a device is read without blocking. A UTF-8 byte-order mark is
+    dropped. ``kind`` names the files in the size message ("specs", "CSV files"); ``missing`` is the
+    message for a path that does not exist. Every error is a ``SpecError`` that starts with the path.
     """
+    data = read_bytes(path, kind=kind, max_bytes=max_bytes, missing=missing)
+    path = os.fspath(path)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_bytes(path, *, kind: str, max_bytes: int, missing: str = "no such file") -> bytes:
+    """At most ``max_bytes`` bytes of a user file (see ``read_text``); more is refused."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise SpecError(f"{path}: {missing}")
     if os.path.isdir(path):
         raise SpecError(f"{path}: is a folder, not a file")
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise SpecError(f"{path}: file is {size:,} bytes; {kind} larger than {max_bytes:,} bytes are refused")
     try:
-        with open(path, encoding=encoding, newline="") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISCHR(info.st_mode) and not _is_stdin(info):
+            raise SpecError(f"{path}: not a regular file (a pipe, socket or block device); give a file, "
+                            f"or pipe the text into standard input and name /dev/stdin")
+        if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+            raise SpecError(f"{path}: file is {info.st_size:,} bytes; {kind} larger than {max_bytes:,} bytes are refused")
+        blocking = stat.S_ISREG(info.st_mode) or _is_stdin(info)
+        fd = os.open(path, os.O_RDONLY | (0 if blocking else os.O_NONBLOCK))
+        try:
+            chunks, total = [], 0
+            while total <= max_bytes:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        finally:
+            os.close(fd)
+    except BlockingIOError:
+        raise SpecError(f"{path}: a device with nothing to read; give a file") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    if total > max_bytes:
+        raise SpecError(f"{path}: file is over {max_bytes:,} bytes; {kind} larger than {max_bytes:,} bytes are refused")
+    return b"".join(chunks)
+
+
+def _is_stdin(info) -> bool:
+    """Whether ``info`` (an ``os.stat`` result) is this process's standard input."""
+    try:
+        own = os.fstat(0)
+    except OSError:
+        return False
+    return (own.st_dev, own.st_ino) == (info.st_dev, info.st_ino)
+
+
+MAX_NESTING = 32  # tables and lists inside each other: a spec needs 4, an answer file 5
 
 
 def parse_config(text: str, where: str, *, as_json: bool) -> dict:
-    """A TOML (or, with ``as_json``, JSON) document whose top level must be a table of keys."""
+    """A TOML (or, with ``as_json``, JSON) document whose top level must be a table of keys.
+
+    Refused with a ``SpecError`` naming ``where``: a JSON object with the same key twice (TOML
+    refuses that itself), and anything nested deeper than ``MAX_NESTING`` (checked on the text
+    before parsing, so no parser recursion can overflow the stack).
+    """
+    if text.startswith("\ufeff"):  # a byte-order mark is valid UTF-8; editors on Windows write one
+        text = text[1:]
+    _check_nesting(text, where, as_json)
     try:
-        raw = json.loads(text) if as_json else tomllib.loads(text)
+        raw = json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, where)) if as_json \
+            else tomllib.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{where}: not valid JSON: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{where}: nested more than {MAX_NESTING} levels deep") from None
+    except SpecError:
+        raise
+    except ValueError as exc:  # e.g. an integer literal of more than 4,300 digits
+        raise SpecError(f"{where}: cannot read: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: the top level must be a table of keys, got {type(raw).__name__}")
     return raw
+
+
+def _unique(pairs, where) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise SpecError(f"{where}: key {key!r} appears twice in the same object")
+        out[key] = value
+    return out
+
+
+def _check_nesting(text: str, where: str, as_json: bool) -> None:
+    """Refuse brackets nested deeper than ``MAX_NESTING`` outside strings (an over-estimate for TOML
+    table headers and comments is harmless: they do not nest)."""
+    depth = deepest = 0
+    quote = None
+    escaped = comment = False
+    opening, closing = "[{", "]}"
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = None
+            elif ch == "\n" and not as_json:
+                quote = None  # a TOML basic string ends at the line (multi-line strings do not nest)
+        elif ch in "\"'" and (as_json is False or ch == '"'):
+            quote = ch
+        elif ch == "#" and not as_json:
+            comment = True
+        elif ch in opening:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_NESTING:
+                    raise SpecError(f"{where}: nested more than {MAX_NESTING} levels deep")
+        elif ch in closing:
+            depth = max(depth - 1, 0)
 
 
 # ---------------------------------------------------------------------------- atomic writes
@@ -91,12 +193,24 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    given = os.fspath(path)
+    path = os.path.realpath(given)  # a symlink is followed: its target is written, the link stays
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+        # a device, named pipe or socket (/dev/null, /dev/stdout): written straight through, never
+        # replaced by a regular file (which, as root, would replace the device node itself)
+        with os.fdopen(_open_special(path, given), mode,
+                       **({} if "b" in mode else {"encoding": encoding, "newline": ""})) as f:
+            yield f
+        return
+    folder = os.path.dirname(path)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot write '{path}': the folder '{folder}' does not exist")
+        raise FileNotFoundError(f"cannot write '{given}': the folder '{folder}' does not exist")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot write '{path}': it is a folder; give a file name")
+        raise IsADirectoryError(f"cannot write '{given}': it is a folder; give a file name")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding, "newline": ""})) as f:
@@ -110,6 +224,19 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _open_special(path, given) -> int:
+    """A descriptor writing straight to a device or named pipe. Opening a pipe waits for a reader, so
+    it is opened without waiting and refused at once when nobody reads it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):
+            raise OSError(f"cannot write '{given}': a named pipe or socket that nobody reads") from None
+        raise
+    os.set_blocking(fd, True)
+    return fd
 
 
 def atomic_write(path, data: bytes | str, encoding: str = "utf-8") -> None:
@@ -236,6 +363,8 @@ def load_checkpoint(path, model=None, optimizer=None, max_bytes: int = MAX_BYTES
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_checkpoint: no such file: '{path}'")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"load_checkpoint: '{path}' is not a regular file (a folder, device or pipe)")
     size = os.path.getsize(path)
     if size > max_bytes:
         raise CheckpointError(
@@ -245,7 +374,12 @@ def load_checkpoint(path, model=None, optimizer=None, max_bytes: int = MAX_BYTES
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            if unpacked <= max_bytes:
+                for info in archive.infolist():
+                    _check_npy_header(path, archive, info)
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise CheckpointError(
             f"load_checkpoint: '{path}' is not a checkpoint (corrupt or truncated: {exc})"
         ) from None
@@ -293,6 +427,33 @@ def load_checkpoint(path, model=None, optimizer=None, max_bytes: int = MAX_BYTES
     return ckpt
 
 
+def _check_npy_header(path, archive, info) -> None:
+    """An ``.npy`` member whose header claims more data than the member holds (a crafted file that
+    would make NumPy allocate terabytes) or object arrays is refused before NumPy reads it."""
+    if not info.filename.endswith(".npy"):
+        return
+    name = info.filename[:-4]
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise CheckpointError(f"load_checkpoint: '{path}' entry {name!r} has an unknown .npy version {version}")
+    if dtype.hasobject:
+        raise CheckpointError(
+            f"load_checkpoint: '{path}' entry {name!r} holds pickled Python objects; chainrule never unpickles files "
+            f"(it could run arbitrary code), so this file is refused"
+        )
+    claimed = dtype.itemsize * math.prod(shape)
+    if claimed > info.file_size:
+        raise CheckpointError(
+            f"load_checkpoint: '{path}' entry {name!r} claims shape {tuple(shape)} ({claimed:,} bytes) but holds "
+            f"{info.file_size:,} bytes: corrupt or crafted"
+        )
+
+
 def _header(path, entries) -> dict:
     if _META not in entries:
         raise CheckpointError(
@@ -301,18 +462,54 @@ def _header(path, entries) -> dict:
         )
     try:
         header = json.loads(entries[_META].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise CheckpointError(f"load_checkpoint: '{path}' has an unreadable '{_META}' entry: {exc}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(
-            f"load_checkpoint: '{path}' is not a chainrule checkpoint (format {header.get('format')!r})"
-        )
+        found = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise CheckpointError(f"load_checkpoint: '{path}' is not a chainrule checkpoint (format {found!r})")
     if header.get("version") != VERSION:
         raise CheckpointError(
             f"load_checkpoint: '{path}' has checkpoint version {header.get('version')!r}; this chainrule reads "
             f"version {VERSION}"
         )
+    _malformed = lambda what: CheckpointError(  # noqa: E731
+        f"load_checkpoint: '{path}' has a malformed '{_META}' entry: {what}")
+    model = header.get("model")
+    if not isinstance(model, list) or not all(isinstance(n, str) for n in model):
+        raise _malformed("'model' must be a list of parameter names")
+    info = header.get("optimizer")
+    if info is not None:
+        if not isinstance(info, dict):
+            raise _malformed("'optimizer' must be a table or null")
+        if not isinstance(info.get("type"), str):
+            raise _malformed("'optimizer.type' must be a name")
+        groups = info.get("param_groups")
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise _malformed("'optimizer.param_groups' must be a list of tables")
+        for g in groups:
+            for k, v in g.items():
+                if not _is_hyper(v):
+                    raise _malformed(f"optimizer hyperparameter {k!r} = {v!r} is not a number, flag or list of numbers")
+        sizes = info.get("group_sizes")
+        if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes):
+            raise _malformed("'optimizer.group_sizes' must be a list of counts")
+        scalars = info.get("scalars")
+        if not isinstance(scalars, dict) or not all(
+                _index(k) is not None and isinstance(v, dict) and all(_is_hyper(x) for x in v.values())
+                for k, v in scalars.items()):
+            raise _malformed("'optimizer.scalars' must map parameter indices to tables of numbers")
     return header
+
+
+def _is_hyper(v) -> bool:
+    if isinstance(v, list):
+        return all(isinstance(x, (int, float)) for x in v)
+    return v is None or isinstance(v, (bool, int, float))
+
+
+def _index(text):
+    """A parameter index written as text ("0", "12"), or None."""
+    return int(text) if isinstance(text, str) and text.isdigit() and len(text) < 10 else None
 
 
 def _optimizer_state(path, header, entries):
@@ -322,8 +519,11 @@ def _optimizer_state(path, header, entries):
     state = {}
     for key, value in entries.items():
         if key.startswith("optimizer/"):
-            _, index, name = key.split("/", 2)
-            state.setdefault(int(index), {})[name] = value
+            parts = key.split("/", 2)
+            if len(parts) != 3 or _index(parts[1]) is None:
+                raise CheckpointError(f"load_checkpoint: '{path}' has a malformed entry {key!r} "
+                                      f"(expected optimizer/<index>/<name>)")
+            state.setdefault(int(parts[1]), {})[parts[2]] = value
     for index, scalars in info["scalars"].items():
         state.setdefault(int(index), {}).update(scalars)
     groups = []
@@ -345,4 +545,15 @@ def _load_optimizer(path, ckpt, header, optimizer) -> None:
             f"load_checkpoint: '{path}' holds optimizer state for parameter groups of sizes {saved['group_sizes']}, "
             f"but this {name} has groups of sizes {sizes}"
         )
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for index, entries in saved["state"].items():
+        if index >= len(params):
+            raise CheckpointError(f"load_checkpoint: '{path}' holds optimizer state for parameter {index}, but "
+                                  f"this {name} has {len(params)} parameters")
+        shape = tuple(params[index].shape)
+        for key, value in entries.items():
+            if isinstance(value, np.ndarray) and value.shape != shape:
+                raise CheckpointError(
+                    f"load_checkpoint: '{path}' holds optimizer state {key!r} of shape {value.shape} for parameter "
+                    f"{index}, whose shape is {shape}")
     optimizer.load_state_dict({"state": saved["state"], "param_groups": saved["param_groups"]})
