@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from . import __version__
 from .commands import COMMANDS
@@ -51,7 +52,11 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            # NumPy's "overflow encountered" lines would come before (and instead of) our message:
+            # the commands report non-finite values themselves (derive's warnings, check's verdicts).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args._run(args) or 0)
     except (ChainruleError, OSError, ValueError) as exc:
         if args.debug:
             raise

@@ -22,7 +22,7 @@ from .grading.mistakes import cannot_tell, find_cause, knobs
 from .grading.replay import Context, truth_paths
 from .io import parse_config, read_text
 from .network import run as run_spec
-from .spec import load_spec
+from .spec import load_spec, short_repr
 
 # the names worksheet.py used before the replay moved to grading/ (kept so both stay in step)
 _Context, _truth_paths, _knobs = Context, truth_paths, knobs
@@ -31,6 +31,7 @@ STEP_KEYS = {"step", "forward", "output", "loss", "dL_doutput", "delta", "grad",
 IGNORED_STEP_KEYS = {"entries", "check", "warnings"}               # present in derive's JSON, not answers
 IGNORED_TOP_KEYS = {"format", "version", "spec", "lang", "notation", "precision", "form", "name", "teacher_note"}
 MAX_BYTES = 1_000_000
+MAX_STEP = 100                                                      # the last step an answer file may cover
 
 
 # ----------------------------------------------------------------------------- reading answers
@@ -59,7 +60,10 @@ def _steps_of(raw: dict, where: str) -> list[tuple[int, dict]]:
             raise SpecError(f"{where}: key '{prefix}{unknown[0]}': unknown (answer keys: {', '.join(sorted(STEP_KEYS))})")
         step = item.get("step", n + 1)
         if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-            raise SpecError(f"{where}: key '{prefix}step': expected a step number 1, 2, ..., got {step!r}")
+            raise SpecError(f"{where}: key '{prefix}step': expected a step number 1, 2, ..., got {short_repr(step)}")
+        if step > MAX_STEP:
+            raise SpecError(f"{where}: key '{prefix}step': step {short_repr(step)} is beyond the {MAX_STEP} steps "
+                            f"chainrule grade marks (answers are worked by hand)")
         out.append((step, item))
     steps = [s for s, _ in out]
     if len(set(steps)) != len(steps):
@@ -76,15 +80,15 @@ def _flatten(answer, truth, path: str, where: str, out: dict) -> None:
             if len(truth) == 1 and not isinstance(truth[0], list):
                 answer = [answer]
             else:
-                raise SpecError(f"{where}: key '{path}': expected a list of {len(truth)} values, got {answer!r}")
+                raise SpecError(f"{where}: key '{path}': expected a list of {len(truth)} values, got {short_repr(answer)}")
         if len(answer) != len(truth):
             raise SpecError(f"{where}: key '{path}': expected {len(truth)} entries, got {len(answer)}"
                             + _transposed_hint(answer, truth))
         for k, (a, t) in enumerate(zip(answer, truth)):
             _flatten(a, t, f"{path}[{k}]", where, out)
         return
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
-        raise SpecError(f"{where}: key '{path}': expected a number, got {answer!r}")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(_as_float(answer)):
+        raise SpecError(f"{where}: key '{path}': expected a finite number, got {short_repr(answer)}")
     out[path] = float(answer)
 
 
@@ -107,6 +111,14 @@ def _transposed_hint(answer, truth) -> str:
     return ""
 
 
+def _as_float(value) -> float:
+    """``float(value)``, or inf for an integer too large for a float (a 310-digit answer)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _flatten_step(item: dict, truth: dict, where: str, prefix: str) -> dict:
     out = {}
     for key, value in item.items():
@@ -121,7 +133,7 @@ def _flatten_step(item: dict, truth: dict, where: str, prefix: str) -> dict:
                 index = layer.get("layer", n + 1)
                 if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= len(truth["forward"]):
                     raise SpecError(f"{where}: key '{prefix}forward[{n}].layer': expected 1..{len(truth['forward'])}, "
-                                    f"got {index!r}")
+                                    f"got {short_repr(index)}")
                 extra = sorted(set(layer) - {"layer", "z", "a"})
                 if extra:
                     raise SpecError(f"{where}: key '{prefix}forward[{n}].{extra[0]}': unknown (a layer has z and a)"
@@ -208,6 +220,8 @@ def tolerance_check(sig_digits: int | None = 3, rtol: float | None = None):
     """``close(answer, value)``: equal to ``sig_digits`` significant digits (half a unit in the last
     digit kept), or within ``rtol`` relative error when given."""
     def close(a, v):
+        if not math.isfinite(v):  # the engine's own value overflowed: only the same infinity matches
+            return a == v
         if rtol is not None:
             return abs(a - v) <= rtol * abs(v) + 1e-12
         if v == 0 or abs(v) < 1e-300:

@@ -36,6 +36,7 @@ MAX_NEURONS_PER_LAYER = 10_000
 MAX_PARAMETERS = 1_000_000
 MAX_SAMPLES = 100_000
 MAX_STEPS = 100_000
+MAX_TEXT = 10_000  # characters of a name or description
 
 
 @dataclass
@@ -137,20 +138,30 @@ class _Checker:
 
     def number(self, key, value, *, positive=False, integer=False, minimum=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(key, f"expected a number, got {value!r}")
+            self.fail(key, f"expected a number, got {short_repr(value)}")
+        value = self.magnitude(key, value, integer)
         if integer and (not isinstance(value, int) and not float(value).is_integer()):
-            self.fail(key, f"expected a whole number, got {value!r}")
+            self.fail(key, f"expected a whole number, got {short_repr(value)}")
         if not math.isfinite(value):
-            self.fail(key, f"expected a finite number, got {value!r}")
+            self.fail(key, f"expected a finite number, got {short_repr(value)}")
         if positive and value <= 0:
-            self.fail(key, f"expected a number > 0, got {value!r}")
+            self.fail(key, f"expected a number > 0, got {short_repr(value)}")
         if minimum is not None and value < minimum:
-            self.fail(key, f"expected a number >= {minimum}, got {value!r}")
+            self.fail(key, f"expected a number >= {minimum}, got {short_repr(value)}")
         return int(value) if integer else float(value)
 
+    def magnitude(self, key, value, integer=False):
+        """``value`` if a float (or, for ``integer``, an int64) can hold it; else a one-line error."""
+        if isinstance(value, int):
+            limit = 2**63 - 1 if integer else 1.7976931348623157e308
+            if abs(value) > limit:
+                digits = len(str(abs(value))) if abs(value) < 10**4000 else "thousands of"
+                self.fail(key, f"a {digits}-digit integer is too large (at most {'2**63 - 1' if integer else '1.8e308'})")
+        return value
+
     def choice(self, key, value, options):
-        if value not in options:
-            self.fail(key, f"expected one of {', '.join(options)}, got {value!r}")
+        if not isinstance(value, str) or value not in options:
+            self.fail(key, f"expected one of {', '.join(options)}, got {short_repr(value)}")
         return value
 
     def array(self, key, value, *, integer=False) -> np.ndarray:
@@ -159,11 +170,14 @@ class _Checker:
             if isinstance(v, list):
                 return [walk(item, f"{path}[{i}]") for i, item in enumerate(v)]
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                self.fail(path, f"expected a number, got {v!r}")
+                self.fail(path, f"expected a number, got {short_repr(v)}")
+            v = self.magnitude(path, v, integer)
             if not math.isfinite(v):
-                self.fail(path, f"expected a finite number, got {v!r}")
+                self.fail(path, f"expected a finite number, got {short_repr(v)}")
             if integer and not float(v).is_integer():
-                self.fail(path, f"expected a whole number (a class index), got {v!r}")
+                self.fail(path, f"expected a whole number (a class index), got {short_repr(v)}")
+            if integer and abs(v) >= 2**63:
+                self.fail(path, f"class index {v!r} is out of range")
             return v
 
         checked = walk(value, key)
@@ -172,6 +186,12 @@ class _Checker:
         except ValueError:
             self.fail(key, "rows have different lengths")
         return arr
+
+
+def short_repr(value, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters, for messages about what the file holds."""
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _per_layer(check, key, value, depth, convert):
@@ -200,9 +220,7 @@ def _parse_data(check, data, layers, loss):
         y = check.array("data.y", data["y"], integer=True).reshape(-1)
         if y.shape != (n,):
             check.fail("data.y", f"expected {n} class index(es), one per sample, got {y.size}")
-        bad = np.flatnonzero((y < 0) | (y >= layers[-1]))
-        if bad.size:
-            check.fail(f"data.y[{bad[0]}]", f"class index {y[bad[0]]} is out of range for {layers[-1]} classes (0..{layers[-1] - 1})")
+        check_targets(loss, y, layers[-1], lambda i, msg: check.fail(f"data.y[{i}]", msg))
     else:
         y = check.array("data.y", data["y"])
         y = y.reshape(1, -1) if (single or y.ndim == 1) and y.size == layers[-1] and n == 1 else y
@@ -210,9 +228,25 @@ def _parse_data(check, data, layers, loss):
             y = y.reshape(-1, 1)
         if y.shape != (n, layers[-1]):
             check.fail("data.y", f"expected {layers[-1]} target(s) per sample for {n} sample(s), got shape {np.shape(data['y'])}")
-        if loss == "bce" and ((y < 0) | (y > 1)).any():
-            check.fail("data.y", "binary cross-entropy targets must lie in [0, 1]")
+        check_targets(loss, y, layers[-1], lambda i, msg: check.fail(f"data.y[{i}]", msg))
     return x2, y, single
+
+
+def check_targets(loss: str, y: np.ndarray, n_outputs: int, fail) -> None:
+    """The one check of training targets, wherever they come from (a spec's [data], a CSV file):
+    class indices 0 .. C − 1 for cross-entropy, probabilities in [0, 1] for binary cross-entropy.
+    ``fail(row, message)`` reports the first bad row (0-based)."""
+    y = np.asarray(y)
+    if loss == "cross_entropy":
+        bad = np.flatnonzero((y < 0) | (y >= n_outputs))
+        if bad.size:
+            fail(int(bad[0]), f"class index {y[bad[0]]} is out of range for {n_outputs} classes (0..{n_outputs - 1})")
+    elif loss == "bce":
+        rows = np.flatnonzero(((y < 0) | (y > 1)).reshape(len(y), -1).any(axis=1)) if y.size else []
+        if len(rows):
+            value = np.asarray(y[rows[0]]).reshape(-1)
+            shown = ", ".join(f"{v:g}" for v in value[(value < 0) | (value > 1)][:3])
+            fail(int(rows[0]), f"binary cross-entropy targets must lie in [0, 1], got {shown}")
 
 
 def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, require_data: bool = True) -> Spec:
@@ -234,7 +268,7 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
         check.fail("layers", "missing; give the layer sizes, e.g. layers = [2, 3, 1]")
     layers = raw["layers"]
     if not isinstance(layers, list) or len(layers) < 2:
-        check.fail("layers", f"expected a list of at least two sizes (input ... output), got {layers!r}")
+        check.fail("layers", f"expected a list of at least two sizes (input ... output), got {short_repr(layers)}")
     layers = [check.number(f"layers[{i}]", n, integer=True, minimum=1) for i, n in enumerate(layers)]
     for i, n in enumerate(layers):
         if n > MAX_NEURONS_PER_LAYER:
@@ -250,7 +284,7 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
 
     def as_bias(key, v, _):
         if not isinstance(v, bool) and v != "shared":
-            check.fail(key, f"expected true, false or \"shared\" (one bias for the whole layer), got {v!r}")
+            check.fail(key, f"expected true, false or \"shared\" (one bias for the whole layer), got {short_repr(v)}")
         return v
 
     bias_kinds = _per_layer(check, "bias", raw.get("bias", False), depth, as_bias)
@@ -355,7 +389,13 @@ def parse_spec(raw: dict, where: str = "<spec>", *, steps: int | None = None, re
 
     name = raw.get("name", "spec" if where.startswith("<") else os.path.splitext(os.path.basename(where))[0])
     if not isinstance(name, str):
-        check.fail("name", f"expected a string, got {name!r}")
+        check.fail("name", f"expected a string, got {short_repr(name)}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        check.fail("description", f"expected a string, got {short_repr(description)}")
+    for key, text in (("name", name), ("description", description)):
+        if len(text) > MAX_TEXT:
+            check.fail(key, f"{len(text):,} characters is more than the {MAX_TEXT:,} a spec's {key} may have")
     return Spec(
         name=name, layers=layers, activations=activations, bias=bias, loss=loss, lr=lr, steps=n_steps,
         optimizer=optimizer, weights=weights, biases=biases, x=x2, y=y, single_sample=single, seed=seed,

@@ -43,6 +43,72 @@ def _load_data(args):
     return load_csv(args.data, args.target)
 
 
+# What a checkpoint records about its data and options, and what --resume compares: (meta key, option
+# that sets it, how to show a value). A mismatch would silently train another problem.
+RESUME_CHECKS = (
+    ("features", "the CSV's feature columns", lambda v: ", ".join(map(str, v))),
+    ("targets", "--target", lambda v: ", ".join(map(str, v))),
+    ("classes", "the target column's classes", lambda v: "none (numbers)" if v is None else ", ".join(map(str, v))),
+    ("rows", "the number of data rows", str),
+    ("data_sha256", "the data's contents (SHA-256)", lambda v: str(v)[:12]),
+    ("val", "--val", str),
+    ("seed", "--seed", str),
+    ("standardize", "--no-standardize", lambda v: "standardised" if v else "raw (--no-standardize)"),
+)
+
+
+def _check_resume(path, saved: dict, now: dict) -> None:
+    from ..errors import SpecError
+
+    for key, option, show in RESUME_CHECKS:
+        if key in saved and saved[key] != now[key]:
+            raise SpecError(f"--resume {path}: {option} differ(s) from the checkpoint's: checkpoint {show(saved[key])}, "
+                            f"this run {show(now[key])}; resume with the same data and options, or start afresh")
+
+
+def _epoch(path, saved: dict) -> int:
+    from ..errors import SpecError
+
+    epoch = saved.get("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise SpecError(f"--resume {path}: the checkpoint's epoch is {epoch!r}, not a count")
+    return epoch
+
+
+def _stats(path, saved: dict, n_features: int):
+    import numpy as np
+
+    from ..errors import SpecError
+
+    try:
+        mean, std = (np.asarray(saved[k], dtype=np.float64) for k in ("mean", "std"))
+    except (TypeError, ValueError):
+        raise SpecError(f"--resume {path}: the checkpoint's mean/std are not lists of numbers") from None
+    if mean.shape != (n_features,) or std.shape != (n_features,) or not np.all(np.isfinite(mean)) \
+            or not np.all(np.isfinite(std)):
+        raise SpecError(f"--resume {path}: the checkpoint's mean/std do not hold {n_features} finite numbers each")
+    return mean, std
+
+
+def _digest(x, y) -> str:
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in (x, y):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _bad_target(table, row: int, message: str):
+    from ..errors import SpecError
+
+    raise SpecError(f"{table.source}: data row {row + 1}, column {table.target_names[0]!r}: {message}")
+
+
 def run(args) -> int:
     import os
 
@@ -55,7 +121,7 @@ def run(args) -> int:
     from ..errors import SpecError
     from ..escape import terminal_text
     from ..network import SpecNetwork, make_optimizer
-    from ..spec import load_spec
+    from ..spec import check_targets, load_spec
     from ..train import History, fit
 
     console = Console(highlight=False, soft_wrap=True)
@@ -65,6 +131,8 @@ def run(args) -> int:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not 0 <= args.val < 1:
         raise ValueError(f"--val must be a fraction in [0, 1), got {args.val}")
+    if not 0 <= args.seed < 2**32:
+        raise ValueError(f"--seed must be a whole number from 0 to {2**32 - 1}, got {args.seed}")
     if args.resume and not os.path.isfile(args.resume):
         raise FileNotFoundError(f"--resume {args.resume}: no such checkpoint file")
     for option, path in (("--checkpoint", args.checkpoint), ("--plot", args.plot)):
@@ -105,6 +173,7 @@ def run(args) -> int:
         )
     elif spec.loss == "bce":
         y = (table.y if table.y.ndim == 2 else table.y[:, None]).astype(np.float64)
+        check_targets("bce", y, spec.layers[-1], lambda row, msg: _bad_target(table, row, msg))
     elif y.ndim != 2 or y.shape[1] != spec.layers[-1]:
         raise SpecError(f"{table.source}: {1 if y.ndim == 1 else y.shape[1]} target column(s) but the spec has "
                         f"{spec.layers[-1]} outputs")
@@ -113,22 +182,38 @@ def run(args) -> int:
     if len(x_tr) == 0:
         raise ValueError(f"--val {args.val}: holding out that fraction of the {len(table.x)} rows of "
                          f"{table.source} leaves no training rows")
-    mean = std = None
-    if not args.no_standardize:
-        x_tr, mean, std = standardize(x_tr)
-        x_val, _, _ = standardize(x_val, mean, std)
-
+    run_meta = {"data": table.source, "features": table.feature_names, "targets": table.target_names,
+                "classes": table.classes, "rows": len(table.x), "data_sha256": _digest(table.x, y),
+                "val": args.val, "seed": args.seed, "standardize": not args.no_standardize}
     model = LayeredNetwork(spec) if layered else SpecNetwork(spec)
     optimizer = make_optimizer(spec, model.parameters())
-    history, start = History(), 0
+    history, start, saved = History(), 0, {}
     if args.resume:
         from ..io import load_checkpoint
 
-        meta = load_checkpoint(args.resume, model=model, optimizer=optimizer)["meta"] or {}
-        start = int(meta.get("epoch", 0))
-        for key, values in meta.get("history", {}).items():
+        saved = load_checkpoint(args.resume, model=model, optimizer=optimizer)["meta"] or {}
+        if not isinstance(saved, dict):
+            raise SpecError(f"--resume {args.resume}: the checkpoint's meta is not a table")
+        _check_resume(args.resume, saved, run_meta)
+        start = _epoch(args.resume, saved)
+        for key, values in (saved.get("history") or {}).items():
             history.metrics[key] = list(values)
         console.print(f"resumed from {args.resume} after epoch {start}", markup=False)
+        # options that may change between runs are applied here, each one said out loud
+        checkpoint_lr = optimizer.param_groups[0]["lr"]
+        if args.lr is not None and args.lr != checkpoint_lr:
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr
+            console.print(f"learning rate {args.lr:g} (--lr; the checkpoint's was {checkpoint_lr:g})", markup=False)
+        if saved.get("batch_size") not in (None, args.batch_size):
+            console.print(f"batch size {args.batch_size} (--batch-size; the checkpoint's was {saved['batch_size']})",
+                          markup=False)
+    mean = std = None
+    if not args.no_standardize:
+        if saved.get("mean") is not None and saved.get("std") is not None:  # the statistics training used
+            mean, std = _stats(args.resume, saved, table.x.shape[1])
+        x_tr, mean, std = standardize(x_tr, mean, std)
+        x_val, _, _ = standardize(x_val, mean, std)
     remaining = args.epochs - start
     if remaining < 1:
         console.print(f"{args.resume} is already at epoch {start}, not below --epochs {args.epochs}; nothing to train",
@@ -140,8 +225,8 @@ def run(args) -> int:
             return
         from ..io import save_checkpoint
 
-        meta = {"epoch": epoch + 1, "history": hist.metrics, "spec": spec.source, "data": table.source,
-                "features": table.feature_names, "classes": table.classes,
+        meta = {"epoch": epoch + 1, "history": hist.metrics, "spec": spec.source, **run_meta,
+                "batch_size": args.batch_size,
                 "mean": None if mean is None else mean.tolist(), "std": None if std is None else std.tolist()}
         save_checkpoint(args.checkpoint, model, optimizer, meta)
 

@@ -27,11 +27,20 @@ def train_val_split(x, y, val_fraction: float = 0.2, seed: int = 0, stratify: bo
 
 
 def standardize(x, mean=None, std=None):
-    """(x − mean) / std per column; the statistics are computed from ``x`` unless given."""
-    mean = x.mean(axis=0) if mean is None else mean
-    std = x.std(axis=0) if std is None else std
+    """(x − mean) / std per column; the statistics are computed from ``x`` unless given.
+
+    Computed on the column divided by its largest magnitude, so that a column of ±1e300 keeps its
+    standard deviation (squaring it directly overflows, and the column would silently become 0).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if mean is None or std is None:
+        scale = np.abs(x).max(axis=0) if len(x) else np.ones(x.shape[1:])
+        scale = np.where((scale == 0) | ~np.isfinite(scale), 1.0, scale)
+        scaled = x / scale
+        mean = scaled.mean(axis=0) * scale if mean is None else mean
+        std = scaled.std(axis=0) * scale if std is None else std
     std = np.where(std == 0, 1.0, std)
-    return (x - mean) / std, mean, std
+    return x / std - mean / std, mean, std
 
 
 def batches(n: int, batch_size: int, shuffle: bool = True, rng=None):
