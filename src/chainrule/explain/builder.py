@@ -14,7 +14,7 @@ from ..ops import REGISTRY
 from .graph import ELEMENTWISE, local_derivative, read_graph, softmax_jacobian, softmax_values
 from .labels import LABELS
 from .model import Block, Eq
-from .symbols import Symbols, d, num_latex, num_text
+from .symbols import Symbols, d, num_latex, num_text, number
 
 MAX_FULL_PARAMS = 300     # beyond this many parameters: per-layer matrix form
 MAX_FULL_SAMPLES = 8      # beyond this many samples: per-layer matrix form
@@ -74,8 +74,8 @@ class StepBuilder:
         self.Y = np.asarray(rec.y.array)
 
     # ----------------------------------------------------------------- small helpers
-    def n(self, value, signed=False):
-        return num_text(value, self.prec, signed), num_latex(value, self.prec, signed)
+    def n(self, value, signed=False, context=None):
+        return number(value, self.prec, context or ("operand" if signed else "value"))
 
     def vkey(self, prefix, s, j):
         return f"{prefix}[{j}]" if not self.batch else f"{prefix}[{s}][{j}]"
@@ -110,7 +110,9 @@ class StepBuilder:
         """The activation derivative of neuron j written with symbols or with the numbers plugged in."""
         op = self.act_op(li)
         if numbers:
-            return self.rule("d", op, z=self.n(self.Z[li][s, j], True), a=self.n(self.A[li][s, j], True),
+            # "base": a template may square them (tanh: 1 − a²)
+            return self.rule("d", op, z=self.n(self.Z[li][s, j], context="base"),
+                             a=self.n(self.A[li][s, j], context="base"),
                              **self.act_values(li))
         return self.rule("d", op, z=self.sym.z(li, j, s), a=self.sym.a(li, j, s), **self.act_values(li))
 
@@ -444,13 +446,14 @@ class StepBuilder:
         m_old = orient(prev["exp_avg"])[idx] if "exp_avg" in prev else 0.0
         v_old = orient(prev["exp_avg_sq"])[idx] if "exp_avg_sq" in prev else 0.0
         t_ = new["step"]
-        N = lambda x, s=False: self.n(x, s)  # noqa: E731
+        N = lambda x, s=False, context=None: self.n(x, s, context)  # noqa: E731
         m = (f"m({p[0]})", rf"m\left({p[1]}\right)")
         v = (f"v({p[0]})", rf"v\left({p[1]}\right)")
         m_eq = Eq(m, [(f"{N(b1)[0]} × {N(m_old, True)[0]} + {N(1 - b1)[0]} × {N(g, True)[0]}",
                        rf"{N(b1)[1]}\times {N(m_old, True)[1]}+{N(1 - b1)[1]}\times {N(g, True)[1]}")], m_new, arrow=True)
-        v_eq = Eq(v, [(f"{N(b2)[0]} × {N(v_old, True)[0]} + {N(1 - b2)[0]} × {N(g, True)[0]}²",
-                       rf"{N(b2)[1]}\times {N(v_old, True)[1]}+{N(1 - b2)[1]}\times {N(g, True)[1]}^{{2}}")], v_new, arrow=True)
+        g2 = N(g, context="base")
+        v_eq = Eq(v, [(f"{N(b2)[0]} × {N(v_old, True)[0]} + {N(1 - b2)[0]} × {g2[0]}²",
+                       rf"{N(b2)[1]}\times {N(v_old, True)[1]}+{N(1 - b2)[1]}\times {g2[1]}^{{2}}")], v_new, arrow=True)
         c1, c2 = 1 - b1**t_, 1 - b2**t_
         w_eq = Eq(p, [(f"{N(before)[0]} − {lr[0]} × ({N(m_new, True)[0]}/{N(c1)[0]}) / (√({N(v_new)[0]}/{N(c2)[0]}) + {N(spec.eps)[0]})",
                        rf"{N(before)[1]}-{lr[1]}\times\frac{{{N(m_new, True)[1]}/{N(c1)[1]}}}"

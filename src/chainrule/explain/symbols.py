@@ -15,29 +15,50 @@ from ..numbers import fmt
 Sym = tuple  # (text, latex)
 
 
-def num_text(value, precision: int, signed: bool = False) -> str:
-    text = fmt(value, precision)
+CONTEXTS = ("value", "operand", "base")
+
+
+def number(value, precision: int, context: str = "value") -> Sym:
+    """The one way a number is written in a derivation, as (text, LaTeX), for where it stands.
+
+    ``value``: on its own or after "=" (−0.5, 1.2e-6 / 1.2\\times 10^{-6}); ``operand``: inside a sum
+    or product, negatives in parentheses (2 × (−0.5)); ``base``: raised to a power, negatives and
+    scientific notation in parentheses, so that (1.2e-6)² never reads as 10^{-6}^{2} (which LaTeX
+    and MathML refuse).
+    """
+    if context not in CONTEXTS:
+        raise ValueError(f"number: context must be one of {', '.join(CONTEXTS)}, got {context!r}")
+    x = float(value)
+    text = fmt(x, precision)
     if text.startswith("-"):
         text = "−" + text[1:]
-        return f"({text})" if signed else text
-    return text
-
-
-def num_latex(value, precision: int, signed: bool = False) -> str:
-    x = float(value)
     if math.isnan(x):
-        return r"\mathrm{NaN}"
-    if math.isinf(x):
-        text = r"\infty" if x > 0 else r"-\infty"
+        latex = r"\mathrm{NaN}"
+    elif math.isinf(x):
+        latex = r"\infty" if x > 0 else r"-\infty"
     else:
-        text = fmt(x, precision)
-        if "e" in text:
-            mantissa, exp = text.split("e")
+        latex = fmt(x, precision)
+        if "e" in latex:
+            mantissa, exp = latex.split("e")
             neg = mantissa.startswith("-")
             mantissa = mantissa.lstrip("-")
             power = f"10^{{{int(exp)}}}"
-            text = ("-" if neg else "") + (power if mantissa == "1" else rf"{mantissa}\times {power}")
-    return f"({text})" if signed and text.startswith("-") else text
+            latex = ("-" if neg else "") + (power if mantissa == "1" else rf"{mantissa}\times {power}")
+    wrap = text.startswith("−") if context == "operand" else (
+        context == "base" and (text.startswith("−") or "e" in text or math.isinf(x)))
+    if wrap:
+        return f"({text})", rf"\left({latex}\right)" if context == "base" else f"({latex})"
+    return text, latex
+
+
+def num_text(value, precision: int, signed: bool = False, context: str | None = None) -> str:
+    """The text of ``number``; ``signed`` is the ``operand`` context."""
+    return number(value, precision, context or ("operand" if signed else "value"))[0]
+
+
+def num_latex(value, precision: int, signed: bool = False, context: str | None = None) -> str:
+    """The LaTeX of ``number``; ``signed`` is the ``operand`` context."""
+    return number(value, precision, context or ("operand" if signed else "value"))[1]
 
 
 PROFILES = ("prime", "indexed", "textbook", "mazur")
