@@ -154,12 +154,16 @@ def check_spec(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, 
     A row passes when the engine agrees with the central difference (``atol + rtol·|numerical|``)
     and, when PyTorch is there, with PyTorch (``1e-9 + 1e-7·|torch|``).
     """
-    from . import torch_reference
+    from . import limits, torch_reference
+    from .limits import refuse_over
     from .network import SpecLoss
     from .network import run as run_spec
     from .spec import load_spec
 
     spec = load_spec(spec)
+    refuse_over("the number of parameters", spec.n_params, limits.CHECK_PARAMETERS, spec.source,
+                "finite differences take two forward passes per parameter: check a smaller network of the "
+                "same shape, or use cr.gradcheck on a part of this one")
     step = run_spec(spec, steps=1).steps[0]
     loss = SpecLoss(spec, step.params_before)  # the values the recorded step started from
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import notation
+from . import limits, notation
 from .errors import SpecError
 from .grading.messages import LANGS, message
 from .grading.mistakes import cannot_tell, find_cause, knobs
@@ -31,7 +31,7 @@ STEP_KEYS = {"step", "forward", "output", "loss", "dL_doutput", "delta", "grad",
 IGNORED_STEP_KEYS = {"entries", "check", "warnings"}               # present in derive's JSON, not answers
 IGNORED_TOP_KEYS = {"format", "version", "spec", "lang", "notation", "precision", "form", "name", "teacher_note"}
 MAX_BYTES = 1_000_000
-MAX_STEP = 100                                                      # the last step an answer file may cover
+MAX_STEP = limits.GRADE_STEP                                        # the last step an answer file may cover
 
 
 # ----------------------------------------------------------------------------- reading answers

@@ -71,6 +71,7 @@ def run(args) -> int:
         raise ValueError(f"--out {out}: use a .png, .svg or .pdf file name")
     spec = load_spec(args.spec)
     steps = args.steps if args.steps is not None else max(spec.steps, MIN_LOSS_STEPS)
+    _check_limits(spec, args)
     if out is None:
         out = default_name(spec, args, steps)
 
@@ -95,6 +96,28 @@ def run(args) -> int:
     drawing.save(out)
     print(out)
     return 0
+
+
+def _check_limits(spec, args) -> None:
+    """Refuse up front what would take minutes or gigabytes (docs/errors.md, P17)."""
+    from .. import limits
+    from ..limits import refuse_over
+
+    if args.what in ("network", "graph"):
+        refuse_over("the number of weight layers", spec.depth, limits.DRAW_WEIGHT_LAYERS, spec.source,
+                    "draw a shallower network of the same kind")
+    if args.what == "network":
+        refuse_over("the widest layer's number of neurons", max(spec.layers), limits.DRAW_NEURONS, spec.source,
+                    "draw the graph (--what graph) or a narrower network")
+        refuse_over("the number of weights", spec.n_params, limits.DRAW_WEIGHTS, spec.source,
+                    "draw the graph (--what graph) or a smaller network")
+    if args.what == "graph":
+        refuse_over("the number of parameters", spec.n_params, limits.DRAW_GRAPH_PARAMETERS, spec.source,
+                    "draw a smaller network of the same shape")
+    steps = args.step if args.what != "loss" else (args.steps if args.steps is not None else max(spec.steps, MIN_LOSS_STEPS))
+    refuse_over("--step" if args.what != "loss" else "the number of steps", steps, limits.RUN_STEPS, spec.source,
+                "train long runs with `chainrule train`")
+    limits.check_run(spec, steps)
 
 
 def _graph(spec, args):

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import limits
 from .. import notation as notation_mod
 from ..check import relative_error
+from ..limits import refuse_over
 from ..network import SpecLoss
 from ..network import run as run_spec
 from ..spec import load_spec
@@ -128,6 +130,12 @@ def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None 
     if not 1 <= precision <= 17:
         raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {precision}")
     spec = load_spec(spec_or_path)
+    refuse_over("the number of steps to write out", steps, limits.DERIVE_STEPS, spec.source,
+                "a derivation is for reading: derive a few steps, and draw the loss curve for long runs")
+    refuse_over("the number of values to write out (steps × (parameters + neurons × samples))",
+                limits.derive_numbers(spec, steps), limits.DERIVE_NUMBERS, spec.source,
+                "derive fewer steps, or a smaller network of the same shape")
+    limits.check_run(spec, steps)
     style = notation or notation_mod.default_style(spec.depth)
     if style not in PROFILES:
         raise ValueError(f"derive: notation must be one of {', '.join(PROFILES)}, got {style!r}")
@@ -256,11 +264,20 @@ def _full_blocks(b: StepBuilder, doc: StepDoc, t: dict) -> None:
 
 def _check(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: SpecLoss, matrix: bool) -> None:
     rec = b.rec
-    items = [(name, idx) for name, g in rec.grads.items() for idx in np.ndindex(g.shape)]
-    total = len(items)
-    if matrix and total > MAX_CHECKED:
-        items.sort(key=lambda it: -abs(float(np.nan_to_num(rec.grads[it[0]][it[1]], nan=np.inf))))
-        items = items[:MAX_CHECKED]
+    total = sum(g.size for g in rec.grads.values())
+    if matrix and total > MAX_CHECKED:  # the largest gradients (NaN first), picked in NumPy: no Python sort
+        names = list(rec.grads)
+        sizes = np.cumsum([0] + [rec.grads[n].size for n in names])
+        flat = np.concatenate([np.nan_to_num(np.abs(rec.grads[n]).ravel(), nan=np.inf) for n in names])
+        top = np.argsort(-flat, kind="stable")[:MAX_CHECKED]
+        items = []
+        for k in top:
+            which = int(np.searchsorted(sizes, k, side="right")) - 1
+            name = names[which]
+            items.append((name, np.unravel_index(int(k - sizes[which]), rec.grads[name].shape)))
+        items = [(name, tuple(int(i) for i in idx)) for name, idx in items]
+    else:
+        items = [(name, idx) for name, g in rec.grads.items() for idx in np.ndindex(g.shape)]
     loss_fn.load(rec.params_before)
     rows, worst = [], 0.0
     for name, idx in items:

@@ -10,6 +10,7 @@ node's op writes its own lines (``Op.export`` / ``Op.export_vjp`` in ``chainrule
 
 from __future__ import annotations
 
+from .. import limits
 from ..spec import load_spec
 from . import matrix, scalar, torch_code
 from .graph import ExportError, record
@@ -30,6 +31,10 @@ def export(spec, to: str = "python", steps: int | None = None, lang: str = "en")
     steps = spec.steps if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"export: --steps must be at least 1, got {steps}")
+    if to == "python":
+        limits.refuse_over("the number of parameters × samples", spec.n_params * spec.batch_size,
+                           limits.SCALAR_EXPORT_PARAMETERS, spec.source,
+                           "the scalar script writes one line per weight and sample: use --to numpy or --to torch")
     code = TARGETS[to].generate(record(spec), steps)
     if lang == "zh":
         from .zh import translate
