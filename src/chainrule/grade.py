@@ -87,7 +87,9 @@ def _flatten(answer, truth, path: str, where: str, out: dict) -> None:
         for k, (a, t) in enumerate(zip(answer, truth)):
             _flatten(a, t, f"{path}[{k}]", where, out)
         return
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(_as_float(answer)):
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise SpecError(f"{where}: key '{path}': expected a number, got {short_repr(answer)}")
+    if not math.isfinite(_as_float(answer)):
         raise SpecError(f"{where}: key '{path}': expected a finite number, got {short_repr(answer)}")
     out[path] = float(answer)
 

@@ -15,6 +15,7 @@ from ..io import read_text
 MAX_CSV_BYTES = 100_000_000
 MAX_CELL_CHARS = 1_000        # a number, or a class name, is never longer
 MAX_COLUMNS = 100_000
+MAX_CLASS = 9_999             # the largest class index: a layer has at most 10,000 outputs
 # A decimal number as a person writes it in a table: 3, -0.5, .5, 1e-3. Not Python's wider float()
 # syntax: "3_5" (35 to Python), "infinity", "nan" and full-width digits are refused.
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
@@ -126,10 +127,11 @@ def load_csv(path, target=None, *, classification: bool | None = None, text: str
         raw = column(targets[0], numeric=False)
         if all(is_number(v) for v in raw):
             numbers = np.array([float(v) for v in raw])
-            if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)) or numbers.min() < 0 \
-                    or numbers.max() >= MAX_COLUMNS:
-                raise SpecError(f"{where}: column {targets[0]!r}: class labels must be names or whole numbers "
-                                f"0 .. {MAX_COLUMNS - 1:,}")
+            if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)) or numbers.min() < 0:
+                raise SpecError(f"{where}: column {targets[0]!r}: class labels must be names or whole numbers >= 0")
+            if numbers.max() > MAX_CLASS:
+                raise SpecError(f"{where}: column {targets[0]!r}: class label {numbers.max():g} is more than "
+                                f"{MAX_CLASS:,}, the largest a network can have (one output per class)")
             classes = [str(c) for c in range(int(numbers.max()) + 1)]
             y = numbers.astype(np.int64)
         else:
