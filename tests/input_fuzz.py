@@ -18,7 +18,6 @@ import ast
 import contextlib
 import io
 import json
-import math
 import os
 import random
 import signal

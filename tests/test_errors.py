@@ -810,6 +810,6 @@ def test_catalogue_is_covered():
     ids = re.findall(r"^### ([A-Z]\d+) ", doc, flags=re.MULTILINE)
     assert len(ids) >= 30 and len(ids) == len(set(ids)), ids
     tests = "".join((ROOT / "tests" / f).read_text(encoding="utf-8")
-                    for f in ("test_errors.py", "test_anomaly.py", "test_io.py"))
+                    for f in ("test_errors.py", "test_anomaly.py", "test_io.py", "test_hardening.py"))
     missing = [i for i in ids if not re.search(rf"^def test_{i}_", tests, flags=re.MULTILINE)]
     assert not missing, f"catalogue entries without a test: {missing}"

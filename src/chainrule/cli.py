@@ -56,6 +56,7 @@ def main(argv=None) -> int:
             # NumPy's "overflow encountered" lines would come before (and instead of) our message:
             # the commands report non-finite values themselves (derive's warnings, check's verdicts).
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # drawn as a box
             return int(args._run(args) or 0)
     except (ChainruleError, OSError, ValueError) as exc:
         if args.debug:

@@ -18,6 +18,7 @@ MAX_COLUMNS = 100_000
 MAX_CLASS = 9_999             # the largest class index: a layer has at most 10,000 outputs
 # A decimal number as a person writes it in a table: 3, -0.5, .5, 1e-3. Not Python's wider float()
 # syntax: "3_5" (35 to Python), "infinity", "nan" and full-width digits are refused.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
@@ -60,6 +61,9 @@ def _rows(text: str, where: str):
     out = []
     try:
         for cells in reader:
+            if _CONTROL.search("".join(cells)):
+                raise SpecError(f"{where}: line {reader.line_num}: a cell holds a line break or another control "
+                                f"character (numbers and class names never do)")
             if any(len(c) > MAX_CELL_CHARS for c in cells):
                 raise SpecError(f"{where}: line {reader.line_num}: a cell longer than {MAX_CELL_CHARS:,} characters")
             if len(cells) > MAX_COLUMNS:
