@@ -498,6 +498,17 @@ def test_L1_check_and_draw_of_a_million_parameters(tmp_path, capsys):
         assert message in line
 
 
+def test_L1_grade_and_scalar_export_of_a_large_spec(tmp_path, capsys):
+    spec = write(tmp_path / "big.json", json.dumps({"layers": [200, 100, 1], "init": {"seed": 0},
+                                                     "data": {"x": [0.0] * 200, "y": [0.0]}}))
+    answers = write(tmp_path / "a.toml", "loss = 1\n")
+    line = one_error_line(capsys, ["grade", spec, answers], "grade")
+    assert "(steps × parameters × samples) is 20,100, over the limit of 20,000" in line   # 200·100 + 100·1
+    line = one_error_line(capsys, ["export", spec, "--to", "python"], "export")
+    assert "the number of parameters × samples is 20,100, over the limit of 2,000" in line
+    assert main(["export", spec, "--to", "numpy", "--out", str(tmp_path / "big.py")]) == 0
+
+
 def test_L1_draw_of_999_layers(tmp_path, capsys):
     spec = write(tmp_path / "deep.json", json.dumps({"layers": [2] * 1000, "init": {"seed": 0},
                                                       "data": {"x": [0.0, 0.0], "y": [0.0, 0.0]}}))
@@ -510,7 +521,8 @@ def test_L1_limits_are_in_the_catalogue():
 
     doc = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
     for value in (limits.DERIVE_STEPS, limits.CHECK_PARAMETERS, limits.DRAW_WEIGHT_LAYERS, limits.DRAW_NEURONS,
-                  limits.RUN_STEPS, limits.SCALAR_EXPORT_PARAMETERS, limits.GRADE_STEP):
+                  limits.RUN_STEPS, limits.SCALAR_EXPORT_PARAMETERS, limits.GRADE_STEP, limits.GRADE_VALUES,
+                  limits.DERIVE_NUMBERS, limits.DRAW_WEIGHTS, limits.DRAW_GRAPH_PARAMETERS):
         assert f"{value:,}" in doc
 
 

@@ -271,6 +271,9 @@ def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | Non
     where = str(answers_path)
     items = _steps_of(_parse_file(where), where)
     n_steps = max(step for step, _ in items)
+    limits.refuse_over("the number of values to mark (steps × parameters × samples)",
+                       n_steps * spec.n_params * spec.batch_size, limits.GRADE_VALUES, where,
+                       "answers are worked by hand: grade a smaller network, or fewer steps")
     result = run_spec(spec, steps=n_steps)
     ctx = Context(spec, result)
     answers = {}

@@ -22,6 +22,7 @@ RUN_STEPS = 20_000            # chainrule draw --what loss --steps / --step: ste
 RUN_WORK = 5_000_000_000      # steps × parameters × samples of any run a command makes
 SCALAR_EXPORT_PARAMETERS = 2_000  # chainrule export --to python: one line per weight, per sample
 GRADE_STEP = 100              # chainrule grade: the last step an answer file may cover
+GRADE_VALUES = 20_000         # chainrule grade: steps × parameters × samples replayed, per classic mistake
 
 
 def refuse_over(what: str, value: int, limit: int, where: str, instead: str) -> None:
