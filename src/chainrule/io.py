@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import math
 import os
@@ -194,18 +195,22 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
     given = os.fspath(path)
-    path = os.path.realpath(given)  # a symlink is followed: its target is written, the link stays
     try:
-        info = os.stat(path)
+        info = os.stat(given)  # follows symlinks (/dev/stdout -> the pipe or terminal behind it)
     except OSError:
         info = None
     if info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
         # a device, named pipe or socket (/dev/null, /dev/stdout): written straight through, never
-        # replaced by a regular file (which, as root, would replace the device node itself)
-        with os.fdopen(_open_special(path, given), mode,
-                       **({} if "b" in mode else {"encoding": encoding, "newline": ""})) as f:
-            yield f
+        # replaced by a regular file (which, as root, would replace the device node itself). The
+        # data is gathered in memory first: writers such as zipfile seek, and a device cannot.
+        buffer = io.BytesIO() if "b" in mode else io.StringIO(newline="")
+        yield buffer
+        data = buffer.getvalue()
+        fd = _open_special(given)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode(encoding))
         return
+    path = os.path.realpath(given)  # a symlink is followed: its target is written, the link stays
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write '{given}': the folder '{folder}' does not exist")
@@ -226,11 +231,11 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
     _fsync_folder(folder)
 
 
-def _open_special(path, given) -> int:
+def _open_special(given) -> int:
     """A descriptor writing straight to a device or named pipe. Opening a pipe waits for a reader, so
     it is opened without waiting and refused at once when nobody reads it."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        fd = os.open(given, os.O_WRONLY | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):
             raise OSError(f"cannot write '{given}': a named pipe or socket that nobody reads") from None
