@@ -10,6 +10,7 @@ from pdflatex where it is installed — never from chainrule's own output.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import pathlib
@@ -18,7 +19,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import threading
 import zipfile
 
 import numpy as np
@@ -212,15 +212,25 @@ def test_number_contexts_by_hand():
 
 
 # ---------------------------------------------------------------------------- F8: special files
+@contextlib.contextmanager
+def _reader(fifo):
+    """A reader already waiting on ``fifo`` (opened without blocking); what was written lands in the list.
+    The outputs written here are far below the 64 KiB a pipe holds."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    got = []
+    try:
+        yield got
+        got.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+
+
 def test_F8_writes_go_through_pipes_and_follow_symlinks(tmp_path, capsys):
     fifo = tmp_path / "out.fifo"
     os.mkfifo(fifo)
-    got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
-    reader.start()
-    assert main(["derive", "seed", "--format", "text", "--out", str(fifo)]) == 0
-    reader.join(30)
-    assert got and b"seed" in got[0] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with _reader(fifo) as got:
+        assert main(["derive", "seed", "--format", "text", "--out", str(fifo)]) == 0
+    assert b"seed" in got[0] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
     # nobody reading: refused at once, not a wait
     line = one_error_line(capsys, ["derive", "seed", "--out", str(fifo)], "derive")
     assert line.endswith(f"cannot write '{fifo}': a named pipe or socket that nobody reads")
@@ -236,12 +246,9 @@ def test_F8_writes_go_through_pipes_and_follow_symlinks(tmp_path, capsys):
 def test_F8_checkpoint_and_export_through_devices(tmp_path, capfd):
     fifo = tmp_path / "ckpt.fifo"
     os.mkfifo(fifo)
-    got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
-    reader.start()
-    save_checkpoint(fifo, cr.nn.Linear(2, 1))   # zipfile seeks: gathered in memory, then written through
-    reader.join(30)
-    assert got and got[0][:2] == b"PK" and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with _reader(fifo) as got:
+        save_checkpoint(fifo, cr.nn.Linear(2, 1))   # zipfile seeks: gathered in memory, then written through
+    assert got[0][:2] == b"PK" and stat.S_ISFIFO(os.lstat(fifo).st_mode)
     if os.path.exists("/dev/stdout"):
         assert main(["export", "seed", "--out", "/dev/stdout"]) == 0
         assert '"""The network of spec' in capfd.readouterr().out

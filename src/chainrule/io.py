@@ -199,14 +199,17 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
         info = os.stat(given)  # follows symlinks (/dev/stdout -> the pipe or terminal behind it)
     except OSError:
         info = None
-    if info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+    # /dev/stdout, /dev/fd/1: the file a process already has open (a shell's `> out.py`) is written in
+    # place; replacing it by name would leave the process's descriptor on the old file
+    opened = given.startswith(("/dev/std", "/dev/fd/")) or os.path.realpath(given).startswith("/proc/")
+    if info is not None and not stat.S_ISDIR(info.st_mode) and (not stat.S_ISREG(info.st_mode) or opened):
         # a device, named pipe or socket (/dev/null, /dev/stdout): written straight through, never
         # replaced by a regular file (which, as root, would replace the device node itself). The
         # data is gathered in memory first: writers such as zipfile seek, and a device cannot.
         buffer = io.BytesIO() if "b" in mode else io.StringIO(newline="")
         yield buffer
         data = buffer.getvalue()
-        fd = _open_special(given)
+        fd = _open_special(given, truncate=stat.S_ISREG(info.st_mode))
         with os.fdopen(fd, "wb") as f:
             f.write(data if isinstance(data, bytes) else data.encode(encoding))
         return
@@ -231,11 +234,11 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
     _fsync_folder(folder)
 
 
-def _open_special(given) -> int:
+def _open_special(given, truncate: bool = False) -> int:
     """A descriptor writing straight to a device or named pipe. Opening a pipe waits for a reader, so
     it is opened without waiting and refused at once when nobody reads it."""
     try:
-        fd = os.open(given, os.O_WRONLY | os.O_NONBLOCK)
+        fd = os.open(given, os.O_WRONLY | os.O_NONBLOCK | (os.O_TRUNC if truncate else 0))
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):
             raise OSError(f"cannot write '{given}': a named pipe or socket that nobody reads") from None
