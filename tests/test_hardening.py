@@ -559,3 +559,18 @@ def test_fuzzed_specs_csv_and_answers_fail_in_one_line():
 
     found = input_fuzz.fuzz(range(FUZZ_CASES))
     assert not found, "\n\n".join(f"case {n}: {f}" for n, f in found[:5])
+
+
+# ---------------------------------------------------------------------------- what the fuzzer found
+def test_fuzz_found_grade_overflow_in_replay(tmp_path, capsys):
+    """Case 103308: an output answer of 1e300 made the replay square it in Python floats (OverflowError)."""
+    answers = write(tmp_path / "a.toml", "output = 1e300\nloss = 1\n")
+    assert main(["grade", "seed", answers]) == 1   # both wrong: a report, not a traceback
+    assert "✗" in capsys.readouterr().out
+
+
+def test_fuzz_found_multiline_column_names(tmp_path, capsys):
+    """Case 100007: a quoted header cell holding line breaks made a multi-line error message."""
+    data = write(tmp_path / "d.csv", '"a\nb",y\n1,2\n')
+    line = one_error_line(capsys, ["train", "iris", "--data", data, "--quiet"], "train")
+    assert "a cell holds a line break or another control character" in line

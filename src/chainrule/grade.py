@@ -290,7 +290,10 @@ def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | Non
         variants = {}
         for knob in knobs(spec):  # each mistake, from the learner's answers and from the engine's numbers
             worlds[(knob, step)] = ctx.replay(step, {}, knob).world
-            variants[knob] = (ctx.replay(step, given, knob).expected, worlds[(knob, step)])
+            try:
+                variants[knob] = (ctx.replay(step, given, knob).expected, worlds[(knob, step)])
+            except (OverflowError, ValueError, ZeroDivisionError):
+                continue  # the mistake cannot be replayed with these answers (they overflow): not a cause
         right = {k: v for k, v in given.items() if k in ctx.truth[step - 1] and close(v, ctx.truth[step - 1][k])}
         causes: dict = {}
 
@@ -307,7 +310,11 @@ def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | Non
             causes[key] = ("wrong", cause, [])
             return frozenset({key})
 
-        ps = ctx.replay(step, given, None, classify=classify, prev=prev)
+        try:
+            ps = ctx.replay(step, given, None, classify=classify, prev=prev)
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise SpecError(f"{where}: step {step}: the answers are too large to replay ({exc}); "
+                            f"check them for a typo") from None
         prev = ps
         for key in ps.expected:
             if key not in given:

@@ -204,7 +204,7 @@ class Context:
                         terms.append(-(t * max(math.log(max(p, 1e-300)), -100.0)
                                        + (1 - t) * max(math.log(max(1 - p, 1e-300)), -100.0)) / n_mean)
                     else:
-                        terms.append((p - t) ** 2)
+                        terms.append((p - t) * (p - t))  # inf for huge answers; ** would raise
             scale = {"half_sse": 0.5, "mse": 1 / n_mean, "sse": 1.0, "bce": 1.0}[spec.loss]
             ps.put("loss", factor * scale * sum(terms), out_keys)
             for s in range(N):
