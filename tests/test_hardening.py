@@ -185,6 +185,17 @@ def test_latex_with_hostile_name_compiles(name, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:]
 
 
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(name=TEXT)
+def test_latex_with_any_name_compiles(name, tmp_path):
+    tex = tmp_path / "d.tex"
+    tex.write_text(cr.derive(spec_dict(name=name, description=name)).latex(), encoding="utf-8")
+    done = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
 # ---------------------------------------------------------------------------- numbers in derive
 def test_scientific_numbers_are_never_raised_twice():
     dv = cr.derive("xor", steps=13)
