@@ -118,7 +118,7 @@ def mutate_tree(rng: random.Random, raw: dict) -> dict:
             with contextlib.suppress(KeyError, IndexError, TypeError):
                 _delete(raw, rng.choice(paths))
         else:
-            raw[rng.choice(["colour", "momentum", "beta1", "beta2", "eps", "negative_slope", "lr"])] = hostile_value(rng)
+            raw[rng.choice(["colour", "momentum", "beta1", "beta2", "eps", "negative_slope", "lr", "frozen"])] = hostile_value(rng)
     return raw
 
 

@@ -396,7 +396,7 @@ def test_draw_default_file_name_stays_here(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     spec = write(tmp_path / "n.json", json.dumps(spec_dict(name="../../escaped")))
     assert main(["draw", spec]) == 0
-    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".png"] == ["escaped-network.png"]
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".png"] == ["escaped-network-step1-en.png"]
 
 
 # ---------------------------------------------------------------------------- F7: checkpoints

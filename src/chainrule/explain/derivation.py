@@ -329,11 +329,12 @@ def _warnings(b: StepBuilder, doc: StepDoc, t: dict, loss_fn: SpecLoss) -> None:
         elif after > limit * (1 + 1e-12) and after - before > 1e-12 * max(1.0, abs(before)):
             out.append(t["diverge"].format(before=f(before), after=f(after), lr=f(spec.lr)))
         big = max((("z", float(np.max(np.abs(z)))) for z in b.Z), key=lambda p: p[1])
-        gbig = max((("∂L/∂w", float(np.max(np.abs(g)))) for g in rec.grads.values()), key=lambda p: p[1])
+        gbig = max((("∂L/∂w", float(np.max(np.abs(g)))) for g in rec.grads.values()), key=lambda p: p[1],
+                   default=("∂L/∂w", 0.0))
         for what, v in (big, gbig):
             if v > 1e6:
                 out.append(t["exploding"].format(what=what, v=f(v)))
-        if b.D >= 2:
+        if b.D >= 2 and "W1" in rec.grads and f"W{b.D}" in rec.grads:  # frozen weights have no gradient
             first = float(np.max(np.abs(rec.grads["W1"])))
             top = float(np.max(np.abs(rec.grads[f"W{b.D}"])))
             if top > 0 and first < 1e-4 * top:

@@ -103,10 +103,10 @@ def matrix_blocks(b, doc, t) -> None:
                    rf"\left({nxt[1]}W^{{({li + 2})\top}}\right)" + (r"\odot f^{\prime}(z)" if b.views[li].act is not None else ""))
         eqs.append(Eq(dl, [rhs, mat(b.dZ[li], prec)]))
         prev = ("x", "x") if li == 0 else V("a", li - 1)
-        gw = rec.grads[f"W{li + 1}"]
-        eqs.append(Eq((f"∂L/∂{W[0]}", rf"\frac{{\partial L}}{{\partial {W[1]}}}"),
-                      [(f"{prev[0]}ᵀ·{dl[0]}", rf"{{{prev[1]}}}^{{\top}}{dl[1]}"), mat(gw, prec)]))
-        if b.B[li] is not None:
+        if f"W{li + 1}" in rec.grads:  # a frozen weight matrix has no gradient
+            eqs.append(Eq((f"∂L/∂{W[0]}", rf"\frac{{\partial L}}{{\partial {W[1]}}}"),
+                          [(f"{prev[0]}ᵀ·{dl[0]}", rf"{{{prev[1]}}}^{{\top}}{dl[1]}"), mat(rec.grads[f"W{li + 1}"], prec)]))
+        if b.B[li] is not None and f"b{li + 1}" in rec.grads:  # a frozen bias has no gradient
             eqs.append(Eq((f"∂L/∂b^({li + 1})", rf"\frac{{\partial L}}{{\partial b^{{({li + 1})}}}}"),
                           [(f"Σ_s {dl[0]}", rf"\sum_s {dl[1]}"), mat(rec.grads[f"b{li + 1}"], prec)]))
         _elements(doc, b.dZ[li], f"delta[{li}]", lambda i, li=li: sym.delta(li, i[-1], i[0] if b.batch else None), b.batch, prec)

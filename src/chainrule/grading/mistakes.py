@@ -191,7 +191,7 @@ def _transposed(ps, key, answer, truth, close, lang):
 
 def _rounded(answer, truth, sig_digits, lang):
     """Right to fewer significant digits than asked (at least 2): rounded too early."""
-    if not sig_digits or sig_digits < 3 or truth == 0:
+    if not sig_digits or sig_digits < 3 or truth == 0 or not math.isfinite(truth):  # inf: no digits to round
         return None
     for d in range(sig_digits - 1, 1, -1):
         unit = 10.0 ** (math.floor(math.log10(abs(truth))) - d + 1)
