@@ -16,6 +16,9 @@ Runs by hand (issue 15), each case 6:2:2 spec / CSV / answer file:
   a regression test in test_hardening.py: a CSV header cell holding a line break gave a multi-line
   error (case 100007), and an answer of 1e300 made grade's replay raise OverflowError (case 103308).
 * cases 200000–209999 (10,000) on the fixed code: no finding.
+* after rebasing on main (frozen parameters, grading/ package): the CI share found derive's matrix
+  form and warnings failing on frozen parameters, and grade's rounding check on an infinite value;
+  both fixed; then cases 300000–301999 (2,000): no finding.
 """
 
 from __future__ import annotations
