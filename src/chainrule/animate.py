@@ -11,6 +11,8 @@ import io
 
 import numpy as np
 
+from .escape import figure_text
+
 MAX_FRAMES = 200
 
 
@@ -54,7 +56,7 @@ def training_frames(spec, steps: int | None = None, frames: int = 30, lang: str 
         viz.draw_network(result, step=k, show="values", lang=lang, ax=weights, detail=False)
         viz.draw_network(result, step=k, show="grads", lang=lang, ax=grads, detail=False)
         viz.plot_loss(losses[:k], ax=right, lang=lang, log=False,
-                      title=f"{spec.name}: {'第 %d 步' % k if lang == 'zh' else f'step {k} of {steps}'}, "
+                      title=f"{figure_text(spec.name)}: {'第 %d 步' % k if lang == 'zh' else f'step {k} of {steps}'}, "
                             f"L = {losses[k - 1]:.4g}")
         right.set_xlim(0.5, steps + 0.5)
         right.set_ylim(low - pad, high + pad)

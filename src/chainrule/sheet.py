@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 
+from .escape import plain_text
 from .io import atomic_write
 
 CLASS_FILE = "class.json"
@@ -262,7 +263,7 @@ def answers_template(variant, lang: str = "en") -> str:
     t = _t(lang)
     keys = set(blank_keys(variant.spec))
     truth = run_spec(variant.spec, steps=1).steps[0].to_dict()
-    lines = [f"# {t['title']}: {variant.spec.name}, {t['student']} {variant.id}",
+    lines = [f"# {t['title']}: {plain_text(variant.spec.name)}, {t['student']} {variant.id}",
              f"# {t['fill']}", "# chainrule grade --class SHEETS ANSWERS (docs/grade.md, docs/worksheets.md)",
              f'spec = "{variant.id}"', 'name = ""', ""]
     scalars, tables = [], []
