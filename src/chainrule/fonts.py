@@ -22,10 +22,13 @@ def cjk_chars(text: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def _subset(chars: str) -> bytes | None:
+def subset(chars: str, flavor: str | None = "woff", layout: bool = False) -> bytes | None:
+    """Noto Sans CJK SC cut down to ``chars``: WOFF for embedding (``flavor="woff"``) or plain OpenType
+    (``None``); ``layout`` keeps OpenType layout features and names (the web app's font file).
+    None when the font or fontTools is missing or the font file is broken."""
     try:
         import noto_cjk_sans_otc
-        from fontTools import subset
+        from fontTools import subset as fonttools_subset
         from fontTools.ttLib import TTCollection
     except ImportError:
         return None
@@ -33,12 +36,15 @@ def _subset(chars: str) -> bytes | None:
         collection = TTCollection(str(noto_cjk_sans_otc.FONT_PATH), lazy=True)
         font = next((f for f in collection.fonts if f["name"].getDebugName(4) == "Noto Sans CJK SC"),
                     collection.fonts[0])
-        options = subset.Options()
-        options.layout_features, options.name_IDs, options.hinting = [], [], False
-        subsetter = subset.Subsetter(options)
+        options = fonttools_subset.Options()
+        if layout:
+            options.layout_features, options.name_IDs = ["*"], ["*"]
+        else:
+            options.layout_features, options.name_IDs, options.hinting = [], [], False
+        subsetter = fonttools_subset.Subsetter(options)
         subsetter.populate(text=chars)
         subsetter.subset(font)
-        font.flavor = "woff"
+        font.flavor = flavor
         buf = io.BytesIO()
         font.save(buf)
         return buf.getvalue()
@@ -50,7 +56,7 @@ def font_face(text: str) -> str:
     """A CSS ``@font-face`` rule with the CJK glyphs of ``text`` (empty when there are none or the
     font or fontTools is missing); use ``FAMILY`` in a font-family list after the Latin fonts."""
     chars = cjk_chars(text)
-    data = _subset(chars) if chars else None
+    data = subset(chars) if chars else None
     if not data:
         return ""
     encoded = base64.b64encode(data).decode("ascii")

@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import threading
-from functools import lru_cache
+
+from .. import fonts
 
 CJK_RANGES = ((0x2E80, 0x2FFF), (0x3000, 0x303F), (0x3400, 0x9FFF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF))
 STATIC = os.path.join(os.path.dirname(__file__), "static")
@@ -52,35 +52,17 @@ def chinese_text() -> str:
     return "".join(sorted(chars))
 
 
-@lru_cache(maxsize=1)
-def cjk_subset() -> bytes:
-    """Noto Sans CJK SC (from the package's collection), only the glyphs of ``chinese_text``."""
-    import noto_cjk_sans_otc
-    from fontTools import subset
-    from fontTools.ttLib import TTCollection
-
-    with _lock:
-        collection = TTCollection(str(noto_cjk_sans_otc.FONT_PATH), lazy=True)
-        names = [f["name"].getDebugName(1) for f in collection.fonts]
-        number = names.index("Noto Sans CJK SC") if "Noto Sans CJK SC" in names else 0
-        from fontTools.ttLib import TTFont
-
-        font = TTFont(str(noto_cjk_sans_otc.FONT_PATH), fontNumber=number)
-        options = subset.Options()
-        options.layout_features = ["*"]
-        options.name_IDs = ["*"]
-        sub = subset.Subsetter(options)
-        sub.populate(text=chinese_text())
-        sub.subset(font)
-        buf = io.BytesIO()
-        font.save(buf)
-        return buf.getvalue()
+def cjk_subset() -> bytes | None:
+    """Noto Sans CJK SC, only the glyphs of ``chinese_text`` (made by ``chainrule.fonts``, once)."""
+    with _lock:  # server threads may ask at once; the subset is cached after the first
+        return fonts.subset(chinese_text(), flavor=None, layout=True)
 
 
 def font_bytes(name: str) -> tuple[bytes, str] | None:
     """(content, media type) of a font the page uses, or None for an unknown name."""
     if name == "cjk.otf":
-        return cjk_subset(), "font/otf"
+        data = cjk_subset()
+        return (data, "font/otf") if data else None
     if name in FILES:
         with open(FILES[name](), "rb") as fh:
             return fh.read(), "font/ttf"
