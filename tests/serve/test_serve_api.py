@@ -311,6 +311,14 @@ def test_grade_half_forgotten(client):
     assert "correct" not in marks["dL_doutput[0]"]  # the page reveals only on request
 
 
+def test_grade_feedback_in_chinese(client):
+    r = post(client, "/api/grade", {"spec": "seed", "step": 1, "answers": {"dL_doutput[0]": "240"}, "lang": "zh"})
+    cause = r.json()["marks"]["dL_doutput[0]"]["cause"]
+    assert "½" in cause and "forgotten" not in cause and any("\u4e00" <= ch <= "\u9fff" for ch in cause)
+    bad = post(client, "/api/grade", {"spec": "seed", "step": 1, "answers": {"loss": "1"}, "lang": "fr"})
+    assert bad.status_code == 400 and "lang" in bad.json()["error"]
+
+
 def test_grade_carried_error(client):
     marks = grade(client, {"dL_doutput[0]": "240", "grad.W2[0][0]": "14400"}).json()["marks"]
     assert marks["grad.W2[0][0]"]["status"] == "carried"

@@ -147,9 +147,11 @@ def _nest(truth, answers: dict, path: str = ""):
     return answers.get(path)
 
 
-def grade_answers(source, step, answers: dict, sig_digits: int = 3) -> dict:
+def grade_answers(source, step, answers: dict, sig_digits: int = 3, lang: str = "en") -> dict:
     """Mark the learner's answers of one step with ``chainrule.grade`` (the CLI's grader): right,
-    wrong with the likely classic mistake, or carried from an earlier wrong answer."""
+    wrong with the likely classic mistake, or carried from an earlier wrong answer (in ``lang``)."""
+    if lang not in ("en", "zh"):
+        raise PageError(f"lang: expected 'en' or 'zh', got {str(lang)[:20]!r}")
     from ..grade import grade
     from ..network import run as run_spec
 
@@ -178,7 +180,7 @@ def grade_answers(source, step, answers: dict, sig_digits: int = 3) -> dict:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"steps": [nested]}, fh)
-        report = grade(spec, path, sig_digits=sig_digits)
+        report = grade(spec, path, sig_digits=sig_digits, lang=lang)
     finally:
         os.unlink(path)
     marks = {}

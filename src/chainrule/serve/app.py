@@ -150,7 +150,8 @@ def create_app(spec="seed", lang: str = "en", allowed_hosts=None) -> Starlette:
         return {"spec": actions.edit(_source(body, start), body.get("op"), body.get("path", ""), body.get("value"))}
 
     def page_grade(body):
-        return actions.grade_answers(_source(body, start), body.get("step", 1), body.get("answers"))
+        return actions.grade_answers(_source(body, start), body.get("step", 1), body.get("answers"),
+                                     lang=body.get("lang", lang))
 
     def page_export(body):
         content, media, name = actions.export_file(_source(body, start), body.get("what"), body.get("step", 1),

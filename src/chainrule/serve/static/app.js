@@ -190,7 +190,7 @@
     if (!text) { fb.className = "feedback wrong"; fb.textContent = T().not_number; return; }
     for (const k of line.keys) practice.answers[k] = text;
     try {
-      const res = await api("/api/grade", { spec: state.spec, step: state.step, answers: practice.answers });
+      const res = await api("/api/grade", { spec: state.spec, step: state.step, answers: practice.answers, lang: state.lang });
       const marks = (await res.json()).marks;
       showError("");
       for (const [k, m] of Object.entries(marks)) practice.marks[k] = m;
