@@ -10,6 +10,10 @@ tensor a new history later does not reroute gradients of ops that used its old v
 from __future__ import annotations
 
 import functools
+import gc
+import heapq
+import itertools
+import operator
 
 import numpy as np
 
@@ -18,6 +22,12 @@ from .errors import GraphError
 from .xp import NUMPY
 
 _grad_enabled = True
+# One clock orders two kinds of events: recording an op (its node takes the next tick as ``seq``)
+# and changing a tensor in place (``Tensor._bump`` stores its tick in ``_last_write``). A node is
+# always created after the nodes of its inputs, so larger ``seq`` means later in the graph, and
+# ``node.seq > _last_write`` proves that no input has changed since the op ran.
+_clock = itertools.count()
+_last_write = -1
 _const = None  # chainrule.tensor._const (a tensor around an array), set when tensor.py loads
 
 
@@ -124,7 +134,7 @@ class inference_mode(_GradMode):
 class Node:
     """One recorded op application: what produced a tensor and what backward needs for it."""
 
-    __slots__ = ("op", "parents", "edges", "attrs", "out", "versions", "needs", "origin", "hooks",
+    __slots__ = ("op", "parents", "edges", "attrs", "out", "versions", "needs", "seq", "origin", "hooks",
                  "retained", "saved_out")
 
     xp = NUMPY  # the namespace an op's vjp computes with; chainrule's own under create_graph
@@ -137,10 +147,11 @@ class Node:
         self.out = out
         self.versions = tuple([p._vc[0] for p in parents]) if op.uses_inputs else None
         self.needs = needs  # which parents require grad, fixed when the op runs (as in PyTorch)
-        self.origin = None
-        self.hooks = None  # hooks registered on the output tensor (a non-leaf)
-        self.retained = None  # the output tensor, when retain_grad() was called on it
-        self.saved_out = None  # (counter, version) of the output, for ops whose vjp reads it
+        self.seq = next(_clock)  # creation order: backward runs nodes from the largest seq down
+        self.origin = self.hooks = self.retained = self.saved_out = None
+        # origin: where anomaly mode saw the op created; hooks: those registered on the output (a
+        # non-leaf); retained: the output, after retain_grad(); saved_out: (counter, version) of the
+        # output, for ops whose vjp reads it
 
     @property
     def name(self) -> str:
@@ -179,30 +190,28 @@ _FREED = (
 def topological_order(roots) -> list:
     """Nodes reachable from ``roots`` (nodes), each before every node it feeds into.
 
-    Iterative depth-first search, so chains of any length work without recursion limits.
+    A node is created after the nodes of its inputs, so the reachable nodes sorted by creation
+    order, latest first, are in topological order: no depth-first search is needed. (Backward
+    itself does not call this: it pops nodes from a heap keyed the same way; see ``run_backward``.)
     """
-    order, seen = [], set()
+    seen = set()
+    stack = []
     for root in roots:
-        if root in seen:
-            continue
-        if root.parents is None:
+        if root not in seen:
+            seen.add(root)
+            stack.append(root)
+    while stack:
+        node = stack.pop()
+        if node.parents is None:
             raise GraphError(_FREED)
-        seen.add(root)
-        stack = [(root, iter(root.edges))]
-        while stack:
-            node, edges = stack[-1]
-            for edge in edges:
-                if edge is not None and edge not in seen:
-                    if edge.parents is None:
-                        raise GraphError(_FREED)
-                    seen.add(edge)
-                    stack.append((edge, iter(edge.edges)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+        for edge in node.edges:
+            if edge is not None and edge not in seen:
+                seen.add(edge)
+                stack.append(edge)
+    return sorted(seen, key=_by_seq, reverse=True)
+
+
+_by_seq = operator.attrgetter("seq")
 
 
 def _check_versions(node) -> None:
@@ -263,8 +272,8 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
         capture = {}
         for t in inputs:
             capture[id(t.grad_fn) if t.grad_fn is not None else id(t)] = None
-    pending = {}
-    roots_nodes = []
+    pending = {}  # node -> the sum of the gradients that reached its output so far
+    waiting = []  # heap of (-seq, node): the latest-created node with a gradient comes out first
     for root, grad in zip(roots, grads):
         node = root.grad_fn
         if node is None:
@@ -273,41 +282,46 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
         if node.parents is None:
             raise GraphError(_FREED)
         prev = pending.get(node)
-        pending[node] = grad if prev is None else prev + grad
-        roots_nodes.append(node)
-    if not roots_nodes:
+        if prev is None:
+            pending[node] = grad
+            heapq.heappush(waiting, (-node.seq, node))
+        else:
+            pending[node] = prev + grad
+    if not waiting:
         return capture
-    order = topological_order(roots_nodes)
     if create_graph:
         from .graph_xp import GraphNode  # vjps that record themselves, for higher derivatives
 
         previous_mode = _set_grad_enabled(True)
+    # The graph holds no reference cycles (nodes point to their inputs only; retain_grad() keeps a
+    # weak reference), so every node and gradient is freed by reference counting as backward goes:
+    # the cyclic collector has nothing to find, and running it over a large graph would only cost time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNode if create_graph else None)
+        _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode if create_graph else None)
     finally:
+        if collecting:
+            gc.enable()
         if create_graph:
             _set_grad_enabled(previous_mode)
     return capture
 
 
-def _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNode) -> None:
+def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode) -> None:
+    """Run each node's vjp once all the gradients of its output are in (the heap's order)."""
     checking = anomaly._enabled
-    pop = pending.pop
-    for node in order:  # the hot loop: keep per-node work to what the gradient needs
-        g = pop(node, None)
-        if g is None:
-            continue
+    pop, push, get = heapq.heappop, heapq.heappush, pending.get
+    while waiting:  # the hot loop: keep per-node work to what the gradient needs
+        node = pop(waiting)[1]
+        g = pending.pop(node)
+        parents = node.parents
+        if parents is None:
+            raise GraphError(_FREED)
         if node.hooks is not None or node.retained is not None or capture is not None:
             g = _observe(node, g, capture, create_graph)
-        parents = node.parents
-        versions = node.versions
-        if versions is not None:
-            for parent, saved in zip(parents, versions):
-                if parent._vc[0] != saved:
-                    _check_versions(node)  # raises if backward reads that input, naming it
-        saved_out = node.saved_out
-        if saved_out is not None and saved_out[0][0] != saved_out[1]:
-            _check_versions(node)
+        if node.seq < _last_write:  # some tensor changed in place since this op ran: was it an input?
+            _check_versions(node)  # raises if backward reads a changed input (or output), naming it
         needs = node.needs
         if create_graph:
             if not node.op.twice_differentiable:
@@ -325,12 +339,11 @@ def _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNo
         for parent, edge, need, pg in zip(parents, node.edges, needs, grads):
             if pg is None or not need:
                 continue
-            shape = parent.array.shape
-            if pg.shape != shape:
-                pg = sum_to(pg, shape)
-            dtype = parent.array.dtype
-            if pg.dtype != dtype:
-                pg = pg.astype(dtype)
+            array = parent.array
+            if pg.shape != array.shape:
+                pg = sum_to(pg, array.shape)
+            if pg.dtype != array.dtype:
+                pg = pg.astype(array.dtype)
             if edge is None:
                 if capture is None and parent._hooks is None and not create_graph:  # the common case
                     if parent._requires_grad:
@@ -338,8 +351,12 @@ def _backward_nodes(order, pending, capture, retain_graph, create_graph, GraphNo
                 else:
                     _deliver(parent, pg, capture, create_graph)
             else:
-                prev = pending.get(edge)
-                pending[edge] = pg if prev is None else prev + pg
+                prev = get(edge)
+                if prev is None:
+                    pending[edge] = pg
+                    push(waiting, (-edge.seq, edge))
+                else:
+                    pending[edge] = prev + pg
         if not retain_graph:
             node.parents = None
             node.edges = ()
