@@ -99,7 +99,7 @@ class Optimizer:
         """Per-parameter state in parameter order, plus hyperparameters (arrays and numbers only)."""
         order = [id(p) for group in self.param_groups for p in group["params"]]
         return {
-            "state": {i: dict(self.state[pid]) for i, pid in enumerate(order) if pid in self.state},
+            "state": {i: _copied(self.state[pid]) for i, pid in enumerate(order) if pid in self.state},
             "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups],
         }
 
@@ -107,7 +107,13 @@ class Optimizer:
         params = [p for group in self.param_groups for p in group["params"]]
         for group, saved in zip(self.param_groups, state_dict["param_groups"]):
             group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {id(params[int(i)]): dict(s) for i, s in state_dict["state"].items()}
+        self.state = {id(params[int(i)]): _copied(s) for i, s in state_dict["state"].items()}
+
+
+def _copied(state: dict) -> dict:
+    """A parameter's state with its arrays copied: the optimizer updates its own arrays in place,
+    so a saved or loaded state dict must not share them."""
+    return {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in state.items()}
 
 
 class SGD(Optimizer):
@@ -129,8 +135,11 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
-            buf = g.copy() if buf is None else momentum * buf + (1 - group["dampening"]) * g
-            state["momentum_buffer"] = buf
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:  # buf ← momentum·buf + (1 − dampening)·g, in place (PyTorch's mul_().add_())
+                buf *= momentum
+                buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
             g = g + momentum * buf if group["nesterov"] else buf
         w -= group["lr"] * g  # in place: one pass over the weights, no copy back
         return w
@@ -162,23 +171,33 @@ class Adam(Optimizer):
     def _update(self, w, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if wd and self.decoupled:
-            w = w * (1 - lr * wd)
+            w *= 1 - lr * wd
         elif wd:
             g = g + wd * w
-        step = state.get("step", 0) + 1
+        step = state["step"] = state.get("step", 0) + 1
         m = state.get("exp_avg")
         v = state.get("exp_avg_sq")
-        m = (1 - b1) * g if m is None else b1 * m + (1 - b1) * g
-        v = (1 - b2) * g * g if v is None else b2 * v + (1 - b2) * g * g
-        state.update(step=step, exp_avg=m, exp_avg_sq=v)
+        if m is None:
+            m = state["exp_avg"] = np.zeros_like(w)
+            v = state["exp_avg_sq"] = np.zeros_like(w)
+        # The moments are updated in place: m ← b1·m + (1 − b1)·g, v ← b2·v + (1 − b2)·g²
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
         if group["amsgrad"]:
             vmax = np.maximum(state.get("max_exp_avg_sq", v), v)
             state["max_exp_avg_sq"] = vmax
             v = vmax
         bias1 = 1 - b1**step
         bias2 = 1 - b2**step
-        denom = np.sqrt(v) / math.sqrt(bias2) + eps
-        return w - (lr / bias1) * m / denom
+        denom = np.sqrt(v)
+        denom /= math.sqrt(bias2)
+        denom += eps
+        update = (lr / bias1) * m
+        update /= denom
+        w -= update
+        return w
 
 
 class AdamW(Adam):
