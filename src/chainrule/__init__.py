@@ -4,7 +4,7 @@ A NumPy autograd engine with a PyTorch-shaped API (``Tensor``, ``nn``, ``optim``
 that write out, export, check and draw what it computes.
 """
 
-from . import autograd, data, io, nn, ops, optim
+from . import autograd, data, nn, ops, optim
 from .anomaly import detect_anomaly
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .check import gradcheck
@@ -20,7 +20,6 @@ from .errors import (
     ShapeError,
     SpecError,
 )
-from .explain import derive
 from .functional import (
     abs,
     cat,
@@ -85,11 +84,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # ``cr.viz`` is imported on first use, so ``import chainrule`` does not import matplotlib.
-    if name == "viz":
-        import importlib
+    # Loaded on first use, so ``import chainrule`` stays fast: ``cr.viz`` (matplotlib), ``cr.io``
+    # (zip, JSON, TOML), ``cr.explain`` and ``cr.derive`` (the derivation builder).
+    import importlib
 
-        return importlib.import_module(".viz", __name__)
+    if name in ("viz", "io", "explain"):
+        return importlib.import_module(f".{name}", __name__)
+    if name == "derive":
+        return importlib.import_module(".explain", __name__).derive
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [

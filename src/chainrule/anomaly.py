@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import traceback
 
 import numpy as np
 
@@ -42,6 +41,8 @@ class detect_anomaly:
 
 def user_frame() -> str:
     """'file:line in function' of the innermost frame that is not chainrule's own code."""
+    import traceback  # only anomaly mode reads the stack
+
     for frame in reversed(traceback.extract_stack()[:-1]):
         if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep):
             return f"{frame.filename}:{frame.lineno} in {frame.name}"

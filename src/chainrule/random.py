@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-_generator = np.random.default_rng()
+_generator = None  # made on first use: numpy.random costs ~10 ms to import
+
+
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -15,4 +17,7 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 
 def generator() -> np.random.Generator:
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator

@@ -53,16 +53,19 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    t = LABELS[args.lang]
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{t['title']}[/bold]\n")  # at once: the rest below takes a few seconds
+
+    # Imported after the first line is on the screen; PyTorch only for the side-by-side part at the end.
     from .. import notation, torch_reference
     from ..explain import derive
     from ..network import run as run_spec
     from ..numbers import fmt
     from ..spec import load_spec
 
-    if args.epochs < 1:
-        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
-    t = LABELS[args.lang]
-    console = Console(highlight=False, soft_wrap=True)
     spec = load_spec("seed")
     result = run_spec(spec, steps=args.epochs, keep_graph=1)
     first = result.steps[0]
@@ -76,7 +79,6 @@ def run(args) -> int:
             console.print("  " + lines[key], markup=False)
         console.print()
 
-    console.print(f"[bold]{t['title']}[/bold]\n")
     show(t["forward"], [k for k in lines if k.startswith("forward[") and ".z[" in k])
     show(t["loss"], ["loss"])
     show(t["backward"], ["dL_doutput[0]"] + [k for k in lines if k.startswith("grad.")])

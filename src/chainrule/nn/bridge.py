@@ -10,8 +10,6 @@ wrote) cannot be translated: its code calls chainrule, not torch.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from .containers import ModuleDict, ModuleList
@@ -29,6 +27,8 @@ def _torch():
 
 def _arguments(target_cls, source, source_is_ours: bool) -> dict:
     """Constructor arguments of ``target_cls`` read from ``source``'s attributes of the same names."""
+    import inspect  # only the bridge needs it; imported here to keep `import chainrule` fast
+
     args = {}
     params = {}
     for cls in target_cls.__mro__:  # torch.nn.LSTM(*args, **kwargs) names its arguments in RNNBase
@@ -120,6 +120,8 @@ def _build_ours(module, torch):
         raise TypeError(f"from_torch(): chainrule has no layer {name}")
     args = _arguments(cls, module, source_is_ours=False)
     params = list(module.parameters(recurse=False))
+    import inspect
+
     if params and "dtype" in inspect.signature(cls.__init__).parameters:
         args["dtype"] = {torch.float32: np.float32, torch.float64: np.float64}[params[0].dtype]
     return cls(**args)
