@@ -1,14 +1,21 @@
-"""Side-by-side timing of one MLP training step: hand-written NumPy, chainrule and PyTorch CPU.
+"""Side-by-side timing of the engine: hand-written NumPy, chainrule and PyTorch CPU, in one run.
 
 Run:  python benchmarks/bench_engine.py [--quick] [--threads N] [--cpu-time]
 
 On a shared, busy machine pass ``--cpu-time``: every library then runs single-threaded (BLAS and
-torch) and steps are timed in process CPU time, which other processes do not inflate.
+torch) and work is timed in process CPU time, which other processes do not inflate.
 
-Each step is forward + loss + backward + SGD update (cross-entropy for the classifiers, MSE for the
-tiny 2-3-1 net), float32, the same shapes in every library. Times are the best of several
-``timeit`` repeats, in microseconds per step. A second table measures per-op overhead: a chain of
-1000 scalar ops (500 multiply + 500 add) run forward and backward.
+Rows, each timed in interleaved rounds (numpy, chainrule, torch, numpy, ...; best round kept):
+
+* training steps: forward + loss + backward + SGD update (cross-entropy for the classifiers, MSE
+  for the seed's 2-3-1 net), float32, the same shapes and weights in every library; the digits-sized
+  64-128-128-10 net uses SGD with momentum 0.9 and is also given per epoch of 1797 samples;
+* per-op overhead: a chain of scalar ops (multiply, add) run forward and backward, and chainrule's
+  forward and backward time per op at 10, 1,000 and 100,000 ops (the curve should be flat);
+* peak memory of one step of the large MLP (tracemalloc, which sees NumPy's buffers);
+* start-up: ``import numpy`` / ``import chainrule`` / ``import torch`` and ``chainrule --version``
+  in fresh interpreters (CPU time of the child process), and ``derive("seed")`` in process;
+* agreement: max |w − w_numpy| after 5 steps, so the three really compute the same step.
 
 This is a script, not a test: nothing here asserts on time.
 """
@@ -16,12 +23,17 @@ This is a script, not a test: nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
+import math
 import os
 import platform
+import resource
+import subprocess
 import sys
 import time
 import timeit
+import tracemalloc
 
 if "--cpu-time" in sys.argv:  # thread counts must be fixed before NumPy and torch load their BLAS
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -58,8 +70,12 @@ def make_problem(sizes, batch, seed=0):
 
 
 # ----------------------------------------------------------------------------- hand-written NumPy
-def numpy_step(weights, x, y):
-    """One step of a ReLU MLP with hand-derived backprop (the floor any engine pays)."""
+def numpy_step(weights, x, y, bufs=None, momentum=0.0):
+    """One step of a ReLU MLP with hand-derived backprop (the floor any engine pays).
+
+    With ``momentum``, ``bufs`` (a list, filled on the first step) holds the velocity of each weight,
+    updated in place as PyTorch's SGD does: v ← momentum·v + g, w ← w − lr·v.
+    """
     acts, pre = [x], []
     h = x
     n_layers = len(weights) // 2
@@ -83,19 +99,27 @@ def numpy_step(weights, x, y):
         g = e / s
         g[np.arange(n), y] -= 1
         g /= n
+    grads = [None] * len(weights)
     for i in reversed(range(n_layers)):
         w = weights[2 * i]
-        gw = g.T @ acts[i]
-        gb = g.sum(axis=0)
+        grads[2 * i] = g.T @ acts[i]
+        grads[2 * i + 1] = g.sum(axis=0)
         if i:
             g = (g @ w) * (pre[i - 1] > 0)
-        weights[2 * i] -= LR * gw
-        weights[2 * i + 1] -= LR * gb
+    for k, (w, gw) in enumerate(zip(weights, grads)):
+        if momentum:
+            if len(bufs) <= k:
+                bufs.append(gw.copy())
+            else:
+                bufs[k] *= momentum
+                bufs[k] += gw
+            gw = bufs[k]
+        w -= LR * gw
     return loss
 
 
 # ----------------------------------------------------------------------------- chainrule
-def chainrule_setup(weights, sizes):
+def chainrule_setup(weights, sizes, momentum=0.0):
     layers = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         lin = cr.nn.Linear(fan_in, fan_out)
@@ -104,7 +128,7 @@ def chainrule_setup(weights, sizes):
         if i < len(sizes) - 2:
             layers.append(cr.nn.ReLU())
     model = cr.nn.Sequential(*layers)
-    return model, cr.optim.SGD(model.parameters(), lr=LR)
+    return model, cr.optim.SGD(model.parameters(), lr=LR, momentum=momentum)
 
 
 def chainrule_step(model, opt, x, y):
@@ -117,7 +141,7 @@ def chainrule_step(model, opt, x, y):
 
 
 # ----------------------------------------------------------------------------- PyTorch
-def torch_setup(weights, sizes):
+def torch_setup(weights, sizes, momentum=0.0):
     layers = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         lin = torch.nn.Linear(fan_in, fan_out)
@@ -128,7 +152,7 @@ def torch_setup(weights, sizes):
         if i < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
-    return model, torch.optim.SGD(model.parameters(), lr=LR)
+    return model, torch.optim.SGD(model.parameters(), lr=LR, momentum=momentum)
 
 
 def torch_step(model, opt, x, y):
@@ -153,30 +177,48 @@ def interleaved_us(fns, number, repeat):
     return best
 
 
-def bench_mlp(sizes, batch, number, repeat):
+def mlp_fns(sizes, batch, momentum=0.0):
+    """One training step of each library, as argument-less functions over the same weights and data."""
     weights, x, y = make_problem(sizes, batch)
-    w_np = [w.copy() for w in weights]
-    model, opt = chainrule_setup(weights, sizes)
+    w_np, bufs = [w.copy() for w in weights], []
+    model, opt = chainrule_setup(weights, sizes, momentum)
     xc = cr.tensor(x)
-    fns = {"numpy": lambda: numpy_step(w_np, x, y), "chainrule": lambda: chainrule_step(model, opt, xc, y)}
+    fns = {"numpy": lambda: numpy_step(w_np, x, y, bufs, momentum), "chainrule": lambda: chainrule_step(model, opt, xc, y)}
     if torch is not None:
-        tmodel, topt = torch_setup(weights, sizes)
+        tmodel, topt = torch_setup(weights, sizes, momentum)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         fns["torch"] = lambda: torch_step(tmodel, topt, xt, yt)
-    return interleaved_us(fns, number, repeat)
+    return fns
 
 
-def check_agreement(sizes, batch, steps=5):
+def bench_mlp(sizes, batch, number, repeat, momentum=0.0):
+    return interleaved_us(mlp_fns(sizes, batch, momentum), number, repeat)
+
+
+def peak_memory_mib(sizes, batch):
+    """Peak traced memory of one step (after a warm-up step), NumPy by hand and chainrule."""
+    fns = mlp_fns(sizes, batch)
+    peaks = {}
+    for name in ("numpy", "chainrule"):
+        fns[name]()
+        tracemalloc.start()
+        fns[name]()
+        peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return peaks
+
+
+def check_agreement(sizes, batch, steps=5, momentum=0.0):
     """The three implementations really compute the same step (max |Δw| after a few steps)."""
     weights, x, y = make_problem(sizes, batch)
-    w_np = [w.copy() for w in weights]
-    model, opt = chainrule_setup(weights, sizes)
+    w_np, bufs = [w.copy() for w in weights], []
+    model, opt = chainrule_setup(weights, sizes, momentum)
     for _ in range(steps):
-        numpy_step(w_np, x, y)
+        numpy_step(w_np, x, y, bufs, momentum)
         chainrule_step(model, opt, cr.tensor(x), y)
-    diffs = {"chainrule": max(float(np.abs(p.data - w).max()) for p, w in zip(model.parameters(), w_np))}
+    diffs = {"chainrule": max(float(np.abs(p.detach().numpy() - w).max()) for p, w in zip(model.parameters(), w_np))}
     if torch is not None:
-        tmodel, topt = torch_setup(weights, sizes)
+        tmodel, topt = torch_setup(weights, sizes, momentum)
         for _ in range(steps):
             torch_step(tmodel, topt, torch.from_numpy(x), torch.from_numpy(y))
         diffs["torch"] = max(float(np.abs(p.detach().numpy() - w).max()) for p, w in zip(tmodel.parameters(), w_np))
@@ -215,9 +257,51 @@ def scalar_chain_numpy(n_pairs):
     return g
 
 
+def chain_curve(n_ops, repeat):
+    """chainrule's forward and backward µs per op for chains of ``n_ops`` scalar ops (best round).
+
+    A round runs enough chains for about 20,000 ops, so short chains are not timed one by one.
+    """
+    chains = max(1, 20_000 // n_ops)
+    fwd = bwd = float("inf")
+    for _ in range(repeat):
+        t_fwd = t_bwd = 0.0
+        for _ in range(chains):
+            x = cr.tensor(np.float32(0.5), requires_grad=True)
+            a, b = cr.tensor(np.float32(0.999)), cr.tensor(np.float32(0.001))
+            t0 = TIMER()
+            y = x
+            for _ in range(n_ops // 2):
+                y = y * a + b
+            t1 = TIMER()
+            y.backward()
+            t2 = TIMER()
+            t_fwd, t_bwd = t_fwd + t1 - t0, t_bwd + t2 - t1
+        fwd, bwd = min(fwd, t_fwd / (chains * n_ops) * 1e6), min(bwd, t_bwd / (chains * n_ops) * 1e6)
+        del x, y
+        gc.collect()  # each round starts from the same heap, whatever the previous one left
+    return fwd, bwd
+
+
+def child_cpu_ms(argv, repeat):
+    """Best CPU time (user + system) of a fresh interpreter running ``argv``, in ms."""
+    best = float("inf")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return best * 1e3
+
+
+def _ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and no large MLP (a smoke run)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="single-threaded everywhere, timed in process CPU time (for busy machines)")
@@ -238,40 +322,80 @@ def main(argv=None):
     print("one training step = forward + loss + backward + SGD update; best of "
           f"{repeat} interleaved timeit rounds ({clock})\n")
 
+    digits = (64, 128, 128, 10)
+    # (label, sizes, batch, steps per timing, SGD momentum)
     cases = [
-        ("MLP 784-128-10, batch 32", (784, 128, 10), 32, 200),
-        ("MLP 784-128-10, batch 256", (784, 128, 10), 256, 50),
-        ("MLP 2-3-1, batch 1", (2, 3, 1), 1, 2000),
-        ("MLP 2-3-1, batch 32", (2, 3, 1), 32, 2000),
+        ("MLP 2-3-1 (seed), batch 1", (2, 3, 1), 1, 2000, 0.0),
+        ("MLP 2-3-1, batch 32", (2, 3, 1), 32, 2000, 0.0),
+        ("MLP 784-128-10, batch 32", (784, 128, 10), 32, 200, 0.0),
+        ("MLP 784-128-10, batch 256", (784, 128, 10), 256, 50, 0.0),
+        ("digits 64-128-128-10 mom, b16", digits, 16, 500, 0.9),
+        ("digits 64-128-128-10 mom, b64", digits, 64, 200, 0.9),
+        ("digits 64-128-128-10 mom, b1797", digits, 1797, 10, 0.9),
+        ("MLP 784-1024-1024-10, batch 512", (784, 1024, 1024, 10), 512, 1, 0.0),
     ]
     if args.quick:
-        cases = [(n, s, b, max(1, k // 5)) for n, s, b, k in cases]
-    header = f"{'case':<28}{'numpy µs':>11}{'chainrule µs':>14}{'torch µs':>11}{'chainrule/numpy':>17}{'torch/numpy':>13}"
+        cases = [(n, s, b, max(1, k // 5), m) for n, s, b, k, m in cases if b != 512]
+    header = (f"{'case':<34}{'numpy µs':>11}{'chainrule µs':>14}{'torch µs':>11}{'chainrule/numpy':>17}"
+              f"{'chainrule/torch':>17}")
     print(header)
     print("-" * len(header))
-    for name, sizes, batch, number in cases:
-        row = bench_mlp(sizes, batch, number, repeat)
+    for name, sizes, batch, number, momentum in cases:
+        row = bench_mlp(sizes, batch, number, repeat if batch < 512 else max(3, repeat // 3), momentum)
         base, ours, t = row["numpy"], row["chainrule"], row.get("torch")
         t_us = f"{t:.1f}" if t else "-"
-        t_ratio = f"{t / base:.2f}x" if t else "-"
-        print(f"{name:<28}{base:>11.1f}{ours:>14.1f}{t_us:>11}{ours / base:>16.2f}x{t_ratio:>13}")
+        print(f"{name:<34}{base:>11.1f}{ours:>14.1f}{t_us:>11}{_ratio(ours, base):>17}{_ratio(ours, t):>17}")
+        if sizes == digits:
+            epoch = math.ceil(1797 / batch) / 1e3
+            t_ms = f"{t * epoch:.2f}" if t else "-"
+            print(f"{'  per epoch of 1797 samples (ms)':<34}{base * epoch:>11.2f}{ours * epoch:>14.2f}{t_ms:>11}")
         sys.stdout.flush()
 
     n_pairs = 500
     number = 2 if args.quick else 5
-    print(f"\nper-op overhead: chain of {2 * n_pairs} scalar ops (mul + add), forward + backward")
     ops = 2 * n_pairs
+    print(f"\nper-op overhead: chain of {ops} scalar ops (mul + add), forward + backward")
     fns = {"numpy (hand)": lambda: scalar_chain_numpy(n_pairs), "chainrule": lambda: scalar_chain_cr(n_pairs)}
     if torch is not None:
         fns["torch"] = lambda: scalar_chain_torch(n_pairs)
-    rows = interleaved_us(fns, number, repeat).items()
-    for name, us in rows:
-        print(f"  {name:<14}{us:>10.0f} µs total  {us / ops:>7.2f} µs/op")
+    rows = interleaved_us(fns, number, repeat)
+    for name, us in rows.items():
+        print(f"  {name:<14}{us:>10.0f} µs total  {us / ops:>7.2f} µs/op  {_ratio(us, rows['numpy (hand)']):>8} numpy")
+    print("chainrule per op as the chain grows (forward / backward µs per op):")
+    for n_ops in (10, 1000, 100_000) if not args.quick else (10, 1000, 10_000):
+        fwd, bwd = chain_curve(n_ops, max(3, repeat // 2))
+        print(f"  {n_ops:>7} ops  {fwd:6.2f} / {bwd:6.2f}")
+
+    if not args.quick:
+        peaks = peak_memory_mib((784, 1024, 1024, 10), 512)
+        print("\npeak memory of one step, MLP 784-1024-1024-10 batch 512 (tracemalloc): "
+              + ", ".join(f"{k} {v:.1f} MiB" for k, v in peaks.items())
+              + f"  (chainrule/numpy {_ratio(peaks['chainrule'], peaks['numpy'])})")
+
+    print("\nstart-up, fresh interpreter (CPU ms of the child process, best of rounds):")
+    starts = {"python -c pass": ["-c", "pass"], "import numpy": ["-c", "import numpy"],
+              "import chainrule": ["-c", "import chainrule"], "chainrule --version": ["-m", "chainrule", "--version"],
+              "chainrule derive seed": ["-m", "chainrule", "derive", "seed"]}
+    if torch is not None:
+        starts["import torch"] = ["-c", "import torch"]
+    rounds = 3 if args.quick else 7
+    for label, argv_ in starts.items():
+        print(f"  {label:<22}{child_cpu_ms(argv_, rounds):8.0f} ms", flush=True)
+    from chainrule.spec import load_spec
+
+    spec = load_spec("seed")
+    cr.derive(spec)  # first call imports the derivation machinery; time the ones after it
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        cr.derive(spec)
+        best = min(best, time.perf_counter() - t0)
+    print(f"  derive('seed') in process: {best * 1e3:.0f} ms wall")
 
     print("\nagreement after 5 steps, max |w - w_numpy|:")
-    for name, sizes, batch, _ in cases[:1] + cases[2:3]:
-        diffs = check_agreement(sizes, batch)
-        print(f"  {name:<28}" + "  ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    for name, sizes, batch, _, momentum in (cases[0], cases[2], cases[4]):
+        diffs = check_agreement(sizes, batch, momentum=momentum)
+        print(f"  {name:<34}" + "  ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
 
 
 if __name__ == "__main__":
