@@ -12,11 +12,21 @@ def log_softmax(a, axis=-1):
     log1p: the top class keeps its digits (log softmax = −e^(−gap), not 0, when the gap is 40 in
     float64), and the result is a sum of two non-positive terms, so nothing cancels."""
     top = a.max(axis=axis, keepdims=True)
+    if np.isfinite(top).all():
+        return _log_softmax(a, top, axis)
     with np.errstate(invalid="ignore"):  # an inf or nan along the axis gives nan there, as in PyTorch
-        shifted = a - top
-        rest = np.exp(shifted)
-        np.put_along_axis(rest, np.expand_dims(np.argmax(a, axis=axis), axis), 0, axis=axis)
-        return shifted - np.where(np.isfinite(top), np.log1p(rest.sum(axis=axis, keepdims=True)), np.nan)
+        return np.where(np.isfinite(top), _log_softmax(a, top, axis), np.nan)
+
+
+def _log_softmax(a, top, axis):
+    shifted = a - top
+    rest = np.exp(shifted)
+    top_index = np.argmax(a, axis=axis)
+    if a.ndim == 2 and axis in (1, -1):  # rows of logits: plain indexing, 5x cheaper than put_along_axis
+        rest[np.arange(len(a)), top_index] = 0
+    else:
+        np.put_along_axis(rest, np.expand_dims(top_index, axis), 0, axis=axis)
+    return shifted - np.log1p(rest.sum(axis=axis, keepdims=True))
 
 
 @register
