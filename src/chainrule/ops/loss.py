@@ -5,6 +5,8 @@ Each takes (prediction, target) and a ``reduction`` of 'mean', 'sum' or 'none'.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -28,7 +30,7 @@ def _scale(g, values_size, reduction):
 
 def _size(x) -> int:
     """Element count of an array or a tensor (whose ``size`` is a method, as in PyTorch)."""
-    return int(np.prod(x.shape, dtype=np.int64))
+    return math.prod(x.shape)  # np.prod costs ~3 µs of Python-level dispatch per call
 
 
 def _same_shape(op, pred, target):

@@ -80,12 +80,13 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p._grad
+                if grad is None:
                     continue
                 state = self.state.get(id(p))
                 if state is None:
                     state = self.state[id(p)] = {}
-                new = self._update(p.array, p.grad.array, state, group)
+                new = self._update(p.array, grad.array, state, group)
                 if new is not p.array:
                     np.copyto(p.array, new)
                 p._bump()
