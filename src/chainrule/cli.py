@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:
+        # Answered before the subcommands' modules load, as argparse's version action does (exit 0).
+        print(f"chainrule {__version__}")
+        raise SystemExit(0)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the subcommand's parser, so the message starts "chainrule CMD: error:"
