@@ -442,8 +442,11 @@ def _second_order(lib, program, upstream, grad):
     rng = np.random.default_rng(7)
     z = 0
     for g, leaf in zip(firsts, leaves):
+        # One draw per leaf whatever the gradient is, so both libraries weight the same gradients with
+        # the same vectors even where they disagree on whether a first gradient requires grad (PyTorch
+        # marks relu's backward as depending on its output; chainrule's mask is a constant).
+        v = rng.standard_normal(tuple(leaf.shape))
         if g is not None and g.requires_grad:
-            v = rng.standard_normal(tuple(leaf.shape))
             z = z + (g * (torch.from_numpy(v) if lib is TORCH else cr.tensor(v))).sum()
     if not getattr(z, "requires_grad", False):
         return [np.zeros(tuple(leaf.shape)) for leaf in leaves], values
