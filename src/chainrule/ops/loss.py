@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from .base import Op, register
 from .elementwise import sigmoid
-from .softmax import log_softmax
+from .softmax import log_softmax, log_softmax_and_softmax
 
 
 def _reduce(values, reduction):
@@ -171,10 +171,9 @@ class CrossEntropyLoss(Op):
         logits2 = logits[None, :] if logits.ndim == 1 else logits
         labels2 = np.atleast_1d(labels)
         rows = np.arange(len(labels2))
-        e = np.exp(logits2 - logits2.max(axis=1, keepdims=True))
-        grad = e / e.sum(axis=1, keepdims=True)
+        log_p, grad = log_softmax_and_softmax(logits2, axis=1)
         # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
-        grad[rows, labels2] = np.expm1(log_softmax(logits2, axis=1)[rows, labels2])
+        grad[rows, labels2] = np.expm1(log_p[rows, labels2])
         g = _scale(g, len(labels2), reduction)
         g = g.reshape(-1, 1) if g.ndim else g
         return ((grad * g).reshape(logits.shape),)

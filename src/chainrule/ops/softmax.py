@@ -11,22 +11,42 @@ def log_softmax(a, axis=-1):
     """z − max − log Σ e^(z − max), with the sum's largest term (exactly 1) taken out and added back by
     log1p: the top class keeps its digits (log softmax = −e^(−gap), not 0, when the gap is 40 in
     float64), and the result is a sum of two non-positive terms, so nothing cancels."""
+    return _finite_rows(a, axis, softmax=False)[0]
+
+
+def log_softmax_and_softmax(a, axis=-1):
+    """(log softmax(a), softmax(a)) from one pass of exponentials (cross-entropy's backward needs both);
+    softmax is e^(z − max) / Σ e^(z − max), every entry to full relative precision."""
+    return _finite_rows(a, axis, softmax=True)
+
+
+def _finite_rows(a, axis, softmax):
     top = a.max(axis=axis, keepdims=True)
     if np.isfinite(top).all():
-        return _log_softmax(a, top, axis)
+        return _log_softmax(a, top, axis, softmax)
     with np.errstate(invalid="ignore"):  # an inf or nan along the axis gives nan there, as in PyTorch
-        return np.where(np.isfinite(top), _log_softmax(a, top, axis), np.nan)
+        finite = np.isfinite(top)
+        return [np.where(finite, x, np.nan) for x in _log_softmax(a, top, axis, softmax)]
 
 
-def _log_softmax(a, top, axis):
+def _log_softmax(a, top, axis, softmax):
     shifted = a - top
-    rest = np.exp(shifted)
-    top_index = np.argmax(a, axis=axis)
+    e = np.exp(shifted)
+    # The top term e^0 = 1 is set aside for the sum (log1p adds it back exactly).
     if a.ndim == 2 and axis in (1, -1):  # rows of logits: plain indexing, 5x cheaper than put_along_axis
-        rest[np.arange(len(a)), top_index] = 0
+        at_top = (np.arange(len(a)), np.argmax(a, axis=1))
+        e[at_top] = 0
+        rest = e.sum(axis=1, keepdims=True)
+        if softmax:
+            e[at_top] = 1
     else:
-        np.put_along_axis(rest, np.expand_dims(top_index, axis), 0, axis=axis)
-    return shifted - np.log1p(rest.sum(axis=axis, keepdims=True))
+        at_top = np.expand_dims(np.argmax(a, axis=axis), axis)
+        np.put_along_axis(e, at_top, 0, axis=axis)
+        rest = e.sum(axis=axis, keepdims=True)
+        if softmax:
+            np.put_along_axis(e, at_top, 1, axis=axis)
+    log_p = shifted - np.log1p(rest)
+    return [log_p, e / (1 + rest)] if softmax else [log_p]
 
 
 @register
