@@ -17,10 +17,18 @@ from .softmax import log_softmax, log_softmax_and_softmax
 
 def _reduce(values, reduction):
     if reduction == "mean":
-        return values.mean()
+        return _mean(values)
     if reduction == "sum":
         return values.sum()
     return values
+
+
+def _mean(values):
+    """``values.mean()`` to the same bits without its ~4 µs of Python-level bookkeeping: for float32
+    and float64 NumPy sums in the values' dtype, divides by the count in float64 and rounds back."""
+    if values.dtype.kind != "f" or values.dtype.itemsize < 4 or values.size == 0:
+        return values.mean()  # integers, float16 (summed in float32) and empty input: NumPy's own rules
+    return values.dtype.type(np.add.reduce(values, axis=None) / np.float64(values.size))
 
 
 def _scale(g, values_size, reduction):
