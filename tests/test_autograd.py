@@ -525,3 +525,27 @@ def test_backward_leaves_the_collector_as_it_found_it():
         assert gc.isenabled()
     finally:
         gc.enable() if was_enabled else gc.disable()
+
+
+def test_topological_order_puts_every_node_before_its_inputs():
+    """A diamond (a feeds b and c, both feed d) plus an in-place op that gives b a new history:
+    every node comes before the nodes of its inputs, each once; a freed graph is refused."""
+    from chainrule.autograd import topological_order
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    b = a.sin()
+    c = a * 3
+    b.mul_(2)  # b's history is now mul(sin(a), 2); c still reads the same a
+    d = (b + c).sum()
+    order = topological_order([d.grad_fn])
+    assert len(order) == len(set(order)) == 6  # sum, add, mul_, sin, mul(3), mul(2)
+    position = {node: i for i, node in enumerate(order)}
+    for node in order:
+        for edge in node.edges:
+            if edge is not None:
+                assert position[node] < position[edge]
+    assert order[0] is d.grad_fn and order[-1] is a.grad_fn
+    d.backward()
+    with pytest.raises(GraphError, match="backward through the graph a second time"):
+        topological_order([d.grad_fn])
