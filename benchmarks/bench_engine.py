@@ -13,8 +13,9 @@ Rows, each timed in interleaved rounds (numpy, chainrule, torch, numpy, ...; bes
 * per-op overhead: a chain of scalar ops (multiply, add) run forward and backward, and chainrule's
   forward and backward time per op at 10, 1,000 and 100,000 ops (the curve should be flat);
 * peak memory of one step of the large MLP (tracemalloc, which sees NumPy's buffers);
-* start-up: ``import numpy`` / ``import chainrule`` / ``import torch`` and ``chainrule --version``
-  in fresh interpreters (CPU time of the child process), and ``derive("seed")`` in process;
+* start-up: ``import numpy`` / ``import chainrule`` / ``import torch``, ``chainrule --version`` and
+  ``chainrule derive seed`` in fresh interpreters (CPU time of the child process, bytecode compiled
+  once beforehand, as for an installed package), and ``derive("seed")`` in process;
 * agreement: max |w − w_numpy| after 5 steps, so the three really compute the same step.
 
 This is a script, not a test: nothing here asserts on time.
@@ -31,6 +32,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 import tracemalloc
@@ -283,10 +285,16 @@ def chain_curve(n_ops, repeat):
     return fwd, bwd
 
 
-def child_cpu_ms(argv, repeat):
-    """Best CPU time (user + system) of a fresh interpreter running ``argv``, in ms."""
+def child_cpu_ms(argv, repeat, pycache):
+    """Best CPU time (user + system) of a fresh interpreter running ``argv``, in ms.
+
+    Compiled bytecode is kept in ``pycache`` (and the first run, which writes it, is not timed), so
+    chainrule loads as an installed package does, even where PYTHONDONTWRITEBYTECODE is set.
+    """
     best = float("inf")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PYTHONPYCACHEPREFIX": pycache}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
@@ -379,8 +387,9 @@ def main(argv=None):
     if torch is not None:
         starts["import torch"] = ["-c", "import torch"]
     rounds = 3 if args.quick else 7
-    for label, argv_ in starts.items():
-        print(f"  {label:<22}{child_cpu_ms(argv_, rounds):8.0f} ms", flush=True)
+    with tempfile.TemporaryDirectory() as pycache:
+        for label, argv_ in starts.items():
+            print(f"  {label:<22}{child_cpu_ms(argv_, rounds, pycache):8.0f} ms", flush=True)
     from chainrule.spec import load_spec
 
     spec = load_spec("seed")
