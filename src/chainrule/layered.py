@@ -16,6 +16,10 @@ describe. ``chainrule train`` accepts them; derive, draw, check and export do no
     padding = 1
     activation = "relu"          # optional after any block: relu, tanh, sigmoid, leaky_relu, gelu, none
 
+A spec that ``chainrule derive`` writes out by hand also fixes its numbers: ``weight`` in a conv2d block
+(nested lists of PyTorch's layout (out, in, kh, kw)), and top-level ``x`` (one sample, shaped as
+``input``) and ``y`` (its target, shaped as the output); ``loss = "half_sse"`` is ½Σ(y − y')².
+
 A sample arrives as a flat row (a CSV row, or a bundled data set's features) and is reshaped to
 ``input``. Every problem is a ``SpecError`` naming the file, the block and the key.
 """
@@ -41,7 +45,7 @@ ACTIVATIONS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sig
                "gelu": nn.GELU}
 KINDS = {
     "conv2d": {"out_channels": True, "kernel_size": True, "stride": False, "padding": False, "dilation": False,
-               "groups": False, "bias": False},
+               "groups": False, "bias": False, "weight": False},
     "maxpool2d": {"kernel_size": True, "stride": False, "padding": False},
     "avgpool2d": {"kernel_size": True, "stride": False, "padding": False},
     "batchnorm": {"momentum": False, "eps": False},
@@ -50,8 +54,8 @@ KINDS = {
     "linear": {"out": True, "bias": False},
 }
 TOP_KEYS = {"name", "description", "input", "layers", "loss", "optimizer", "lr", "momentum", "beta1", "beta2", "eps",
-            "seed"}
-LOSSES = ("cross_entropy", "mse")
+            "seed", "x", "y"}
+LOSSES = ("cross_entropy", "mse", "half_sse")
 
 
 @dataclass
@@ -72,6 +76,8 @@ class LayeredSpec:
     seed: int | None = None
     description: str = ""
     source: str = "<spec>"
+    x: object = None  # one sample (an array shaped as input_shape) and its target, when the spec fixes them
+    y: object = None
 
 
 def shipped_layered_specs() -> list[str]:
@@ -158,8 +164,30 @@ def parse_layered(raw: dict, where: str) -> LayeredSpec:
         eps=float(_number(where, "eps", raw.get("eps", 1e-8))),
         seed=None if raw.get("seed") is None else int(_number(where, "seed", raw["seed"], integer=True)),
         description=str(raw.get("description", "")), source=where)
-    LayeredNetwork(spec)  # builds and runs a zero batch once: sizes are checked here, naming the block
+    for key in ("x", "y"):
+        if key in raw:
+            setattr(spec, key, _values(where, key, raw[key]))
+    if spec.x is not None and spec.x.shape != spec.input_shape:
+        raise SpecError(f"{where}: key 'x': expected one sample of shape {spec.input_shape}, got shape {spec.x.shape}")
+    net = LayeredNetwork(spec)  # builds and runs a zero batch once: sizes are checked here, naming the block
+    if spec.y is not None:
+        with no_grad():
+            net.eval()
+            shape = tuple(net(_zeros((1, *spec.input_shape))).shape[1:])
+        if spec.y.shape != shape:
+            raise SpecError(f"{where}: key 'y': expected a target of the output's shape {shape}, got shape {spec.y.shape}")
     return spec
+
+
+def _values(where, key, value):
+    """Nested lists of numbers as a float64 array (a spec's fixed input, target or weights)."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecError(f"{where}: key '{key}': expected nested lists of numbers of one shape, got {value!r}") from None
+    if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
+        raise SpecError(f"{where}: key '{key}': expected finite numbers, got {value!r}")
+    return arr
 
 
 def _block(spec, k, b, shape):
@@ -178,6 +206,12 @@ def _block(spec, k, b, shape):
                       _size(at, "kernel_size", b["kernel_size"]), _size(at, "stride", b.get("stride", 1)),
                       _size(at, "padding", b.get("padding", 0)), _size(at, "dilation", b.get("dilation", 1)),
                       _number(at, "groups", b.get("groups", 1), integer=True, low=1), bool(b.get("bias", True)))
+        if "weight" in b:
+            w = _values(at, "weight", b["weight"])
+            if w.shape != tuple(m.weight.shape):
+                raise SpecError(f"{at}: key 'weight': expected shape {tuple(m.weight.shape)} (out, in, kh, kw), got {w.shape}")
+            with no_grad():
+                m.weight.copy_(w)
     elif kind == "maxpool2d":
         m = nn.MaxPool2d(_size(at, "kernel_size", b["kernel_size"]), b.get("stride"), b.get("padding", 0))
     elif kind == "avgpool2d":
@@ -231,6 +265,8 @@ class LayeredNetwork(nn.Module):
     def loss_from_output(self, out, y):
         if self.spec.loss == "cross_entropy":
             return F.cross_entropy(out, y)
+        if self.spec.loss == "half_sse":
+            return 0.5 * ((out - y) ** 2).sum()
         return F.mse_loss(out, y)
 
 

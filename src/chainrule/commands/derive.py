@@ -6,6 +6,7 @@ Examples:
   chainrule derive mazur --format html --out mazur.html
   chainrule derive my_net.toml --steps 2 --notation indexed --format json
   chainrule derive mazur --format slides --out mazur-slides.html
+  chainrule derive conv              (a 4×4 input, a 2×2 kernel: every pixel, md/text/json)
 """
 
 from __future__ import annotations
@@ -70,10 +71,38 @@ def write_atomic(path: str, text: str) -> None:
 
 def run(args) -> int:
     from ..explain import derive
+    from ..layered import load_layered_spec
 
+    layered = load_layered_spec(args.spec)  # a convolution described block by block (the shipped conv), or None
+    if layered is not None:
+        return run_layered(args, layered)
     derivation = derive(args.spec, steps=args.steps, lang=args.lang, notation=args.notation, precision=args.precision)
     fmt = args.format or default_format(args.out)
     text = render(derivation, fmt)
+    if args.out:
+        write_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+CONV_FORMATS = ("md", "text", "json")
+
+
+def run_layered(args, spec) -> int:
+    """A layered spec: the tiny convolution's derivation (chainrule.explain.conv), in md, text or json."""
+    from ..errors import SpecError
+    from ..explain.conv import derive_conv
+
+    fmt = args.format or default_format(args.out)
+    if fmt not in CONV_FORMATS:
+        raise SpecError(f"derive: a layered spec ({spec.source}) is written in {', '.join(CONV_FORMATS)} only, "
+                        f"got --format {fmt}")
+    if args.steps != 1 or args.notation is not None:
+        raise SpecError(f"derive: a layered spec ({spec.source}) is derived for one step in its own notation "
+                        f"(drop --steps/--notation)")
+    derivation = derive_conv(spec, lang=args.lang, precision=args.precision)
+    text = {"md": derivation.markdown, "text": derivation.text, "json": lambda: derivation.to_json() + "\n"}[fmt]()
     if args.out:
         write_atomic(args.out, text)
     else:

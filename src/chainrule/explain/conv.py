@@ -1,0 +1,408 @@
+"""The seed-style derivation of a tiny convolution (a layered spec such as the shipped ``conv``).
+
+``derive_conv(spec)`` runs one training step of the spec's network with the engine — the input
+``x`` a leaf that requires grad, ``retain_grad()`` on the convolution's output — and writes every
+pixel out: each output as its sum of products, the loss, ∂L/∂y, ∂L/∂k as the correlation of the
+input with ∂L/∂y, ∂L/∂x as the full convolution of ∂L/∂y with the flipped kernel, the SGD update of
+each kernel weight and a finite-difference check. Every value printed is a recorded tensor's value or
+a gradient backward computed; this module only decides which recorded numbers stand next to each
+other in a written product (the index bookkeeping of a stride-1 convolution). The rule itself is the
+op's own (``Conv2d.formula``/``derivative`` and their LaTeX twins).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..autograd import no_grad, tensor_order
+from ..check import relative_error
+from ..errors import SpecError
+from .symbols import num_latex, num_text
+
+DEFAULT_PRECISION = 6
+FD_EPS = 1e-6
+SHOWN_INPUT_PIXELS = ((1, 1), (1, 2), (2, 2))  # ∂L/∂x written out term by term here (plus the last corner)
+
+LABELS = {
+    "en": {
+        "title": "Backpropagation through a convolution, worked by hand: {name}",
+        "setup": "Setup",
+        "setup_text": ("Input x ({h}×{w}, one channel), kernel k ({kh}×{kw}), stride 1, no padding, {bias}; "
+                       "output y ({oh}×{ow}); loss L = ½Σ(y − t)² over the output; learning rate η = {lr}; optimizer: SGD."),
+        "no_bias": "no bias", "bias": "bias b",
+        "input": "Input x", "kernel": "Kernel k", "target": "Target t",
+        "forward": "1. Forward pass",
+        "forward_text": "Each output pixel is the kernel laid on the window below it: a sum of products.",
+        "rule": "The op's rule ({op}):",
+        "output": "Output y",
+        "loss": "2. Loss",
+        "backward": "3. Backward pass",
+        "dy": "3.1 Gradient of the loss with respect to each output pixel",
+        "dy_text": "∂L/∂y_ij = ½ × 2 × (y_ij − t_ij) = y_ij − t_ij",
+        "dk": "3.2 Gradient of each kernel weight",
+        "dk_text": ("k_ij touches every output pixel: ∂L/∂k_ij = Σ_ab ∂L/∂y_ab · x_(a+i−1)(b+j−1), "
+                    "the input correlated with ∂L/∂y."),
+        "db": "Gradient of the bias: every output pixel adds b once, so ∂L/∂b = Σ_ab ∂L/∂y_ab.",
+        "dx": "3.3 Gradient of each input pixel",
+        "dx_text": ("x_uv feeds the outputs whose window covers it: ∂L/∂x_uv = Σ_ij ∂L/∂y_(u−i+1)(v−j+1) · k_ij "
+                    "(terms outside the output are 0). That is the full convolution of ∂L/∂y (padded with zeros) "
+                    "with the kernel flipped in both directions."),
+        "dx_some": "Written out for a corner, an edge and an inner pixel:",
+        "padded": "∂L/∂y padded with zeros", "flipped": "Kernel flipped",
+        "dx_grid": "∂L/∂x for every pixel",
+        "dk_grid": "∂L/∂k", "dy_grid": "∂L/∂y",
+        "update": "4. Update (SGD: k ← k − η ∂L/∂k)",
+        "new_kernel": "Kernel after the step",
+        "check": "5. Finite-difference check",
+        "check_text": "Central differences (L(k + ε) − L(k − ε)) / 2ε with ε = {eps}, against the engine's gradient:",
+        "check_head": ("weight", "engine", "finite differences", "relative error"),
+    },
+    "zh": {
+        "title": "卷积的反向传播，手算推导：`{name}`",
+        "setup": "设定",
+        "setup_text": ("输入 x（{h}×{w}，单通道），卷积核 k（{kh}×{kw}），步长 1，无填充，{bias}；"
+                       "输出 y（{oh}×{ow}）；损失 L = ½Σ(y − t)²（对全部输出求和）；学习率 η = {lr}；优化器：SGD。"),
+        "no_bias": "无偏置", "bias": "偏置 b",
+        "input": "输入 x", "kernel": "卷积核 k", "target": "目标 t",
+        "forward": "1. 前向传播",
+        "forward_text": "每个输出像素是把卷积核放在其下方窗口上的乘积之和。",
+        "rule": "算子的公式：",
+        "output": "输出 y",
+        "loss": "2. 损失",
+        "backward": "3. 反向传播",
+        "dy": "3.1 损失对每个输出像素的梯度",
+        "dy_text": "∂L/∂y_ij = ½ × 2 × (y_ij − t_ij) = y_ij − t_ij",
+        "dk": "3.2 每个卷积核权重的梯度",
+        "dk_text": "k_ij 参与每个输出像素：∂L/∂k_ij = Σ_ab ∂L/∂y_ab · x_(a+i−1)(b+j−1)，即输入与 ∂L/∂y 的互相关。",
+        "db": "偏置的梯度：每个输出像素各加一次 b，所以 ∂L/∂b = Σ_ab ∂L/∂y_ab。",
+        "dx": "3.3 每个输入像素的梯度",
+        "dx_text": ("x_uv 进入窗口覆盖它的那些输出：∂L/∂x_uv = Σ_ij ∂L/∂y_(u−i+1)(v−j+1) · k_ij（输出范围以外的项为 0），"
+                    "即补零后的 ∂L/∂y 与上下左右翻转后的卷积核做完全卷积。"),
+        "dx_some": "逐项写出一个角、一条边和一个内部像素：",
+        "padded": "补零后的 ∂L/∂y", "flipped": "翻转后的卷积核",
+        "dx_grid": "每个输入像素的 ∂L/∂x",
+        "dk_grid": "∂L/∂k", "dy_grid": "∂L/∂y",
+        "update": "4. 参数更新（SGD：k ← k − η ∂L/∂k）",
+        "new_kernel": "更新后的卷积核",
+        "check": "5. 有限差分检验",
+        "check_text": "中心差分 (L(k + ε) − L(k − ε)) / 2ε，ε = {eps}，与引擎的梯度比较：",
+        "check_head": ("权重", "引擎", "有限差分", "相对误差"),
+    },
+}
+
+
+class ConvDerivation:
+    """The written derivation of one step of a tiny convolution; ``markdown()``, ``text()``, ``to_json()``.
+
+    ``items`` is the document: ("h", level, title), ("p", text), ("rule", text, latex),
+    ("eqs", [entry, ...]) and ("grid", label, key, array); ``entries`` every written equation with
+    its key, symbol, expression (text and LaTeX) and value."""
+
+    def __init__(self, spec, lang, precision, items, grids, check, loss):
+        self.spec, self.lang, self.precision = spec, lang, precision
+        self.items, self.grids, self.check, self.loss = items, grids, check, loss
+
+    @property
+    def entries(self) -> list[dict]:
+        return [e for item in self.items if item[0] == "eqs" for e in item[1]]
+
+    def to_dict(self) -> dict:
+        s = self.spec
+        return {
+            "format": "chainrule-derivation", "version": 1, "kind": "conv2d",
+            "spec": {"name": s.name, "input": list(s.input_shape), "loss": s.loss, "lr": s.lr, "optimizer": s.optimizer},
+            "lang": self.lang, "precision": self.precision, "loss": self.loss,
+            "grids": {k: np.asarray(v).tolist() for k, v in self.grids.items()},
+            "entries": [{k: v for k, v in e.items()} for e in self.entries],
+            "check": self.check,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    def markdown(self) -> str:
+        out = []
+        for item in self.items:
+            kind = item[0]
+            if kind == "h":
+                out.append("#" * item[1] + " " + item[2] + "\n")
+            elif kind == "p":
+                out.append(item[1] + "\n")
+            elif kind == "rule":
+                out.append(f"{item[1]}\n\n$$\n{item[2]}\n$$\n")
+            elif kind == "eqs":
+                lines = [f"{e['latex_symbol']}&={e['latex']}" for e in item[1]]
+                out.append("$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$\n")
+            elif kind == "grid":
+                out.append(f"{item[1]}{self._colon}\n\n$$\n{_grid_latex(item[3], self.precision)}\n$$\n")
+            elif kind == "table":
+                head, rows = item[1], item[2]
+                out.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
+                           + "".join("| " + " | ".join(r) + " |\n" for r in rows))
+        return "\n".join(out)
+
+    def text(self) -> str:
+        out = []
+        for item in self.items:
+            kind = item[0]
+            if kind == "h":
+                out.append(item[2] + "\n" + ("=" if item[1] <= 1 else "-") * _width(item[2]))
+            elif kind == "p":
+                out.append(item[1])
+            elif kind == "rule":
+                out.append(f"{item[1]}\n  {item[3]}")
+            elif kind == "eqs":
+                out.append("\n".join(f"  {e['symbol']} = {e['expression']}" for e in item[1]))
+            elif kind == "grid":
+                out.append(f"{item[1]}{self._colon}\n" + _grid_text(item[3], self.precision))
+            elif kind == "table":
+                head, rows = item[1], item[2]
+                widths = [max(len(r[k]) for r in [head, *rows]) for k in range(len(head))]
+                out.append("\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head, *rows]))
+        return "\n\n".join(out) + "\n"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    @property
+    def _colon(self) -> str:
+        return "：" if self.lang == "zh" else ":"
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives ``text`` (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _grid_text(a, p) -> str:
+    cells = [[num_text(v, p) for v in row] for row in np.asarray(a)]
+    width = max(len(c) for row in cells for c in row)
+    return "\n".join("  [ " + "  ".join(c.rjust(width) for c in row) + " ]" for row in cells)
+
+
+def _grid_latex(a, p) -> str:
+    rows = [" & ".join(num_latex(v, p) for v in row) for row in np.asarray(a)]
+    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def _sym(name, i, j=None):
+    """(text, LaTeX) of a pixel symbol: x_12 / x_{12}; ∂L/∂… for gradients (name 'dL/dy' etc.)."""
+    sub = f"{i}{j}" if j is not None else f"{i}"
+    if name.startswith("dL/d"):
+        base = name[4:]
+        return f"∂L/∂{base}_{sub}", rf"\frac{{\partial L}}{{\partial {base}_{{{sub}}}}}"
+    return f"{name}_{sub}", f"{name}_{{{sub}}}"
+
+
+def _products(pairs, value, p, bias=None):
+    """A sum of products written twice: with symbols and with numbers, then the value.
+    ``pairs`` holds ((text, latex), number) for both factors of every term; ``bias`` a last term b."""
+    sym_t = " + ".join(f"{a[0][0]}·{b[0][0]}" for a, b in pairs)
+    sym_l = "+".join(f"{a[0][1]}\\,{b[0][1]}" for a, b in pairs)
+    num_t = " + ".join(f"{num_text(a[1], p, True)}×{num_text(b[1], p, True)}" for a, b in pairs)
+    num_l = "+".join(f"{num_latex(a[1], p, True)}\\times {num_latex(b[1], p, True)}" for a, b in pairs)
+    if bias is not None:
+        sym_t, sym_l = sym_t + " + b", sym_l + "+b"
+        num_t, num_l = num_t + f" + {num_text(bias, p, True)}", num_l + f"+{num_latex(bias, p, True)}"
+    return f"{sym_t} = {num_t} = {num_text(value, p)}", f"{sym_l}={num_l}={num_latex(value, p)}"
+
+
+def _entry(key, sym, expr, value):
+    return {"key": key, "symbol": sym[0], "latex_symbol": sym[1], "expression": expr[0], "latex": expr[1],
+            "value": float(value)}
+
+
+def _validate(spec):
+    where = spec.source
+    if len(spec.blocks) != 1 or spec.blocks[0]["kind"] != "conv2d":
+        raise SpecError(f"{where}: chainrule derive writes out layered specs made of one conv2d block "
+                        f"(got {', '.join(b['kind'] for b in spec.blocks)}); train it with chainrule train")
+    b = spec.blocks[0]
+    if spec.input_shape[0] != 1 or b["out_channels"] != 1 or len(spec.input_shape) != 3:
+        raise SpecError(f"{where}: derive writes out a one-channel convolution (input [1, H, W], out_channels = 1)")
+    for key, default in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)):
+        if b.get(key, default) not in (default, [default, default]):
+            raise SpecError(f"{where}: layers[0] (conv2d): derive writes out {key} = {default} only, got {b[key]!r}")
+    if b.get("activation", "none") != "none":
+        raise SpecError(f"{where}: layers[0] (conv2d): derive writes out a convolution without activation")
+    if spec.loss != "half_sse" or spec.optimizer != "sgd":
+        raise SpecError(f"{where}: derive writes out loss = \"half_sse\" with optimizer = \"sgd\" "
+                        f"(got {spec.loss!r}, {spec.optimizer!r})")
+    if spec.x is None or spec.y is None or "weight" not in b:
+        raise SpecError(f"{where}: derive needs the numbers fixed in the spec: keys 'x', 'y' and the block's 'weight'")
+
+
+def _step(spec):
+    """One recorded step: the network, its input leaf, the conv output (grad retained), loss, target."""
+    from .. import float64, tensor
+    from ..layered import LayeredNetwork
+
+    net = LayeredNetwork(spec).double()
+    conv = net.body[0]
+    with no_grad():
+        conv.weight.copy_(np.asarray(spec.blocks[0]["weight"], dtype=np.float64))
+    x = tensor(spec.x[None], dtype=float64, requires_grad=True)
+    target = tensor(spec.y[None], dtype=float64)
+    out = net(x)
+    loss = net.loss_from_output(out, target)
+    nodes = [t for t in tensor_order(loss) if t.grad_fn.op.name == "conv2d"]
+    y = nodes[0]
+    node = y.grad_fn
+    # the values the conv op read, taken before backward frees the graph
+    read = [np.array(t.array) for t in node.parents]
+    rule = node.op.describe(node)
+    y.retain_grad()
+    loss.backward()
+    return net, conv, x, y, loss, target, node, read, rule
+
+
+def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDerivation:
+    if lang not in LABELS:
+        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
+    p = DEFAULT_PRECISION if precision is None else int(precision)
+    if not 1 <= p <= 17:
+        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
+    _validate(spec)
+    T = LABELS[lang]
+    net, conv, x, y, loss, target, node, read, (formula, derivative) = _step(spec)
+    X, K = read[0][0, 0], read[1][0, 0]
+    has_bias = len(read) == 3
+    B = float(read[2][0]) if has_bias else None
+    Y, TG = np.asarray(y.array)[0, 0], np.asarray(target.array)[0, 0]
+    GY = np.asarray(y.grad.array)[0, 0]
+    GK = np.asarray(conv.weight.grad.array)[0, 0]
+    GX = np.asarray(x.grad.array)[0, 0]
+    GB = float(np.asarray(conv.bias.grad.array)[0]) if has_bias else None
+    L = float(np.asarray(loss.array))
+    (h, w), (kh, kw), (oh, ow) = X.shape, K.shape, Y.shape
+
+    items = [("h", 1, T["title"].format(name=spec.name))]
+    if lang == "en" and spec.description:
+        items.append(("p", spec.description))
+    items += [("h", 3, T["setup"]),
+              ("p", T["setup_text"].format(h=h, w=w, kh=kh, kw=kw, oh=oh, ow=ow, lr=num_text(spec.lr, p),
+                                           bias=T["bias"] if has_bias else T["no_bias"])),
+              ("grid", T["input"], "x", X), ("grid", T["kernel"], "k", K), ("grid", T["target"], "t", TG)]
+    grids = {"x": X, "k": K, "t": TG}
+
+    # 1. forward: the op's rule, then every output pixel
+    latex_formula = node.op.formula_latex if has_bias else node.op.formula_latex.replace("b_o+", "")
+    items += [("h", 3, T["forward"]), ("p", T["forward_text"]),
+              ("rule", T["rule"].format(op=node.op.name), latex_formula, formula)]
+    eqs = []
+    for a in range(oh):
+        for c in range(ow):
+            pairs = [((_sym("k", i + 1, j + 1), K[i, j]), (_sym("x", a + i + 1, c + j + 1), X[a + i, c + j]))
+                     for i in range(kh) for j in range(kw)]
+            eqs.append(_entry(f"y_{a + 1}{c + 1}", _sym("y", a + 1, c + 1), _products(pairs, Y[a, c], p, B), Y[a, c]))
+    items += [("eqs", eqs), ("grid", T["output"], "y", Y)]
+    grids["y"] = Y
+
+    # 2. loss
+    terms_t = " + ".join(f"({num_text(Y[a, c], p)} − {num_text(TG[a, c], p)})²" for a in range(oh) for c in range(ow))
+    terms_l = "+".join(f"\\left({num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p)}\\right)^{{2}}"
+                       for a in range(oh) for c in range(ow))
+    items += [("h", 3, T["loss"]),
+              ("eqs", [_entry("loss", ("L", "L"), (f"½ Σ_ij (y_ij − t_ij)² = ½ [{terms_t}] = {num_text(L, p)}",
+                                                   rf"\frac{{1}}{{2}}\sum_{{ij}}\left(y_{{ij}}-t_{{ij}}\right)^{{2}}"
+                                                   rf"=\frac{{1}}{{2}}\left[{terms_l}\right]={num_latex(L, p)}"), L)])]
+
+    # 3. backward
+    items += [("h", 3, T["backward"]), ("rule", T["rule"].format(op=node.op.name),
+                                         node.op.derivative_latex if has_bias else
+                                         node.op.derivative_latex.rsplit(r",\ \frac{\partial L}{\partial b_o}", 1)[0],
+                                         derivative if lang == "en" else T["dk_text"])]
+    eqs = [_entry(f"dL_dy_{a + 1}{c + 1}", _sym("dL/dy", a + 1, c + 1),
+                  (f"y_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(Y[a, c], p)} − {num_text(TG[a, c], p)} = "
+                   f"{num_text(GY[a, c], p)}",
+                   f"y_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p)}="
+                   f"{num_latex(GY[a, c], p)}"), GY[a, c])
+           for a in range(oh) for c in range(ow)]
+    items += [("h", 4, T["dy"]), ("p", T["dy_text"]), ("eqs", eqs), ("grid", T["dy_grid"], "dL_dy", GY)]
+    grids["dL_dy"] = GY
+
+    eqs = []
+    for i in range(kh):
+        for j in range(kw):
+            pairs = [((_sym("dL/dy", a + 1, c + 1), GY[a, c]), (_sym("x", a + i + 1, c + j + 1), X[a + i, c + j]))
+                     for a in range(oh) for c in range(ow)]
+            eqs.append(_entry(f"dL_dk_{i + 1}{j + 1}", _sym("dL/dk", i + 1, j + 1), _products(pairs, GK[i, j], p), GK[i, j]))
+    items += [("h", 4, T["dk"]), ("p", T["dk_text"]), ("eqs", eqs), ("grid", T["dk_grid"], "dL_dk", GK)]
+    grids["dL_dk"] = GK
+    if has_bias:
+        sum_t = " + ".join(num_text(v, p, True) for v in GY.ravel())
+        items += [("p", T["db"]), ("eqs", [_entry("dL_db", ("∂L/∂b", r"\frac{\partial L}{\partial b}"),
+                                                  (f"{sum_t} = {num_text(GB, p)}", f"{sum_t.replace('−', '-')}={num_latex(GB, p)}"), GB)])]
+
+    padded = np.zeros((oh + 2 * (kh - 1), ow + 2 * (kw - 1)))
+    padded[kh - 1:kh - 1 + oh, kw - 1:kw - 1 + ow] = GY  # the layout of the picture, from the recorded ∂L/∂y
+    shown = [*SHOWN_INPUT_PIXELS, (h, w)]
+    eqs = []
+    for u, v in shown:
+        pairs = [((_sym("dL/dy", u - i, v - j), GY[u - i - 1, v - j - 1]), (_sym("k", i + 1, j + 1), K[i, j]))
+                 for i in range(kh) for j in range(kw) if 0 <= u - i - 1 < oh and 0 <= v - j - 1 < ow]
+        eqs.append(_entry(f"dL_dx_{u}{v}", _sym("dL/dx", u, v), _products(pairs, GX[u - 1, v - 1], p), GX[u - 1, v - 1]))
+    items += [("h", 4, T["dx"]), ("p", T["dx_text"]), ("grid", T["padded"], "dL_dy_padded", padded),
+              ("grid", T["flipped"], "k_flipped", K[::-1, ::-1]), ("p", T["dx_some"]), ("eqs", eqs),
+              ("grid", T["dx_grid"], "dL_dx", GX)]
+    grids["dL_dx"] = GX
+
+    # 5. finite differences on the weights the step starts from (before the update)
+    check = _finite_differences(net, conv, x, target, GK, GB, p)
+
+    # 4. update: the engine's optimizer takes the step
+    from ..optim import SGD
+
+    before_k, before_b = K.copy(), B
+    SGD(net.parameters(), lr=spec.lr).step()
+    K1 = np.asarray(conv.weight.array)[0, 0]
+    eqs = [_entry(f"k_{i + 1}{j + 1}_after", (f"k_{i + 1}{j + 1}", f"k_{{{i + 1}{j + 1}}}"),
+                  (f"k_{i + 1}{j + 1} − η·∂L/∂k_{i + 1}{j + 1} = {num_text(before_k[i, j], p)} − "
+                   f"{num_text(spec.lr, p)}×{num_text(GK[i, j], p, True)} = {num_text(K1[i, j], p)}",
+                   rf"k_{{{i + 1}{j + 1}}}-\eta\frac{{\partial L}}{{\partial k_{{{i + 1}{j + 1}}}}}="
+                   rf"{num_latex(before_k[i, j], p)}-{num_latex(spec.lr, p)}\times {num_latex(GK[i, j], p, True)}="
+                   rf"{num_latex(K1[i, j], p)}"), K1[i, j])
+           for i in range(kh) for j in range(kw)]
+    if has_bias:
+        B1 = float(np.asarray(conv.bias.array)[0])
+        eqs.append(_entry("b_after", ("b", "b"), (f"b − η·∂L/∂b = {num_text(before_b, p)} − {num_text(spec.lr, p)}×"
+                                                  f"{num_text(GB, p, True)} = {num_text(B1, p)}",
+                                                  rf"b-\eta\frac{{\partial L}}{{\partial b}}={num_latex(before_b, p)}-"
+                                                  rf"{num_latex(spec.lr, p)}\times {num_latex(GB, p, True)}={num_latex(B1, p)}"), B1))
+    items += [("h", 3, T["update"]), ("eqs", eqs), ("grid", T["new_kernel"], "k_after", K1)]
+    grids["k_after"] = K1
+
+    items += [("h", 3, T["check"]), ("p", T["check_text"].format(eps=num_text(FD_EPS, 2))),
+              ("table", list(T["check_head"]),
+               [[c["symbol"], num_text(c["engine"], p), num_text(c["numeric"], p), f"{c['relative_error']:.1e}"]
+                for c in check])]
+    return ConvDerivation(spec, lang, p, items, grids, check, L)
+
+
+def _finite_differences(net, conv, x, target, GK, GB, p):
+    """Central differences of the loss, recomputed by the engine's forward, for every kernel weight (and b)."""
+    def loss_at(param, idx, delta):
+        with no_grad():
+            old = param.array[idx]
+            param.array[idx] = old + delta
+            value = float(np.asarray(net.loss_from_output(net(x.detach()), target).array))
+            param.array[idx] = old
+        return value
+
+    rows = []
+    kh, kw = GK.shape
+    for i in range(kh):
+        for j in range(kw):
+            idx = (0, 0, i, j)
+            num = (loss_at(conv.weight, idx, FD_EPS) - loss_at(conv.weight, idx, -FD_EPS)) / (2 * FD_EPS)
+            rows.append({"key": f"dL_dk_{i + 1}{j + 1}", "symbol": f"∂L/∂k_{i + 1}{j + 1}", "engine": float(GK[i, j]),
+                         "numeric": num, "relative_error": relative_error(float(GK[i, j]), num)})
+    if GB is not None:
+        num = (loss_at(conv.bias, (0,), FD_EPS) - loss_at(conv.bias, (0,), -FD_EPS)) / (2 * FD_EPS)
+        rows.append({"key": "dL_db", "symbol": "∂L/∂b", "engine": GB, "numeric": num,
+                     "relative_error": relative_error(GB, num)})
+    return rows
