@@ -124,7 +124,8 @@ def test_json_keys(doc):
     assert doc["format"] == "chainrule-derivation" and doc["kind"] == "conv2d"
     assert set(doc) >= {"spec", "lang", "precision", "loss", "grids", "entries", "check"}
     assert set(doc["grids"]) == {"x", "k", "t", "y", "dL_dy", "dL_dk", "dL_dx", "k_after"}
-    assert set(doc["entries"][0]) == {"key", "symbol", "latex_symbol", "expression", "latex", "value"}
+    assert set(doc["entries"][0]) == {"key", "symbol", "latex_symbol", "relation", "expression", "latex", "value"}
+    assert entry(doc, "k_11_after")["relation"] == "←" and entry(doc, "y_11")["relation"] == "="
     keys = [e["key"] for e in doc["entries"]]
     assert len(keys) == len(set(keys)) == 9 + 1 + 9 + 4 + 4 + 4
 
@@ -169,3 +170,15 @@ def test_refusals(capsys):
     raw["y"] = [[[1, 2]]]
     with pytest.raises(SpecError, match="key 'y': expected a target of the output's shape"):
         parse_layered(raw, "bad.toml")
+
+
+@pytest.mark.parametrize("lang, name", [("en", "derivation-conv.md"), ("zh", "derivation-conv-zh.md")])
+def test_docs_are_the_command_output(capsys, lang, name):
+    """docs/derivation-conv*.md are `chainrule derive conv --out ...` as it is (regenerate them when it changes);
+    the finite-difference check's last digits are masked (they depend on the platform's rounding)."""
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / name
+    main(["derive", "conv", "--lang", lang, "--format", "md"])
+    mask = re.compile(r"\d\.\de-\d+")
+    assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))

@@ -133,7 +133,8 @@ class ConvDerivation:
             elif kind == "rule":
                 out.append(f"{item[1]}\n\n$$\n{item[2]}\n$$\n")
             elif kind == "eqs":
-                lines = [f"{e['latex_symbol']}&={e['latex']}" for e in item[1]]
+                lines = [f"{e['latex_symbol']}&{'=' if e['relation'] == '=' else chr(92) + 'leftarrow '}{e['latex']}"
+                         for e in item[1]]
                 out.append("$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$\n")
             elif kind == "grid":
                 out.append(f"{item[1]}{self._colon}\n\n$$\n{_grid_latex(item[3], self.precision)}\n$$\n")
@@ -154,7 +155,7 @@ class ConvDerivation:
             elif kind == "rule":
                 out.append(f"{item[1]}\n  {item[3]}")
             elif kind == "eqs":
-                out.append("\n".join(f"  {e['symbol']} = {e['expression']}" for e in item[1]))
+                out.append("\n".join(f"  {e['symbol']} {e['relation']} {e['expression']}" for e in item[1]))
             elif kind == "grid":
                 out.append(f"{item[1]}{self._colon}\n" + _grid_text(item[3], self.precision))
             elif kind == "table":
@@ -211,9 +212,10 @@ def _products(pairs, value, p, bias=None):
     return f"{sym_t} = {num_t} = {num_text(value, p)}", f"{sym_l}={num_l}={num_latex(value, p)}"
 
 
-def _entry(key, sym, expr, value):
-    return {"key": key, "symbol": sym[0], "latex_symbol": sym[1], "expression": expr[0], "latex": expr[1],
-            "value": float(value)}
+def _entry(key, sym, expr, value, relation="="):
+    """One written equation; ``relation`` is "←" for an update (the seed's w ← w − η·∂L/∂w)."""
+    return {"key": key, "symbol": sym[0], "latex_symbol": sym[1], "relation": relation, "expression": expr[0],
+            "latex": expr[1], "value": float(value)}
 
 
 def _validate(spec):
@@ -365,14 +367,14 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
                    f"{num_text(spec.lr, p)}×{num_text(GK[i, j], p, True)} = {num_text(K1[i, j], p)}",
                    rf"k_{{{i + 1}{j + 1}}}-\eta\frac{{\partial L}}{{\partial k_{{{i + 1}{j + 1}}}}}="
                    rf"{num_latex(before_k[i, j], p)}-{num_latex(spec.lr, p)}\times {num_latex(GK[i, j], p, True)}="
-                   rf"{num_latex(K1[i, j], p)}"), K1[i, j])
+                   rf"{num_latex(K1[i, j], p)}"), K1[i, j], "←")
            for i in range(kh) for j in range(kw)]
     if has_bias:
         B1 = float(np.asarray(conv.bias.array)[0])
         eqs.append(_entry("b_after", ("b", "b"), (f"b − η·∂L/∂b = {num_text(before_b, p)} − {num_text(spec.lr, p)}×"
                                                   f"{num_text(GB, p, True)} = {num_text(B1, p)}",
                                                   rf"b-\eta\frac{{\partial L}}{{\partial b}}={num_latex(before_b, p)}-"
-                                                  rf"{num_latex(spec.lr, p)}\times {num_latex(GB, p, True)}={num_latex(B1, p)}"), B1))
+                                                  rf"{num_latex(spec.lr, p)}\times {num_latex(GB, p, True)}={num_latex(B1, p)}"), B1, "←"))
     items += [("h", 3, T["update"]), ("eqs", eqs), ("grid", T["new_kernel"], "k_after", K1)]
     grids["k_after"] = K1
 
