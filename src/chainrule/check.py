@@ -181,3 +181,68 @@ def check_spec(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, 
                 ok = ok and abs(engine - ref) <= TORCH_ATOL + TORCH_RTOL * abs(ref)
             rows.append(Row(name, tuple(int(i) for i in index), engine, numerical, ref, bool(ok)))
     return rows
+
+
+def check_layered(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, use_torch: bool = True) -> list[Row]:
+    """``check_spec`` for a layered spec that fixes its sample (``x``, ``y``; the shipped ``conv``): every
+    parameter element's gradient of one step in float64 — the engine's backward, a central difference of
+    the engine's forward, and PyTorch's backward through ``to_torch()`` of the same layers. Rows are
+    named by block (``layers[0].weight``)."""
+    from . import torch_reference
+    from .dtypes import float64
+    from .errors import SpecError
+    from .layered import LayeredNetwork
+    from .tensor import tensor
+
+    if spec.x is None or spec.y is None:
+        raise SpecError(f"{spec.source}: check needs the sample fixed in the spec (keys 'x' and 'y')")
+    if any(b["kind"] == "dropout" for b in spec.blocks):
+        raise SpecError(f"{spec.source}: check compares deterministic gradients; dropout draws a new mask per call")
+    net = LayeredNetwork(spec).double_exact()
+    x = tensor(spec.x[None], dtype=float64)
+    target = tensor(spec.y[None], dtype=float64)
+    net.loss_from_output(net(x), target).backward()
+    names = net.parameter_names()
+    params = dict(net.named_parameters())
+
+    def loss_at(p, index, delta):
+        with no_grad():
+            old = p.array[index]
+            p.array[index] = old + delta
+            value = float(np.asarray(net.loss_from_output(net(x), target).array))
+            p.array[index] = old
+        return value
+
+    reference = None
+    if use_torch and torch_reference.available():
+        reference = _torch_layered_grads(net, spec)
+    rows = []
+    for name, p in params.items():
+        grad = np.asarray(p.grad.array)
+        for index in np.ndindex(grad.shape):
+            numerical = (loss_at(p, index, eps) - loss_at(p, index, -eps)) / (2 * eps)
+            engine = float(grad[index])
+            ok = abs(engine - numerical) <= atol + rtol * abs(numerical)
+            ref = None if reference is None else float(reference[name[len("body."):]][index])
+            if ref is not None:
+                ok = ok and abs(engine - ref) <= TORCH_ATOL + TORCH_RTOL * abs(ref)
+            rows.append(Row(names[name], tuple(int(i) for i in index), engine, numerical, ref, bool(ok)))
+    return rows
+
+
+def _torch_layered_grads(net, spec) -> dict:
+    """PyTorch's float64 gradients of the same layers (``to_torch()`` of the body), loss and sample."""
+    import torch
+
+    body = net.body.to_torch().double()
+    x = torch.tensor(spec.x[None], dtype=torch.float64)
+    y = torch.tensor(spec.y[None], dtype=torch.float64)
+    out = body(x)
+    if spec.loss == "half_sse":
+        loss = 0.5 * ((out - y) ** 2).sum()
+    elif spec.loss == "mse":
+        loss = torch.nn.functional.mse_loss(out, y)
+    else:
+        loss = torch.nn.functional.cross_entropy(out, y)
+    loss.backward()
+    return {name: p.grad.numpy() for name, p in body.named_parameters()}

@@ -1,6 +1,7 @@
 """Layered specs: networks described block by block (``[[layers]]`` tables with a ``kind``), for the
 convolutional and normalised networks that the fully-connected spec format (``spec.py``) cannot
-describe. ``chainrule train`` accepts them; derive, draw, check and export do not yet.
+describe. ``chainrule train`` accepts them; ``chainrule derive`` writes out one whose only block is a
+conv2d (``explain/conv.py``); draw, check and export do not yet.
 
     name = "lenet-digits"
     input = [1, 8, 8]            # the shape of one sample (C, H, W), or [features]
@@ -238,6 +239,7 @@ class LayeredNetwork(nn.Module):
         if spec.seed is not None:
             manual_seed(spec.seed)
         mods, shape, sizes = [], tuple(spec.input_shape), [int(np.prod(spec.input_shape))]
+        self.block_of = {}  # index in body -> index of the spec's block (activations sit between)
         for k, b in enumerate(spec.blocks):
             m, act = _block(spec, k, b, shape)
             try:
@@ -248,12 +250,31 @@ class LayeredNetwork(nn.Module):
             except (ChainruleError, ValueError) as exc:
                 raise SpecError(f"{spec.source}: layers[{k}] ({b['kind']}): for samples of shape {shape}: {exc}") from None
             shape = tuple(probe.shape[1:])
+            self.block_of[len(mods)] = k
             mods.append(m)
             if act is not None:
                 mods.append(act)
             sizes.append(int(np.prod(shape)))
         spec.layers = sizes
         self.body = nn.Sequential(*mods)
+
+    def double_exact(self) -> "LayeredNetwork":
+        """In float64, with the weights the spec fixes copied in again at full precision (the layers were
+        built in the default dtype, which may have rounded them)."""
+        self.double()
+        with no_grad():
+            for i, k in self.block_of.items():
+                if "weight" in self.spec.blocks[k]:
+                    self.body[i].weight.copy_(np.asarray(self.spec.blocks[k]["weight"], dtype=np.float64))
+        return self
+
+    def parameter_names(self) -> dict:
+        """``named_parameters()`` names -> the spec's names: body.0.weight -> layers[0].weight."""
+        out = {}
+        for name, _ in self.named_parameters():
+            _, i, rest = name.split(".", 2)
+            out[name] = f"layers[{self.block_of[int(i)]}].{rest}"
+        return out
 
     def forward(self, x):
         params = list(self.parameters())

@@ -6,6 +6,7 @@ any row fails (0 when all pass, 2 for a bad spec). Example:
 
   chainrule check seed
   chainrule check mazur --eps 1e-7
+  chainrule check conv          (a layered spec with its sample fixed: every kernel weight)
 """
 
 from __future__ import annotations
@@ -52,10 +53,24 @@ def run(args) -> int:
         value = getattr(args, name)
         if not value >= 0 or (name == "eps" and value == 0):
             raise ValueError(f"--{name} must be a {'positive' if name == 'eps' else 'non-negative'} number, got {value}")
-    spec = load_spec(args.spec)
+    from ..check import check_layered
+    from ..layered import load_layered_spec
+
     have_torch = torch_reference.available() and not args.no_torch
-    rows = check_spec(spec, eps=args.eps, atol=args.atol, rtol=args.rtol, use_torch=have_torch)
-    style = notation.default_style(spec.depth)
+    layered = load_layered_spec(args.spec)  # a layered spec with its sample fixed (the shipped conv), or None
+    if layered is not None:
+        spec = layered
+        rows = check_layered(spec, eps=args.eps, atol=args.atol, rtol=args.rtol, use_torch=have_torch)
+
+        def label(r):
+            return f"{r.param}[{','.join(map(str, r.index))}]"
+    else:
+        spec = load_spec(args.spec)
+        rows = check_spec(spec, eps=args.eps, atol=args.atol, rtol=args.rtol, use_torch=have_torch)
+        style = notation.default_style(spec.depth)
+
+        def label(r):
+            return notation.param(r.param, r.index, style)
     console = Console(highlight=False)
     if not console.is_terminal:  # piped or captured: wide enough for the whole table
         console = Console(highlight=False, width=120)
@@ -77,7 +92,7 @@ def run(args) -> int:
     absent = t["skipped"] if args.no_torch else t["not_installed"]
     for r in rows:
         table.add_row(
-            notation.param(r.param, r.index, style), fmt(r.engine, 9), fmt(r.numerical, 9), f"{r.rel_numerical:.1e}",
+            label(r), fmt(r.engine, 9), fmt(r.numerical, 9), f"{r.rel_numerical:.1e}",
             absent if r.torch is None else fmt(r.torch, 9), "—" if r.rel_torch is None else f"{r.rel_torch:.1e}",
             f"[green]{t['pass']}[/green]" if r.ok else f"[bold red]{t['fail']}[/bold red]",
         )

@@ -243,10 +243,8 @@ def _step(spec):
     from .. import float64, tensor
     from ..layered import LayeredNetwork
 
-    net = LayeredNetwork(spec).double()
+    net = LayeredNetwork(spec).double_exact()
     conv = net.body[0]
-    with no_grad():
-        conv.weight.copy_(np.asarray(spec.blocks[0]["weight"], dtype=np.float64))
     x = tensor(spec.x[None], dtype=float64, requires_grad=True)
     target = tensor(spec.y[None], dtype=float64)
     out = net(x)
