@@ -665,7 +665,7 @@ the prediction is 1, ∂L/∂w = (1 − 3)·2 = −4, v = −4 and w ← 0.5 −
 预测为 1，∂L/∂w = (1 − 3)·2 = −4，v = −4，w ← 0.5 − 0.1·(−4) = 0.9。
 """),
     code("""
-w = cr.tensor([0.5], requires_grad=True)
+w = cr.tensor([0.5], dtype=cr.float64, requires_grad=True)
 opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
 opt.zero_grad()
 loss = 0.5 * ((3.0 - w * 2.0) ** 2).sum()
@@ -673,24 +673,27 @@ loss.backward()
 print(w.grad.item())
 opt.step()
 print(w.item())
-assert w.grad.item() == -4.0 and abs(w.item() - 0.9) < 1e-6
+assert w.grad.item() == -4.0 and abs(w.item() - 0.9) < 1e-12
 """),
     md("""
 Adam divides a running mean of the gradient by the square root of a running mean of its square.
 On the very first step both means are bias-corrected to g and g², so every weight moves by
 η·g/|g| = η against the sign of its gradient — **whatever the gradient's size**. Below the
-gradients are 3, −0.01 and 200, and all three weights move by exactly 0.1.
+gradients are 3, −0.01 and 200, and all three weights move by 0.1 (the middle one by 10⁻⁷ less:
+Adam divides by |g| + ε with ε = 10⁻⁸).
 """, """
 Adam 用梯度的滑动平均除以梯度平方的滑动平均的平方根。第一步时，两个平均值经过偏差修正后恰好是 g 和 g²，
-所以每个权重都沿梯度的反方向移动 η·g/|g| = η——**与梯度大小无关**。下面三个梯度分别是 3、−0.01 和 200，三个权重都正好移动 0.1。
+所以每个权重都沿梯度的反方向移动 η·g/|g| = η——**与梯度大小无关**。下面三个梯度分别是 3、−0.01 和 200，三个权重都移动 0.1（中间那个少 10⁻⁷：Adam 除以的是 |g| + ε，ε = 10⁻⁸）。
 """),
     code("""
-w = cr.tensor([1.0, -2.0, 0.5], requires_grad=True)
+w = cr.tensor([1.0, -2.0, 0.5], dtype=cr.float64, requires_grad=True)
 opt = cr.optim.Adam([w], lr=0.1)
-(w * cr.tensor([3.0, -0.01, 200.0])).sum().backward()
+(w * cr.tensor([3.0, -0.01, 200.0], dtype=cr.float64)).sum().backward()
 opt.step()
 print(w.detach().numpy())
-assert np.allclose(w.detach().numpy(), [0.9, -1.9, 0.4], atol=1e-5)
+g = np.array([3.0, -0.01, 200.0])
+assert np.allclose(w.detach().numpy(), [1.0, -2.0, 0.5] - 0.1 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-12)
+assert np.allclose(w.detach().numpy(), [0.9, -1.9, 0.4], rtol=0, atol=1.01e-7)
 """),
     md("""
 ## Training iris
@@ -805,13 +808,13 @@ assert all(np.array_equal(a.detach().numpy(), b.detach().numpy())
 ## Digits
 
 `cr.data.load_digits()` gives 1,797 images of 8×8 pixels scaled to [0, 1] (the UCI test set of
-handwritten digits, about 180 of each digit). Flattened to 64 numbers, they train a 64-32-10 ReLU
-network: SGD with momentum 0.9, η from 0.1 down a cosine schedule, 8 epochs of batches of 64.
+handwritten digits, about 180 of each digit). Flattened to 64 numbers, they train a 64-64-10 ReLU
+network: SGD with momentum 0.9, η from 0.1 down a cosine schedule, 10 epochs of batches of 64.
 """, """
 ## 手写数字
 
 `cr.data.load_digits()` 给出 1,797 张 8×8 像素、缩放到 [0, 1] 的图像（UCI 手写数字测试集，每个数字约 180 张）。
-展平成 64 个数后，训练一个 64-32-10 的 ReLU 网络：动量 0.9 的 SGD，η 从 0.1 按余弦调度下降，训练 8 轮，每批 64 个样本。
+展平成 64 个数后，训练一个 64-64-10 的 ReLU 网络：动量 0.9 的 SGD，η 从 0.1 按余弦调度下降，训练 10 轮，每批 64 个样本。
 """),
     code("""
 images, labels = cr.data.load_digits()
@@ -824,9 +827,9 @@ digits = cr.data.DataLoader(cr.data.TensorDataset(cr.tensor(d_train), cr.tensor(
 dv, lv = cr.tensor(d_val), cr.tensor(l_val)
 
 cr.manual_seed(0)
-net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+net = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
 opt = cr.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-EPOCHS = 8
+EPOCHS = 10
 sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS)
 curves = {"train": [], "val": []}
 for epoch in range(EPOCHS):
@@ -846,33 +849,38 @@ assert val_acc > 0.9 and opt.param_groups[0]["lr"] < 1e-12   # the cosine ends a
 cr.viz.plot_loss(curves, lang=LANG)
 """),
     md("""
-Some validation digits with the network's answer above each (red where it is wrong):
+24 validation digits drawn at random, with the network's answer above each (red where it is wrong):
 """, """
-部分验证集数字，上方是网络的答案（错误的标为红色）：
+随机抽取的 24 个验证集数字，上方是网络的答案（错误的标为红色）：
 """),
     code("""
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 with cr.no_grad():
     guess = net(dv).argmax(1).numpy()
-fig, axes = plt.subplots(2, 12, figsize=(9, 1.9))
-for ax, img, g, true in zip(axes.flat, d_val, guess, l_val):
+print(f"{int((guess != l_val).sum())} of {len(l_val)} validation digits wrong")
+pick = np.random.default_rng(1).choice(len(l_val), 24, replace=False)
+fig = Figure(figsize=(9, 1.9))
+for ax, k in zip(fig.subplots(2, 12).flat, pick):
+    img, g, true = d_val[k], guess[k], l_val[k]
     ax.imshow(img.reshape(8, 8), cmap="gray_r")
     ax.set_title(str(g), color="#1b7f3b" if g == true else "#c0392b", fontsize=11)
     ax.axis("off")
-plt.show()
+cr.viz.Drawing(fig, "digits", LANG)      # a Drawing shows inline in the notebook
 """),
     md("""
 ## Exercises
 
 The one-weight network of the momentum example (w = 0.5, x = 2, y = 3, η = 0.1, μ = 0.9) trains
 for a second step. Give ∂L/∂w at step 2 and w after step 2 — remember that v carries step 1's −4.
-Step 1's new weight is filled in as an example.
+Step 1's new weight is filled in as an example. (With a single layer the grader notes that it
+cannot catch the "already-updated weights" slip here: that mistake needs two layers.)
 """, """
 ## 练习
 
 上面动量例子中的单权重网络（w = 0.5，x = 2，y = 3，η = 0.1，μ = 0.9）再训练一步。求第 2 步的 ∂L/∂w 和第 2 步之后的 w——
-别忘了 v 中还带着第 1 步的 −4。第 1 步之后的新权重已作为示例填好。
+别忘了 v 中还带着第 1 步的 −4。第 1 步之后的新权重已作为示例填好。（只有一层时，批改程序会提示它无法发现“使用已更新的权重”
+这一错误：那需要两层网络。）
 """),
     code("""
 exercise = {"name": "exercise-5", "layers": [1, 1], "activations": ["none"], "bias": False, "loss": "half_sse",
