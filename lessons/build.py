@@ -582,6 +582,319 @@ assert report.counts["wrong"] == 0
 """),
 ])
 
+# ------------------------------------------------------------------------------------------------ 5
+L5 = ("05-train-for-real", [
+    md("""
+# Lesson 5 · Train for real: iris and digits
+
+So far every network had a handful of weights and one or two samples. Now real data: Fisher's
+**iris** flowers (150 samples, 4 measurements, 3 species) and 1,797 handwritten **digits** (8×8
+images), both bundled with chainrule. The tools are PyTorch's: a `TensorDataset` and a `DataLoader`
+for mini-batches, an **optimizer**, a **learning-rate schedule**, a **checkpoint** to stop and
+resume, and **loss curves** to see what happened.
+""", """
+# 第 5 课 · 真正的训练：鸢尾花与手写数字
+
+到目前为止，每个网络只有几个权重、一两个样本。现在换成真实数据：Fisher 的**鸢尾花**（150 个样本，4 个测量值，3 个品种）
+和 1,797 个**手写数字**（8×8 图像），两者都随 chainrule 一起提供。工具与 PyTorch 相同：用 `TensorDataset` 和
+`DataLoader` 取小批次，用**优化器**更新参数，用**学习率调度**调整步长，用**检查点**暂停与恢复训练，用**损失曲线**观察训练过程。
+"""),
+    code(SETUP),
+    md("""
+## The data
+
+`cr.data.load_dataset("iris")` gives a table: features `x` (150, 4) and class labels `y`. Fisher's
+1936 paper has 50 flowers of each species. We hold out 20% of each species for validation
+(`stratify=True`) and standardise every column with the *training* rows' mean and standard
+deviation — the validation rows must not leak into the statistics.
+""", """
+## 数据
+
+`cr.data.load_dataset("iris")` 返回一张表：特征 `x`（150, 4）和类别标签 `y`。Fisher 1936 年的论文中每个品种各有 50 朵花。
+我们从每个品种中各留出 20% 作为验证集（`stratify=True`），并用*训练集*的均值和标准差对每一列做标准化——验证集的数据不能混进这些统计量。
+"""),
+    code("""
+from chainrule import nn
+import chainrule.nn.functional as F
+
+iris = cr.data.load_dataset("iris")
+print(iris.x.shape, iris.feature_names, iris.classes, np.bincount(iris.y))
+assert iris.x.shape == (150, 4) and np.bincount(iris.y).tolist() == [50, 50, 50]
+(x_train, y_train), (x_val, y_val) = cr.data.train_val_split(iris.x, iris.y, val_fraction=0.2, seed=0,
+                                                             stratify=True)
+x_train, mean, std = cr.data.standardize(x_train)
+x_val, _, _ = cr.data.standardize(x_val, mean, std)          # the training statistics, not its own
+print(len(x_train), len(x_val), np.bincount(y_val))
+assert (len(x_train), len(x_val)) == (120, 30) and np.bincount(y_val).tolist() == [10, 10, 10]
+"""),
+    md("""
+## Dataset and DataLoader
+
+A `TensorDataset` pairs the i-th row of each tensor: `train_set[i]` is (features, label). A
+`DataLoader` cuts it into mini-batches, in a fresh random order every epoch when `shuffle=True`.
+120 samples in batches of 32 make ⌈120/32⌉ = 4 batches: 32 + 32 + 32 + 24.
+""", """
+## Dataset 与 DataLoader
+
+`TensorDataset` 把每个张量的第 i 行配成一对：`train_set[i]` 就是（特征，标签）。`DataLoader` 把它切成小批次，
+`shuffle=True` 时每一轮都重新随机排序。120 个样本、每批 32 个，共 ⌈120/32⌉ = 4 批：32 + 32 + 32 + 24。
+"""),
+    code("""
+train_set = cr.data.TensorDataset(cr.tensor(x_train, dtype=cr.float32), cr.tensor(y_train))
+loader = cr.data.DataLoader(train_set, batch_size=32, shuffle=True, generator=0)
+sizes = [len(yb) for xb, yb in loader]
+print(len(train_set), len(loader), sizes)
+assert len(loader) == 4 and sizes == [32, 32, 32, 24]
+xb, yb = next(iter(loader))
+print(xb.shape, xb.dtype, yb.shape, yb.dtype)
+"""),
+    md("""
+## How an optimizer moves a weight
+
+`opt.step()` reads every parameter's `.grad` and moves the parameter; `opt.zero_grad()` clears the
+gradients, which otherwise **add up** from one `backward()` to the next. Plain SGD moves by −η·g.
+SGD with momentum μ keeps a velocity, v ← μ·v + g, and moves by −η·v (PyTorch's form). Take one
+weight w = 0.5, input x = 2, target y = 3, loss ½(y − w·x)², η = 0.1, μ = 0.9:
+the prediction is 1, ∂L/∂w = (1 − 3)·2 = −4, v = −4 and w ← 0.5 − 0.1·(−4) = 0.9.
+""", """
+## 优化器如何移动一个权重
+
+`opt.step()` 读取每个参数的 `.grad` 并更新参数；`opt.zero_grad()` 把梯度清零，否则梯度会在一次次 `backward()` 之间**累加**。
+普通 SGD 的步长是 −η·g。带动量 μ 的 SGD 保存一个速度 v ← μ·v + g，步长为 −η·v（PyTorch 的写法）。
+取一个权重 w = 0.5、输入 x = 2、目标 y = 3、损失 ½(y − w·x)²、η = 0.1、μ = 0.9：
+预测为 1，∂L/∂w = (1 − 3)·2 = −4，v = −4，w ← 0.5 − 0.1·(−4) = 0.9。
+"""),
+    code("""
+w = cr.tensor([0.5], dtype=cr.float64, requires_grad=True)
+opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+opt.zero_grad()
+loss = 0.5 * ((3.0 - w * 2.0) ** 2).sum()
+loss.backward()
+print(w.grad.item())
+opt.step()
+print(w.item())
+assert w.grad.item() == -4.0 and abs(w.item() - 0.9) < 1e-12
+"""),
+    md("""
+Adam divides a running mean of the gradient by the square root of a running mean of its square.
+On the very first step both means are bias-corrected to g and g², so every weight moves by
+η·g/|g| = η against the sign of its gradient — **whatever the gradient's size**. Below the
+gradients are 3, −0.01 and 200, and all three weights move by 0.1 (the middle one by 10⁻⁷ less:
+Adam divides by |g| + ε with ε = 10⁻⁸).
+""", """
+Adam 用梯度的滑动平均除以梯度平方的滑动平均的平方根。第一步时，两个平均值经过偏差修正后恰好是 g 和 g²，
+所以每个权重都沿梯度的反方向移动 η·g/|g| = η——**与梯度大小无关**。下面三个梯度分别是 3、−0.01 和 200，三个权重都移动 0.1（中间那个少 10⁻⁷：Adam 除以的是 |g| + ε，ε = 10⁻⁸）。
+"""),
+    code("""
+w = cr.tensor([1.0, -2.0, 0.5], dtype=cr.float64, requires_grad=True)
+opt = cr.optim.Adam([w], lr=0.1)
+(w * cr.tensor([3.0, -0.01, 200.0], dtype=cr.float64)).sum().backward()
+opt.step()
+print(w.detach().numpy())
+g = np.array([3.0, -0.01, 200.0])
+assert np.allclose(w.detach().numpy(), [1.0, -2.0, 0.5] - 0.1 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-12)
+assert np.allclose(w.detach().numpy(), [0.9, -1.9, 0.4], rtol=0, atol=1.01e-7)
+"""),
+    md("""
+## Training iris
+
+A 4-16-3 network (tanh hidden layer; the softmax lives inside `cross_entropy`, which takes logits),
+Adam with η = 0.01, 30 epochs of 4 mini-batches. After each epoch we measure the loss on the
+validation rows under `cr.no_grad()` (nothing to differentiate there) and draw both curves.
+""", """
+## 训练鸢尾花分类器
+
+4-16-3 网络（隐藏层 tanh；softmax 在 `cross_entropy` 内部，它接收 logits），Adam，η = 0.01，训练 30 轮，每轮 4 个小批次。
+每轮结束后在 `cr.no_grad()` 下计算验证集上的损失（这里不需要求导），并画出两条曲线。
+"""),
+    code("""
+def evaluate(model, x, y):
+    \"\"\"(mean cross-entropy, accuracy) on x, y, without recording a graph.\"\"\"
+    with cr.no_grad():
+        logits = model(x)
+        return F.cross_entropy(logits, y).item(), float((logits.argmax(1).numpy() == y.numpy()).mean())
+
+
+cr.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+opt = cr.optim.Adam(model.parameters(), lr=0.01)
+xv, yv = cr.tensor(x_val, dtype=cr.float32), cr.tensor(y_val)
+history = {"train": [], "val": []}
+for epoch in range(30):
+    total = 0.0
+    for xb, yb in loader:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(yb)         # the batch's mean × its size: a sum over samples
+    history["train"].append(total / len(train_set))
+    val_loss, val_acc = evaluate(model, xv, yv)
+    history["val"].append(val_loss)
+print(f"train loss {history['train'][-1]:.3f}, validation loss {val_loss:.3f}, accuracy {val_acc:.0%}")
+assert history["train"][-1] < history["train"][0] / 5 and val_acc >= 0.9
+cr.viz.plot_loss(history, lang=LANG)
+"""),
+    md("""
+## Learning-rate schedules
+
+A schedule changes η between epochs: call `scheduler.step()` once per epoch, after the optimizer's
+steps. `StepLR(step_size=2, gamma=0.5)` halves η every 2 epochs: 0.1, 0.1, 0.05, 0.05, 0.025, 0.025.
+`CosineAnnealingLR(T_max=10, eta_min=0.001)` follows half a cosine,
+η_t = η_min + (η₀ − η_min)·(1 + cos(πt/10))/2, from 0.1 down to 0.001.
+""", """
+## 学习率调度
+
+调度器在轮与轮之间改变 η：每轮在优化器的各步之后调用一次 `scheduler.step()`。`StepLR(step_size=2, gamma=0.5)`
+每 2 轮把 η 减半：0.1、0.1、0.05、0.05、0.025、0.025。`CosineAnnealingLR(T_max=10, eta_min=0.001)` 沿半个余弦下降：
+η_t = η_min + (η₀ − η_min)·(1 + cos(πt/10))/2，从 0.1 降到 0.001。
+"""),
+    code("""
+import math
+
+def lrs(make, epochs):
+    p = cr.zeros(1, requires_grad=True)
+    opt = cr.optim.SGD([p], lr=0.1)
+    sched = make(opt)
+    seen = []
+    for _ in range(epochs):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()            # (a real loop trains here)
+        sched.step()
+    return seen
+
+
+step_lrs = lrs(lambda o: cr.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5), 6)
+cos_lrs = lrs(lambda o: cr.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001), 11)
+print(step_lrs)
+print([round(v, 4) for v in cos_lrs])
+assert np.allclose(step_lrs, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+assert np.allclose(cos_lrs, [0.001 + 0.099 * (1 + math.cos(math.pi * t / 10)) / 2 for t in range(11)])
+"""),
+    md("""
+## Checkpoints: stop and resume
+
+`cr.io.save_checkpoint` writes the model's parameters, the optimizer's state (Adam's running means)
+and any JSON `meta` into one file, atomically; `load_checkpoint` reads it back without unpickling
+anything. A fresh model and optimizer loaded from the file continue **exactly** where the first
+ones stopped: one more step on each gives bit-identical weights.
+""", """
+## 检查点：暂停与恢复
+
+`cr.io.save_checkpoint` 把模型参数、优化器状态（Adam 的滑动平均）和任意 JSON 格式的 `meta` 原子地写进一个文件；
+`load_checkpoint` 读回它，不做任何反序列化（unpickle）。从文件载入的新模型和新优化器会从原来停下的地方**精确地**继续：
+两边各再走一步，得到的权重逐位相同。
+"""),
+    code("""
+import os
+import tempfile
+
+path = os.path.join(tempfile.mkdtemp(), "iris.ckpt")
+cr.io.save_checkpoint(path, model, opt, meta={"epoch": 30, "val_acc": val_acc})
+
+cr.manual_seed(123)                                        # different initial weights...
+model2 = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+opt2 = cr.optim.Adam(model2.parameters(), lr=0.01)
+ckpt = cr.io.load_checkpoint(path, model2, opt2)           # ...replaced by the saved ones
+print(ckpt["meta"], os.path.getsize(path), "bytes")
+for m, o in ((model, opt), (model2, opt2)):
+    o.zero_grad()
+    F.cross_entropy(m(xv), yv).backward()
+    o.step()
+assert all(np.array_equal(a.detach().numpy(), b.detach().numpy())
+           for a, b in zip(model.parameters(), model2.parameters()))
+"""),
+    md("""
+## Digits
+
+`cr.data.load_digits()` gives 1,797 images of 8×8 pixels scaled to [0, 1] (the UCI test set of
+handwritten digits, about 180 of each digit). Flattened to 64 numbers, they train a 64-64-10 ReLU
+network: SGD with momentum 0.9, η from 0.1 down a cosine schedule, 10 epochs of batches of 64.
+""", """
+## 手写数字
+
+`cr.data.load_digits()` 给出 1,797 张 8×8 像素、缩放到 [0, 1] 的图像（UCI 手写数字测试集，每个数字约 180 张）。
+展平成 64 个数后，训练一个 64-64-10 的 ReLU 网络：动量 0.9 的 SGD，η 从 0.1 按余弦调度下降，训练 10 轮，每批 64 个样本。
+"""),
+    code("""
+images, labels = cr.data.load_digits()
+print(images.shape, images.min(), images.max(), np.bincount(labels))
+assert images.shape == (1797, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
+(d_train, l_train), (d_val, l_val) = cr.data.train_val_split(images.reshape(1797, 64), labels,
+                                                             val_fraction=0.2, seed=0, stratify=True)
+digits = cr.data.DataLoader(cr.data.TensorDataset(cr.tensor(d_train), cr.tensor(l_train)),
+                            batch_size=64, shuffle=True, generator=0)
+dv, lv = cr.tensor(d_val), cr.tensor(l_val)
+
+cr.manual_seed(0)
+net = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+opt = cr.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+EPOCHS = 10
+sched = cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS)
+curves = {"train": [], "val": []}
+for epoch in range(EPOCHS):
+    total = 0.0
+    for xb, yb in digits:
+        opt.zero_grad()
+        loss = F.cross_entropy(net(xb), yb)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(yb)
+    sched.step()
+    curves["train"].append(total / len(d_train))
+    val_loss, val_acc = evaluate(net, dv, lv)
+    curves["val"].append(val_loss)
+print(f"validation accuracy after {EPOCHS} epochs: {val_acc:.1%}")
+assert val_acc > 0.9 and opt.param_groups[0]["lr"] < 1e-12   # the cosine ends at eta_min = 0
+cr.viz.plot_loss(curves, lang=LANG)
+"""),
+    md("""
+24 validation digits drawn at random, with the network's answer above each (red where it is wrong):
+""", """
+随机抽取的 24 个验证集数字，上方是网络的答案（错误的标为红色）：
+"""),
+    code("""
+from matplotlib.figure import Figure
+
+with cr.no_grad():
+    guess = net(dv).argmax(1).numpy()
+print(f"{int((guess != l_val).sum())} of {len(l_val)} validation digits wrong")
+pick = np.random.default_rng(1).choice(len(l_val), 24, replace=False)
+fig = Figure(figsize=(9, 1.9))
+for ax, k in zip(fig.subplots(2, 12).flat, pick):
+    img, g, true = d_val[k], guess[k], l_val[k]
+    ax.imshow(img.reshape(8, 8), cmap="gray_r")
+    ax.set_title(str(g), color="#1b7f3b" if g == true else "#c0392b", fontsize=11)
+    ax.axis("off")
+cr.viz.Drawing(fig, "digits", LANG)      # a Drawing shows inline in the notebook
+"""),
+    md("""
+## Exercises
+
+The one-weight network of the momentum example (w = 0.5, x = 2, y = 3, η = 0.1, μ = 0.9) trains
+for a second step. Give ∂L/∂w at step 2 and w after step 2 — remember that v carries step 1's −4.
+Step 1's new weight is filled in as an example. (With a single layer the grader notes that it
+cannot catch the "already-updated weights" slip here: that mistake needs two layers.)
+""", """
+## 练习
+
+上面动量例子中的单权重网络（w = 0.5，x = 2，y = 3，η = 0.1，μ = 0.9）再训练一步。求第 2 步的 ∂L/∂w 和第 2 步之后的 w——
+别忘了 v 中还带着第 1 步的 −4。第 1 步之后的新权重已作为示例填好。（只有一层时，批改程序会提示它无法发现“使用已更新的权重”
+这一错误：那需要两层网络。）
+"""),
+    code("""
+exercise = {"name": "exercise-5", "layers": [1, 1], "activations": ["none"], "bias": False, "loss": "half_sse",
+            "lr": 0.1, "optimizer": "momentum", "momentum": 0.9, "init": {"weights": [[[0.5]]]},
+            "data": {"x": [2], "y": [3]}}
+answers = {"steps": [
+    {"step": 1, "params_after": {"W1": [[0.9]]}},            # worked above
+    {"step": 2, "grad": {"W1": [["?"]]}, "params_after": {"W1": [["?"]]}},
+]}
+report = check_answers(exercise, answers, lang=LANG)
+assert report.counts["wrong"] == 0
+"""),
+])
+
 # ------------------------------------------------------------------------------------------------ 6
 L6 = ("06-what-goes-wrong", [
     md("""
@@ -699,7 +1012,7 @@ assert report.counts["wrong"] == 0
 """),
 ])
 
-LESSONS = [L1, L2, L3, L4, L6]
+LESSONS = [L1, L2, L3, L4, L5, L6]
 
 
 def notebook(cells, lang):
