@@ -67,5 +67,5 @@ def test_lesson_executes(rel, tmp_path):
     exercises = [c for c in nb.cells if c.cell_type == "code" and "check_answers(" in c.source]
     assert exercises, f"{rel}: no exercise checked by chainrule grade"
     text = "".join(o.get("text", "") for c in exercises for o in c.outputs)
-    assert "right" in text or "对" in text, f"{rel}: the exercise printed no grade"
+    assert "right" in text or "正确" in text, f"{rel}: the exercise printed no grade"
     assert sys.executable

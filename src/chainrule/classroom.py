@@ -273,7 +273,7 @@ def check_answers(spec, answers: dict, lang: str = "en", sig_digits: int = 3):
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(answers, fh)
         try:
-            report = grade(spec, path, sig_digits=sig_digits)
+            report = grade(spec, path, sig_digits=sig_digits, lang=lang)
         except SpecError as exc:
             if "no answers found" not in str(exc):
                 raise
