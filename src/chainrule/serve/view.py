@@ -202,6 +202,13 @@ def broken_rows(eq: Eq, precision: int) -> list:
     return _Broken(**{f.name: getattr(eq, f.name) for f in fields(eq)}).rows(precision, True)
 
 
+def _bias_box(spec, li: int, j: int, style: str) -> dict:
+    """The keys of neuron j's bias in layer li; with a shared bias every neuron shows the layer's one."""
+    return {"before": f"params_before.b{li}[{j}]", "grad": f"grad.b{li}[{j}]",
+            "after": f"params_after.b{li}[{j}]", "edit": f"init.biases[{li - 1}][{j}]",
+            "symbol": pretty_symbol(notation.bias(li, j + 1, style))}
+
+
 def notation_layer(layer: int, lang: str) -> str:
     return f"第{layer}层" if lang == "zh" else f"layer {layer}"
 
@@ -280,9 +287,7 @@ def net_layout(spec: Spec, symbols: dict | None = None) -> dict:
                 "symbol": pretty_symbol(_plain_symbol(symbols.get(a) or notation.neuron("a", li, j + 1, depth, style))),
                 "zsymbol": pretty_symbol(_plain_symbol(symbols.get(z) or notation.neuron("z", li, j + 1, depth, style))),
                 "activation": spec.activations[li - 1],
-                "bias": {"before": f"params_before.b{li}[{j}]", "grad": f"grad.b{li}[{j}]",
-                         "after": f"params_after.b{li}[{j}]", "edit": f"init.biases[{li - 1}][{j}]",
-                         "symbol": pretty_symbol(notation.bias(li, j + 1, style))} if spec.bias[li - 1] else None,
+                "bias": _bias_box(spec, li, 0 if spec.is_shared(li) else j, style) if spec.bias[li - 1] else None,
             })
         layers.append(row)
     edges = []
