@@ -1,6 +1,7 @@
 """Pictures of what the engine computes: the network with values and gradients (``draw_network``),
 the recorded computational graph of any tensor (``draw_graph``), a small network's step scalar by
-scalar (``draw_scalars``, micrograd's draw_dot style) and training curves (``plot_loss``).
+scalar (``draw_scalars``, micrograd's draw_dot style), training curves (``plot_loss``)
+and one step of a tiny convolution as grids of numbers (``draw_conv``).
 
 matplotlib only, on the Agg canvas: no display, no Graphviz, no system binaries. Chinese labels use
 the Noto Sans CJK font from the ``noto-cjk-sans-otc`` package. Every function returns a
@@ -8,9 +9,10 @@ the Noto Sans CJK font from the ``noto-cjk-sans-otc`` package. Every function re
 """
 
 from ._base import Drawing
+from .conv import draw_conv
 from .graph import draw_graph
 from .loss import plot_loss
 from .network import draw_network
 from .scalars import draw_scalars
 
-__all__ = ["Drawing", "draw_graph", "draw_network", "draw_scalars", "plot_loss"]
+__all__ = ["Drawing", "draw_conv", "draw_graph", "draw_network", "draw_scalars", "plot_loss"]
