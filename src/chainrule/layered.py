@@ -1,7 +1,8 @@
 """Layered specs: networks described block by block (``[[layers]]`` tables with a ``kind``), for the
 convolutional and normalised networks that the fully-connected spec format (``spec.py``) cannot
 describe. ``chainrule train`` accepts them; ``chainrule derive`` writes out one whose only block is a
-conv2d (``explain/conv.py``); draw, check and export do not yet.
+conv2d (``explain/conv.py``), ``chainrule draw`` draws its step as grids (``viz/conv.py``) and
+``chainrule check`` checks it; export does not yet.
 
     name = "lenet-digits"
     input = [1, 8, 8]            # the shape of one sample (C, H, W), or [features]

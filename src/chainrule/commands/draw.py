@@ -7,6 +7,7 @@ examples:
   chainrule draw mazur --what graph
   chainrule draw xor --what loss --steps 300
   chainrule draw xor --animate --steps 300 --out train.gif
+  chainrule draw conv --out conv.png      (a layered spec with one conv2d: its grids of numbers)
 
 Without --out the file is named after the spec, what is drawn, the step and the language
 (seed-network-step1-en.png), so drawing another step or language never overwrites a figure.
@@ -62,6 +63,11 @@ def run(args) -> int:
         raise ValueError(f"--sample must be 1 or more, got {args.sample}")
     if args.animate:
         from ..animate import animate
+        from ..layered import load_layered_spec
+
+        if load_layered_spec(args.spec) is not None:
+            raise ValueError(f"draw: --animate draws fully-connected specs; {args.spec} is a layered spec "
+                             "(drop --animate to draw its step)")
 
         print(animate(args.spec, args.out or f"{load_spec(args.spec).name}-train.gif", steps=args.steps,
                       frames=args.frames, lang=args.lang))
@@ -69,6 +75,11 @@ def run(args) -> int:
     out = args.out
     if out is not None and os.path.splitext(out)[1].lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"--out {out}: use a .png, .svg or .pdf file name")
+    from ..layered import load_layered_spec
+
+    layered = load_layered_spec(args.spec)  # a convolution described block by block (the shipped conv), or None
+    if layered is not None:
+        return run_layered(args, layered)
     spec = load_spec(args.spec)
     steps = args.steps if args.steps is not None else max(spec.steps, MIN_LOSS_STEPS)
     _check_limits(spec, args)
@@ -94,6 +105,27 @@ def run(args) -> int:
                                                        lr=f"{spec.lr:g}")
         drawing = viz.plot_loss(result.losses, lang=args.lang, title=title)
     drawing.save(out)
+    print(out)
+    return 0
+
+
+def run_layered(args, spec) -> int:
+    """A layered spec made of one conv2d (the shipped conv): its first step as grids of numbers, drawn
+    from the derivation's recorded run (chainrule.viz.draw_conv)."""
+    from ..errors import SpecError
+    from ..escape import file_stem
+    from ..viz import draw_conv
+
+    if len(spec.blocks) != 1 or spec.blocks[0]["kind"] != "conv2d":
+        raise SpecError(f"draw: {spec.source}: draws layered specs made of one conv2d block only (got "
+                        f"{', '.join(b['kind'] for b in spec.blocks)}); train it with chainrule train")
+    asked = [flag for flag, on in (("--what", args.what != "network"), ("--step", args.step != 1),
+                                   ("--steps", args.steps is not None), ("--sample", args.sample != 1)) if on]
+    if asked:
+        raise SpecError(f"draw: a layered spec ({spec.source}) is drawn for its one sample and first step only "
+                        f"(drop {', '.join(asked)})")
+    out = args.out or f"{file_stem(spec.name)}-conv-step1-{args.lang}.png"
+    draw_conv(spec, lang=args.lang).save(out)
     print(out)
     return 0
 

@@ -44,8 +44,8 @@ LABELS = {
 
 def draw_conv(spec_or_derivation, lang: str = "en") -> Drawing:
     """Draw one step of a one-conv2d layered spec (or a ``ConvDerivation`` already made)."""
-    from ..explain.conv import ConvDerivation, derive_conv
     from ..escape import figure_text
+    from ..explain.conv import ConvDerivation, derive_conv
     from ..explain.symbols import num_text
 
     if lang not in LABELS:
