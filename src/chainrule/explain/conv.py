@@ -93,6 +93,55 @@ LABELS = {
 }
 
 
+POOL_LABELS = {
+    "en": {
+        "setup_text": ("Input x ({h}×{w}, one channel), kernel k ({kh}×{kw}), stride 1, no padding, {bias}; "
+                       "output y ({oh}×{ow}); max pooling over {ph}×{pw} windows with stride {ps} gives p ({qh}×{qw}); "
+                       "loss L = ½Σ(p − t)² over p; learning rate η = {lr}; optimizer: SGD."),
+        "pool": "2. Max pooling",
+        "pool_text": "Each pooled pixel p_ab is the largest output pixel of its window; the cell that holds it wins.",
+        "pool_rule": "The op's rule ({op}; here x is y and z is p, s = {s}, d = 1, p = 0):",
+        "pooled": "Pooled p",
+        "loss": "3. Loss",
+        "backward": "4. Backward pass",
+        "dp": "4.1 Gradient of the loss with respect to each pooled pixel",
+        "dp_text": "∂L/∂p_ab = ½ × 2 × (p_ab − t_ab) = p_ab − t_ab",
+        "dp_grid": "∂L/∂p",
+        "dy": "4.2 Through the max pool: the gradient goes to the winner",
+        "dy_text": ("p_ab moves only with the cell that won its window: ∂L/∂y_ij = ∂L/∂p_ab when y_ij is the maximum "
+                    "of window ab, otherwise 0."),
+        "losers": "Every other ∂L/∂y_ij is 0.",
+        "dk": "4.3 Gradient of each kernel weight",
+        "zero_terms": "Terms with ∂L/∂y_ab = 0 are left out.",
+        "dx": "4.4 Gradient of each input pixel",
+        "update": "5. Update (SGD: k ← k − η ∂L/∂k)",
+        "check": "6. Finite-difference check",
+    },
+    "zh": {
+        "setup_text": ("输入 x（{h}×{w}，单通道），卷积核 k（{kh}×{kw}），步长 1，无填充，{bias}；输出 y（{oh}×{ow}）；"
+                       "{ph}×{pw} 窗口、步长 {ps} 的最大池化得到 p（{qh}×{qw}）；损失 L = ½Σ(p − t)²（对全部 p 求和）；"
+                       "学习率 η = {lr}；优化器：SGD。"),
+        "pool": "2. 最大池化",
+        "pool_text": "每个池化像素 p_ab 是其窗口中最大的输出像素；取得最大值的那个格子胜出。",
+        "pool_rule": "算子的公式（此处 x 即 y，z 即 p；s = {s}，d = 1，p = 0）：",
+        "pooled": "池化输出 p",
+        "loss": "3. 损失",
+        "backward": "4. 反向传播",
+        "dp": "4.1 损失对每个池化像素的梯度",
+        "dp_text": "∂L/∂p_ab = ½ × 2 × (p_ab − t_ab) = p_ab − t_ab",
+        "dp_grid": "∂L/∂p",
+        "dy": "4.2 经过最大池化：梯度只传给胜出的格子",
+        "dy_text": "p_ab 只随其窗口中胜出的格子变化：若 y_ij 是窗口 ab 的最大值，则 ∂L/∂y_ij = ∂L/∂p_ab，否则为 0。",
+        "losers": "其余的 ∂L/∂y_ij 都是 0。",
+        "dk": "4.3 每个卷积核权重的梯度",
+        "zero_terms": "∂L/∂y_ab = 0 的项省略不写。",
+        "dx": "4.4 每个输入像素的梯度",
+        "update": "5. 参数更新（SGD：k ← k − η ∂L/∂k）",
+        "check": "6. 有限差分检验",
+    },
+}
+
+
 class ConvDerivation:
     """The written derivation of one step of a tiny convolution; ``markdown()``, ``text()``, ``to_json()``.
 
@@ -111,7 +160,8 @@ class ConvDerivation:
     def to_dict(self) -> dict:
         s = self.spec
         return {
-            "format": "chainrule-derivation", "version": 1, "kind": "conv2d",
+            "format": "chainrule-derivation", "version": 1,
+            "kind": "conv2d+max_pool2d" if len(s.blocks) == 2 else "conv2d",
             "spec": {"name": s.name, "input": list(s.input_shape), "loss": s.loss, "lr": s.lr, "optimizer": s.optimizer},
             "lang": self.lang, "precision": self.precision, "loss": self.loss,
             "grids": {k: np.asarray(v).tolist() for k, v in self.grids.items()},
@@ -220,9 +270,19 @@ def _entry(key, sym, expr, value, relation="="):
 
 def _validate(spec):
     where = spec.source
-    if len(spec.blocks) != 1 or spec.blocks[0]["kind"] != "conv2d":
-        raise SpecError(f"{where}: chainrule derive writes out layered specs made of one conv2d block "
-                        f"(got {', '.join(b['kind'] for b in spec.blocks)}); train it with chainrule train")
+    kinds = [b["kind"] for b in spec.blocks]
+    if kinds not in (["conv2d"], ["conv2d", "maxpool2d"]):
+        raise SpecError(f"{where}: chainrule derive writes out layered specs made of one conv2d block, optionally "
+                        f"followed by one maxpool2d (got {', '.join(kinds)}); train it with chainrule train")
+    if len(kinds) == 2:
+        pool = spec.blocks[1]
+        size = pool["kernel_size"]
+        if pool.get("stride") not in (None, size) or pool.get("padding", 0) not in (0, [0, 0]):
+            raise SpecError(f"{where}: layers[1] (maxpool2d): derive writes out windows that do not overlap "
+                            f"(stride = kernel_size, padding = 0), got stride {pool.get('stride')!r}, "
+                            f"padding {pool.get('padding', 0)!r}")
+        if pool.get("activation", "none") != "none":
+            raise SpecError(f"{where}: layers[1] (maxpool2d): derive writes out a max pool without activation")
     b = spec.blocks[0]
     if spec.input_shape[0] != 1 or b["out_channels"] != 1 or len(spec.input_shape) != 3:
         raise SpecError(f"{where}: derive writes out a one-channel convolution (input [1, H, W], out_channels = 1)")
@@ -239,7 +299,9 @@ def _validate(spec):
 
 
 def _step(spec):
-    """One recorded step: the network, its input leaf, the conv output (grad retained), loss, target."""
+    """One recorded step: the network, its input leaf, the conv output (grad retained), loss, target, the
+    conv node, the arrays it read, its rule; and for a pooled spec (pooled output, pool node, the
+    winners' rows and columns as the op itself finds them, its rule), else None."""
     from .. import float64, tensor
     from ..layered import LayeredNetwork
 
@@ -249,15 +311,23 @@ def _step(spec):
     target = tensor(spec.y[None], dtype=float64)
     out = net(x)
     loss = net.loss_from_output(out, target)
-    nodes = [t for t in tensor_order(loss) if t.grad_fn.op.name == "conv2d"]
-    y = nodes[0]
+    order = tensor_order(loss)
+    y = next(t for t in order if t.grad_fn.op.name == "conv2d")
     node = y.grad_fn
     # the values the conv op read, taken before backward frees the graph
     read = [np.array(t.array) for t in node.parents]
     rule = node.op.describe(node)
     y.retain_grad()
+    pool = None
+    pooled = [t for t in order if t.grad_fn.op.name == "max_pool2d"]
+    if pooled:
+        p = pooled[0]
+        pnode = p.grad_fn
+        rows, cols, _ = pnode.op.indices(np.asarray(y.array), pnode.attrs)  # each window's arg-max, by the op
+        pool = (p, pnode, rows[0, 0], cols[0, 0], pnode.op.describe(pnode))
+        p.retain_grad()
     loss.backward()
-    return net, conv, x, y, loss, target, node, read, rule
+    return net, conv, x, y, loss, target, node, read, rule, pool
 
 
 def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDerivation:
@@ -267,8 +337,9 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
     if not 1 <= p <= 17:
         raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
     _validate(spec)
-    T = LABELS[lang]
-    net, conv, x, y, loss, target, node, read, (formula, derivative) = _step(spec)
+    pooled = len(spec.blocks) == 2
+    T = {**LABELS[lang], **POOL_LABELS[lang]} if pooled else LABELS[lang]
+    net, conv, x, y, loss, target, node, read, (formula, derivative), pool = _step(spec)
     X, K = read[0][0, 0], read[1][0, 0]
     has_bias = len(read) == 3
     B = float(read[2][0]) if has_bias else None
@@ -279,13 +350,21 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
     GB = float(np.asarray(conv.bias.grad.array)[0]) if has_bias else None
     L = float(np.asarray(loss.array))
     (h, w), (kh, kw), (oh, ow) = X.shape, K.shape, Y.shape
+    if pooled:
+        p_t, pnode, WR, WC, (pool_formula, pool_derivative) = pool
+        P, GP = np.asarray(p_t.array)[0, 0], np.asarray(p_t.grad.array)[0, 0]
+        (qh, qw), (ph, pw), ps = P.shape, pnode.attrs["kernel_size"], pnode.attrs["stride"][0]
+        OUT, o = P, "p"  # what the loss compares with the target, and its letter
+    else:
+        OUT, o = Y, "y"
 
     items = [("h", 1, T["title"].format(name=spec.name))]
     if lang == "en" and spec.description:
         items.append(("p", spec.description))
     items += [("h", 3, T["setup"]),
               ("p", T["setup_text"].format(h=h, w=w, kh=kh, kw=kw, oh=oh, ow=ow, lr=num_text(spec.lr, p),
-                                           bias=T["bias"] if has_bias else T["no_bias"])),
+                                           bias=T["bias"] if has_bias else T["no_bias"],
+                                           **(dict(ph=ph, pw=pw, ps=ps, qh=qh, qw=qw) if pooled else {}))),
               ("grid", T["input"], "x", X), ("grid", T["kernel"], "k", K), ("grid", T["target"], "t", TG)]
     grids = {"x": X, "k": K, "t": TG}
 
@@ -301,37 +380,58 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
             eqs.append(_entry(f"y_{a + 1}{c + 1}", _sym("y", a + 1, c + 1), _products(pairs, Y[a, c], p, B), Y[a, c]))
     items += [("eqs", eqs), ("grid", T["output"], "y", Y)]
     grids["y"] = Y
+    if pooled:
+        eqs = []
+        for a in range(qh):
+            for c in range(qw):
+                cells = [(a * ps + i, c * ps + j) for i in range(ph) for j in range(pw)]
+                win = (int(WR[a, c]) + 1, int(WC[a, c]) + 1)
+                sym_t = ", ".join(_sym("y", u + 1, v + 1)[0] for u, v in cells)
+                sym_l = ",".join(_sym("y", u + 1, v + 1)[1] for u, v in cells)
+                num_t = ", ".join(num_text(Y[u, v], p) for u, v in cells)
+                num_l = ",".join(num_latex(Y[u, v], p) for u, v in cells)
+                e = _entry(f"p_{a + 1}{c + 1}", _sym("p", a + 1, c + 1),
+                           (f"max({sym_t}) = max({num_t}) = {_sym('y', *win)[0]} = {num_text(P[a, c], p)}",
+                            rf"\max({sym_l})=\max({num_l})={_sym('y', *win)[1]}={num_latex(P[a, c], p)}"), P[a, c])
+                e["winner"] = f"y_{win[0]}{win[1]}"
+                eqs.append(e)
+        items += [("h", 3, T["pool"]), ("p", T["pool_text"]),
+                  ("rule", T["pool_rule"].format(op=pnode.op.name, s=ps), pnode.op.formula_latex, pool_formula),
+                  ("eqs", eqs), ("grid", T["pooled"], "p", P)]
+        grids["p"] = P
 
     # 2. loss
-    terms_t = " + ".join(f"({num_text(Y[a, c], p)} − {num_text(TG[a, c], p)})²" for a in range(oh) for c in range(ow))
-    terms_l = "+".join(f"\\left({num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p)}\\right)^{{2}}"
-                       for a in range(oh) for c in range(ow))
+    terms_t = " + ".join(f"({num_text(v, p)} − {num_text(tv, p)})²" for v, tv in zip(OUT.ravel(), TG.ravel()))
+    terms_l = "+".join(f"\\left({num_latex(v, p)}-{num_latex(tv, p)}\\right)^{{2}}"
+                       for v, tv in zip(OUT.ravel(), TG.ravel()))
     items += [("h", 3, T["loss"]),
-              ("eqs", [_entry("loss", ("L", "L"), (f"½ Σ_ij (y_ij − t_ij)² = ½ [{terms_t}] = {num_text(L, p)}",
-                                                   rf"\frac{{1}}{{2}}\sum_{{ij}}\left(y_{{ij}}-t_{{ij}}\right)^{{2}}"
+              ("eqs", [_entry("loss", ("L", "L"), (f"½ Σ_ij ({o}_ij − t_ij)² = ½ [{terms_t}] = {num_text(L, p)}",
+                                                   rf"\frac{{1}}{{2}}\sum_{{ij}}\left({o}_{{ij}}-t_{{ij}}\right)^{{2}}"
                                                    rf"=\frac{{1}}{{2}}\left[{terms_l}\right]={num_latex(L, p)}"), L)])]
 
-    # 3. backward
-    items += [("h", 3, T["backward"]), ("rule", T["rule"].format(op=node.op.name),
-                                         node.op.derivative_latex if has_bias else
-                                         node.op.derivative_latex.rsplit(r",\ \frac{\partial L}{\partial b_o}", 1)[0],
-                                         derivative if lang == "en" else T["dk_text"])]
-    eqs = [_entry(f"dL_dy_{a + 1}{c + 1}", _sym("dL/dy", a + 1, c + 1),
-                  (f"y_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(Y[a, c], p)} − {num_text(TG[a, c], p)} = "
-                   f"{num_text(GY[a, c], p)}",
-                   f"y_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p)}="
-                   f"{num_latex(GY[a, c], p)}"), GY[a, c])
-           for a in range(oh) for c in range(ow)]
-    items += [("h", 4, T["dy"]), ("p", T["dy_text"]), ("eqs", eqs), ("grid", T["dy_grid"], "dL_dy", GY)]
-    grids["dL_dy"] = GY
+    # 3. backward (4. with a pool)
+    conv_rule = ("rule", T["rule"].format(op=node.op.name),
+                 node.op.derivative_latex if has_bias else
+                 node.op.derivative_latex.rsplit(r",\ \frac{\partial L}{\partial b_o}", 1)[0],
+                 derivative if lang == "en" else T["dk_text"])
+    if pooled:
+        items += [("h", 3, T["backward"])]
+        _pool_backward(items, grids, T, lang, p, P, TG, GP, GY, WR, WC, pnode, ps, pool_derivative)
+        items += [("h", 4, T["dk"]), conv_rule]
+    else:
+        items += [("h", 3, T["backward"]), conv_rule]
+        _dy_section(items, grids, T, p, Y, TG, GY)
 
     eqs = []
     for i in range(kh):
         for j in range(kw):
             pairs = [((_sym("dL/dy", a + 1, c + 1), GY[a, c]), (_sym("x", a + i + 1, c + j + 1), X[a + i, c + j]))
                      for a in range(oh) for c in range(ow)]
+            if pooled:  # most of ∂L/∂y is 0 behind a max pool: write the terms that are not
+                pairs = [t for t in pairs if t[0][1] != 0] or pairs
             eqs.append(_entry(f"dL_dk_{i + 1}{j + 1}", _sym("dL/dk", i + 1, j + 1), _products(pairs, GK[i, j], p), GK[i, j]))
-    items += [("h", 4, T["dk"]), ("p", T["dk_text"]), ("eqs", eqs), ("grid", T["dk_grid"], "dL_dk", GK)]
+    items += ([("p", T["dk_text"]), ("p", T["zero_terms"])] if pooled else [("h", 4, T["dk"]), ("p", T["dk_text"])])
+    items += [("eqs", eqs), ("grid", T["dk_grid"], "dL_dk", GK)]
     grids["dL_dk"] = GK
     if has_bias:
         sum_t = " + ".join(num_text(v, p, True) for v in GY.ravel())
@@ -381,6 +481,45 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
                [[c["symbol"], num_text(c["engine"], p), num_text(c["numeric"], p), f"{c['relative_error']:.1e}"]
                 for c in check])]
     return ConvDerivation(spec, lang, p, items, grids, check, L)
+
+
+def _dy_section(items, grids, T, p, Y, TG, GY):
+    """∂L/∂y = y − t for every output pixel (the loss reads y directly)."""
+    oh, ow = Y.shape
+    eqs = [_entry(f"dL_dy_{a + 1}{c + 1}", _sym("dL/dy", a + 1, c + 1),
+                  (f"y_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(Y[a, c], p)} − {num_text(TG[a, c], p)} = "
+                   f"{num_text(GY[a, c], p)}",
+                   f"y_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p)}="
+                   f"{num_latex(GY[a, c], p)}"), GY[a, c])
+           for a in range(oh) for c in range(ow)]
+    items += [("h", 4, T["dy"]), ("p", T["dy_text"]), ("eqs", eqs), ("grid", T["dy_grid"], "dL_dy", GY)]
+    grids["dL_dy"] = GY
+
+
+def _pool_backward(items, grids, T, lang, p, P, TG, GP, GY, WR, WC, pnode, ps, pool_derivative):
+    """∂L/∂p = p − t, then through the max pool: each window's winner (found by the op) gets ∂L/∂p of its
+    window; the value written is the engine's own ∂L/∂y at that cell."""
+    qh, qw = P.shape
+    eqs = [_entry(f"dL_dp_{a + 1}{c + 1}", _sym("dL/dp", a + 1, c + 1),
+                  (f"p_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(P[a, c], p)} − {num_text(TG[a, c], p)} = "
+                   f"{num_text(GP[a, c], p)}",
+                   f"p_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(P[a, c], p)}-{num_latex(TG[a, c], p)}="
+                   f"{num_latex(GP[a, c], p)}"), GP[a, c])
+           for a in range(qh) for c in range(qw)]
+    items += [("h", 4, T["dp"]), ("p", T["dp_text"]), ("eqs", eqs), ("grid", T["dp_grid"], "dL_dp", GP)]
+    grids["dL_dp"] = GP
+    eqs = []
+    for a in range(qh):
+        for c in range(qw):
+            u, v = int(WR[a, c]), int(WC[a, c])
+            dp = _sym("dL/dp", a + 1, c + 1)
+            eqs.append(_entry(f"dL_dy_{u + 1}{v + 1}", _sym("dL/dy", u + 1, v + 1),
+                              (f"{dp[0]} = {num_text(GY[u, v], p)}", f"{dp[1]}={num_latex(GY[u, v], p)}"), GY[u, v]))
+    items += [("h", 4, T["dy"]),
+              ("rule", T["pool_rule"].format(op=pnode.op.name, s=ps), pnode.op.derivative_latex,
+               pool_derivative if lang == "en" else T["dy_text"]),
+              ("p", T["dy_text"]), ("eqs", eqs), ("p", T["losers"]), ("grid", T["dy_grid"], "dL_dy", GY)]
+    grids["dL_dy"] = GY
 
 
 def _finite_differences(net, conv, x, target, GK, GB, p):
