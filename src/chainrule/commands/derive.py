@@ -7,6 +7,7 @@ Examples:
   chainrule derive my_net.toml --steps 2 --notation indexed --format json
   chainrule derive mazur --format slides --out mazur-slides.html
   chainrule derive conv              (a 4×4 input, a 2×2 kernel: every pixel, md/text/json)
+  chainrule derive conv-pool         (the same with 2×2 max pooling: which cell wins, where the gradient goes)
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ POOL_LABELS = {
         "dp_grid": "∂L/∂p",
         "dy": "4.2 Through the max pool: the gradient goes to the winner",
         "dy_text": ("p_ab moves only with the cell that won its window: ∂L/∂y_ij = ∂L/∂p_ab when y_ij is the maximum "
-                    "of window ab, otherwise 0."),
+                    "of p_ab's window, otherwise 0."),
         "losers": "Every other ∂L/∂y_ij is 0.",
         "dk": "4.3 Gradient of each kernel weight",
         "zero_terms": "Terms with ∂L/∂y_ab = 0 are left out.",
@@ -124,6 +124,9 @@ POOL_LABELS = {
         "pool": "2. 最大池化",
         "pool_text": "每个池化像素 p_ab 是其窗口中最大的输出像素；取得最大值的那个格子胜出。",
         "pool_rule": "算子的公式（此处 x 即 y，z 即 p；s = {s}，d = 1，p = 0）：",
+        "pool_formula": "z[n,c,y,x] = 窗口 (i, j) 上 x[n,c, s·y + d·i − p, s·x + d·j − p] 的最大值",
+        "pool_derivative": ("∂L/∂x = ∂L/∂z 传给每个窗口的最大值所在的格子（并列时取第一个，与 PyTorch 相同）；"
+                            "窗口中其他格子得 0；重叠的窗口相加"),
         "pooled": "池化输出 p",
         "loss": "3. 损失",
         "backward": "4. 反向传播",
@@ -131,7 +134,7 @@ POOL_LABELS = {
         "dp_text": "∂L/∂p_ab = ½ × 2 × (p_ab − t_ab) = p_ab − t_ab",
         "dp_grid": "∂L/∂p",
         "dy": "4.2 经过最大池化：梯度只传给胜出的格子",
-        "dy_text": "p_ab 只随其窗口中胜出的格子变化：若 y_ij 是窗口 ab 的最大值，则 ∂L/∂y_ij = ∂L/∂p_ab，否则为 0。",
+        "dy_text": "p_ab 只随其窗口中胜出的格子变化：若 y_ij 是 p_ab 的窗口中的最大值，则 ∂L/∂y_ij = ∂L/∂p_ab，否则为 0。",
         "losers": "其余的 ∂L/∂y_ij 都是 0。",
         "dk": "4.3 每个卷积核权重的梯度",
         "zero_terms": "∂L/∂y_ab = 0 的项省略不写。",
@@ -396,7 +399,8 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
                 e["winner"] = f"y_{win[0]}{win[1]}"
                 eqs.append(e)
         items += [("h", 3, T["pool"]), ("p", T["pool_text"]),
-                  ("rule", T["pool_rule"].format(op=pnode.op.name, s=ps), pnode.op.formula_latex, pool_formula),
+                  ("rule", T["pool_rule"].format(op=pnode.op.name, s=ps), pnode.op.formula_latex,
+                   pool_formula if lang == "en" else T["pool_formula"]),
                   ("eqs", eqs), ("grid", T["pooled"], "p", P)]
         grids["p"] = P
 
@@ -517,7 +521,7 @@ def _pool_backward(items, grids, T, lang, p, P, TG, GP, GY, WR, WC, pnode, ps, p
                               (f"{dp[0]} = {num_text(GY[u, v], p)}", f"{dp[1]}={num_latex(GY[u, v], p)}"), GY[u, v]))
     items += [("h", 4, T["dy"]),
               ("rule", T["pool_rule"].format(op=pnode.op.name, s=ps), pnode.op.derivative_latex,
-               pool_derivative if lang == "en" else T["dy_text"]),
+               pool_derivative if lang == "en" else T["pool_derivative"]),
               ("p", T["dy_text"]), ("eqs", eqs), ("p", T["losers"]), ("grid", T["dy_grid"], "dL_dy", GY)]
     grids["dL_dy"] = GY
 
