@@ -152,3 +152,16 @@ def test_refusals():
     raw["y"] = [[[1]]]
     with pytest.raises(SpecError, match="optionally followed by one maxpool2d"):
         derive_conv(parse_layered(raw, "two-pools.toml"))
+
+
+@pytest.mark.parametrize("lang, name", [("en", "derivation-conv-pool.md"), ("zh", "derivation-conv-pool-zh.md")])
+def test_docs_are_the_command_output(capsys, lang, name):
+    """docs/derivation-conv-pool*.md are `chainrule derive conv-pool --out ...` as it is (regenerate them when
+    it changes); the finite-difference check's last digits are masked (they depend on the platform's rounding)."""
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / name
+    main(["derive", "conv-pool", "--lang", lang, "--format", "md"])
+    mask = re.compile(r"\d\.\de-\d+")
+    assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))

@@ -145,3 +145,18 @@ def test_refusals(tmp_path, capsys):
         spec = load_layered_spec("conv")
         spec.loss = "mse"
         draw_conv(spec)
+
+
+def test_conv_pool_winners_and_routed_gradient(tmp_path, capsys):
+    # on paper (tests/test_derive_conv_pool.py): the windows of y are won by y_12 = 7, y_23 = 7.5, y_34 = 5.5,
+    # y_41 = 5; with t = [[6, 8], [3, 5]] the gradient reaching them is p − t = 1, −0.5, 0.5, 2
+    out = tmp_path / "cp.svg"
+    assert main(["draw", "conv-pool", "--out", str(out)]) == 0
+    root = ET.fromstring(out.read_bytes())
+    assert {k: number(v) for k, v in cells(root, "p").items()} == {(1, 1): "7", (1, 2): "7.5", (2, 1): "5", (2, 2): "5.5"}
+    routed = {k: number(v) for k, v in cells(root, "dL_dy").items() if v != "0"}
+    assert routed == {(1, 2): "1", (2, 3): "-0.5", (3, 4): "0.5", (4, 1): "2"}
+    ids = {el.get("id") for el in root.iter()}
+    assert sum(i.startswith("winner-y-") for i in ids if i) == sum(i.startswith("winner-dL_dy-") for i in ids if i) == 4
+    assert number(text_of(root, "max-p11")).endswith("= max(4, 7, 0.5, 1.5) = y₁₂ = 7")
+    assert text_of(root, "loss").endswith("= 2.75")

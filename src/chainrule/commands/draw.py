@@ -8,6 +8,7 @@ examples:
   chainrule draw xor --what loss --steps 300
   chainrule draw xor --animate --steps 300 --out train.gif
   chainrule draw conv --out conv.png      (a layered spec with one conv2d: its grids of numbers)
+  chainrule draw conv-pool                (the same with a max pool: each window's winner outlined)
 
 Without --out the file is named after the spec, what is drawn, the step and the language
 (seed-network-step1-en.png), so drawing another step or language never overwrites a figure.
@@ -110,15 +111,16 @@ def run(args) -> int:
 
 
 def run_layered(args, spec) -> int:
-    """A layered spec made of one conv2d (the shipped conv): its first step as grids of numbers, drawn
-    from the derivation's recorded run (chainrule.viz.draw_conv)."""
+    """A layered spec made of one conv2d and maybe a max pool (the shipped conv, conv-pool): its first step
+    as grids of numbers, drawn from the derivation's recorded run (chainrule.viz.draw_conv)."""
     from ..errors import SpecError
     from ..escape import file_stem
     from ..viz import draw_conv
 
-    if len(spec.blocks) != 1 or spec.blocks[0]["kind"] != "conv2d":
-        raise SpecError(f"draw: {spec.source}: draws layered specs made of one conv2d block only (got "
-                        f"{', '.join(b['kind'] for b in spec.blocks)}); train it with chainrule train")
+    kinds = [b["kind"] for b in spec.blocks]
+    if kinds not in (["conv2d"], ["conv2d", "maxpool2d"]):
+        raise SpecError(f"draw: {spec.source}: draws layered specs made of one conv2d block, optionally followed "
+                        f"by one maxpool2d (got {', '.join(kinds)}); train it with chainrule train")
     asked = [flag for flag, on in (("--what", args.what != "network"), ("--step", args.step != 1),
                                    ("--steps", args.steps is not None), ("--sample", args.sample != 1)) if on]
     if asked:

@@ -100,7 +100,7 @@ POOL_LABELS = {
                        "loss L = ½Σ(p − t)² over p; learning rate η = {lr}; optimizer: SGD."),
         "pool": "2. Max pooling",
         "pool_text": "Each pooled pixel p_ab is the largest output pixel of its window; the cell that holds it wins.",
-        "pool_rule": "The op's rule ({op}; here x is y and z is p, s = {s}, d = 1, p = 0):",
+        "pool_rule": "The op's rule ({op}; here x is y and z is p, with s = {s}, d = 1 and the padding p = 0):",
         "pooled": "Pooled p",
         "loss": "3. Loss",
         "backward": "4. Backward pass",
@@ -123,7 +123,7 @@ POOL_LABELS = {
                        "学习率 η = {lr}；优化器：SGD。"),
         "pool": "2. 最大池化",
         "pool_text": "每个池化像素 p_ab 是其窗口中最大的输出像素；取得最大值的那个格子胜出。",
-        "pool_rule": "算子的公式（此处 x 即 y，z 即 p；s = {s}，d = 1，p = 0）：",
+        "pool_rule": "算子的公式（此处 x 即 y，z 即 p；s = {s}，d = 1，公式中的填充 p = 0）：",
         "pool_formula": "z[n,c,y,x] = 窗口 (i, j) 上 x[n,c, s·y + d·i − p, s·x + d·j − p] 的最大值",
         "pool_derivative": ("∂L/∂x = ∂L/∂z 传给每个窗口的最大值所在的格子（并列时取第一个，与 PyTorch 相同）；"
                             "窗口中其他格子得 0；重叠的窗口相加"),
