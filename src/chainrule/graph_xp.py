@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import REGISTRY as OPS
-from .tensor import Tensor, _const, _lift, apply
+from .tensor import Tensor, _const, _lift, apply, maximum, minimum  # noqa: F401  (xp.maximum, xp.minimum)
 
 
 def _t(x) -> Tensor:
@@ -68,14 +68,6 @@ def sign(x):
     return _const(np.sign(values(x)))
 
 
-def minimum(x, y):
-    return where(values(x) <= values(y), x, y)
-
-
-def maximum(x, y):
-    return where(values(x) >= values(y), x, y)
-
-
 def expand_dims(x, axis):
     x = _t(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
@@ -114,7 +106,7 @@ def matmul(x, y):
 
 
 def take_along_axis(x, index, axis):
-    return _t(x).gather(axis, np.broadcast_to(index, np.broadcast_shapes(index.shape, (1,) * index.ndim)))
+    return _t(x).gather(axis, index)
 
 
 def scatter_add_along(out, index, src, dim):
@@ -126,11 +118,11 @@ def index_add(shape, index, g):
     g = _t(g)
     items = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, np.ndarray) and i.dtype != bool for i in items):
-        flat = np.zeros(shape, dtype=np.int64).ravel()
-        positions = np.arange(flat.size).reshape(shape)[index]
+        size = int(np.prod(shape, dtype=np.int64))
+        positions = np.arange(size).reshape(shape)[index]
         if len(np.unique(positions)) != positions.size:  # repeated positions must be summed
             gathered = g.reshape(-1)
-            out = _const(np.zeros(flat.size, dtype=g.dtype))
+            out = _const(np.zeros(size, dtype=g.dtype))
             return out.scatter_add(0, positions.reshape(-1), gathered).reshape(shape)
     return apply(OPS["setitem"], _const(np.zeros(shape, dtype=g.dtype)), g, index=index)
 

@@ -1113,14 +1113,19 @@ def _check_device(device, what: str) -> None:
         )
 
 
-def maximum(a, b) -> "Tensor":
+def _pick(a, b, keep_a) -> "Tensor":
+    """Element-wise ``a`` where ``keep_a(a, b)`` holds, else ``b``; the gradient goes to the one picked."""
     a = a if isinstance(a, Tensor) else _lift(a, b)
-    return apply(OPS["where"], *_pair(a, _lift(b, a)), cond=np.asarray(a.array >= _lift(b, a).array))
+    b = _lift(b, a)
+    return apply(OPS["where"], *_pair(a, b), cond=np.asarray(keep_a(a.array, b.array)))
+
+
+def maximum(a, b) -> "Tensor":
+    return _pick(a, b, np.greater_equal)
 
 
 def minimum(a, b) -> "Tensor":
-    a = a if isinstance(a, Tensor) else _lift(a, b)
-    return apply(OPS["where"], *_pair(a, _lift(b, a)), cond=np.asarray(a.array <= _lift(b, a).array))
+    return _pick(a, b, np.less_equal)
 
 
 class _HookHandle:

@@ -25,7 +25,7 @@ def _torch():
     return torch
 
 
-def _arguments(target_cls, source, source_is_ours: bool) -> dict:
+def _arguments(target_cls, source) -> dict:
     """Constructor arguments of ``target_cls`` read from ``source``'s attributes of the same names."""
     import inspect  # only the bridge needs it; imported here to keep `import chainrule` fast
 
@@ -86,7 +86,7 @@ def _build_torch(module, torch):
     if _children(module) and not isinstance(module, (Sequential, ModuleList, ModuleDict)):
         raise TypeError(f"to_torch(): {name} has sub-modules and its own forward(); only chainrule.nn layers and "
                         f"containers (Sequential, ModuleList, ModuleDict) can be translated")
-    built = cls(**_arguments(cls, module, source_is_ours=True))
+    built = cls(**_arguments(cls, module))
     params = [p for p in module.parameters()]
     if params:
         dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[params[0].dtype]
@@ -118,7 +118,7 @@ def _build_ours(module, torch):
     cls = getattr(nn, name, None)
     if cls is None or not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"from_torch(): chainrule has no layer {name}")
-    args = _arguments(cls, module, source_is_ours=False)
+    args = _arguments(cls, module)
     params = list(module.parameters(recurse=False))
     import inspect
 
