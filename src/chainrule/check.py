@@ -199,8 +199,9 @@ def check_layered(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-
     if any(b["kind"] == "dropout" for b in spec.blocks):
         raise SpecError(f"{spec.source}: check compares deterministic gradients; dropout draws a new mask per call")
     net = LayeredNetwork(spec).double_exact()
-    x = tensor(spec.x[None], dtype=float64)
-    target = tensor(spec.y[None], dtype=float64)
+    xs, ys = spec.batch()  # one sample (the conv specs) or a batch (batchnorm)
+    x = tensor(xs, dtype=float64)
+    target = tensor(ys, dtype=float64)
     net.loss_from_output(net(x), target).backward()
     names = net.parameter_names()
     params = dict(net.named_parameters())
@@ -235,8 +236,9 @@ def _torch_layered_grads(net, spec) -> dict:
     import torch
 
     body = net.body.to_torch().double()
-    x = torch.tensor(spec.x[None], dtype=torch.float64)
-    y = torch.tensor(spec.y[None], dtype=torch.float64)
+    xs, ys = spec.batch()
+    x = torch.tensor(xs, dtype=torch.float64)
+    y = torch.tensor(ys, dtype=torch.float64)
     out = body(x)
     if spec.loss == "half_sse":
         loss = 0.5 * ((out - y) ** 2).sum()

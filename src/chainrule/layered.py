@@ -21,6 +21,9 @@ conv2d (``explain/conv.py``), ``chainrule draw`` draws its step as grids (``viz/
 A spec that ``chainrule derive`` writes out by hand also fixes its numbers: ``weight`` in a conv2d block
 (nested lists of PyTorch's layout (out, in, kh, kw)), and top-level ``x`` (one sample, shaped as
 ``input``) and ``y`` (its target, shaped as the output); ``loss = "half_sse"`` is ½Σ(y − y')².
+``x`` may also be a batch, one row per sample (shape (N, *input)), with ``y`` a batch of N targets: batch
+norm needs one (``specs/layered/batchnorm.toml``). A batchnorm block then fixes γ and β as ``weight`` and
+``bias`` (one number per feature or channel); its ``eps`` must be > 0 (PyTorch refuses 0 in training).
 
 A sample arrives as a flat row (a CSV row, or a bundled data set's features) and is reshaped to
 ``input``. Every problem is a ``SpecError`` naming the file, the block and the key.
@@ -50,7 +53,7 @@ KINDS = {
                "groups": False, "bias": False, "weight": False},
     "maxpool2d": {"kernel_size": True, "stride": False, "padding": False},
     "avgpool2d": {"kernel_size": True, "stride": False, "padding": False},
-    "batchnorm": {"momentum": False, "eps": False},
+    "batchnorm": {"momentum": False, "eps": False, "weight": False, "bias": False},
     "dropout": {"p": False},
     "flatten": {},
     "linear": {"out": True, "bias": False},
@@ -78,8 +81,13 @@ class LayeredSpec:
     seed: int | None = None
     description: str = ""
     source: str = "<spec>"
-    x: object = None  # one sample (an array shaped as input_shape) and its target, when the spec fixes them
+    x: object = None  # one sample (an array shaped as input_shape) or a batch (N, *input_shape), and its target
     y: object = None
+
+    def batch(self) -> tuple:
+        """(x, y) with a leading batch axis whether the spec fixes one sample or a batch of them."""
+        one = self.x is not None and tuple(self.x.shape) == tuple(self.input_shape)
+        return (self.x[None], self.y[None]) if one else (self.x, self.y)
 
 
 def shipped_layered_specs() -> list[str]:
@@ -169,14 +177,21 @@ def parse_layered(raw: dict, where: str) -> LayeredSpec:
     for key in ("x", "y"):
         if key in raw:
             setattr(spec, key, _values(where, key, raw[key]))
+    batch = None  # the number of samples when x is a batch
     if spec.x is not None and spec.x.shape != spec.input_shape:
-        raise SpecError(f"{where}: key 'x': expected one sample of shape {spec.input_shape}, got shape {spec.x.shape}")
+        if spec.x.ndim != len(spec.input_shape) + 1 or spec.x.shape[1:] != spec.input_shape or not spec.x.shape[0]:
+            raise SpecError(f"{where}: key 'x': expected one sample of shape {spec.input_shape} or a batch of shape "
+                            f"(N, {', '.join(map(str, spec.input_shape))}), got shape {spec.x.shape}")
+        batch = spec.x.shape[0]
     net = LayeredNetwork(spec)  # builds and runs a zero batch once: sizes are checked here, naming the block
     if spec.y is not None:
         with no_grad():
             net.eval()
             shape = tuple(net(_zeros((1, *spec.input_shape))).shape[1:])
-        if spec.y.shape != shape:
+        if batch is not None and spec.y.shape != (batch, *shape):
+            raise SpecError(f"{where}: key 'y': x is a batch of {batch}, so y needs one target per sample, shape "
+                            f"{(batch, *shape)}, got shape {spec.y.shape}")
+        if batch is None and spec.y.shape != shape:
             raise SpecError(f"{where}: key 'y': expected a target of the output's shape {shape}, got shape {spec.y.shape}")
     return spec
 
@@ -220,7 +235,22 @@ def _block(spec, k, b, shape):
         m = nn.AvgPool2d(_size(at, "kernel_size", b["kernel_size"]), b.get("stride"), b.get("padding", 0))
     elif kind == "batchnorm":
         cls = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-        m = cls(shape[0], eps=float(b.get("eps", 1e-5)), momentum=float(b.get("momentum", 0.1)))
+        eps = _number(at, "eps", b.get("eps", 1e-5))
+        if eps <= 0:
+            raise SpecError(f"{at}: key 'eps': must be > 0 (it keeps √(σ² + ε) away from 0; PyTorch refuses "
+                            f"eps ≤ 0 in training), got {eps}")
+        momentum = _number(at, "momentum", b.get("momentum", 0.1))
+        if not 0 <= momentum <= 1:
+            raise SpecError(f"{at}: key 'momentum': expected a number from 0 to 1, got {momentum}")
+        m = cls(shape[0], eps=float(eps), momentum=float(momentum))
+        for key in ("weight", "bias"):
+            if key in b:
+                v = _values(at, key, b[key])
+                if v.shape != (shape[0],):
+                    raise SpecError(f"{at}: key '{key}': expected {shape[0]} number(s), one per feature or channel "
+                                    f"(shape ({shape[0]},)), got shape {v.shape}")
+                with no_grad():
+                    getattr(m, key).copy_(v)
     elif kind == "dropout":
         m = nn.Dropout(float(_number(at, "p", b.get("p", 0.5))))
     elif kind == "flatten":
@@ -267,6 +297,8 @@ class LayeredNetwork(nn.Module):
             for i, k in self.block_of.items():
                 if "weight" in self.spec.blocks[k]:
                     self.body[i].weight.copy_(np.asarray(self.spec.blocks[k]["weight"], dtype=np.float64))
+                if self.spec.blocks[k]["kind"] == "batchnorm" and "bias" in self.spec.blocks[k]:
+                    self.body[i].bias.copy_(np.asarray(self.spec.blocks[k]["bias"], dtype=np.float64))
         return self
 
     def parameter_names(self) -> dict:
