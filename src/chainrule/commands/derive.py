@@ -8,6 +8,7 @@ Examples:
   chainrule derive mazur --format slides --out mazur-slides.html
   chainrule derive conv              (a 4×4 input, a 2×2 kernel: every pixel, md/text/json)
   chainrule derive conv-pool         (the same with 2×2 max pooling: which cell wins, where the gradient goes)
+  chainrule derive batchnorm         (a batch of 4 through batch norm: μ, σ², x̂, ∂L/∂x as its three terms)
 """
 
 from __future__ import annotations
@@ -102,7 +103,12 @@ def run_layered(args, spec) -> int:
     if args.steps != 1 or args.notation is not None:
         raise SpecError(f"derive: a layered spec ({spec.source}) is derived for one step in its own notation "
                         f"(drop --steps/--notation)")
-    derivation = derive_conv(spec, lang=args.lang, precision=args.precision)
+    if [b["kind"] for b in spec.blocks] == ["batchnorm"]:  # batch norm's three-term gradient
+        from ..explain.batchnorm import derive_batchnorm
+
+        derivation = derive_batchnorm(spec, lang=args.lang, precision=args.precision)
+    else:
+        derivation = derive_conv(spec, lang=args.lang, precision=args.precision)
     text = {"md": derivation.markdown, "text": derivation.text, "json": lambda: derivation.to_json() + "\n"}[fmt]()
     if args.out:
         write_atomic(args.out, text)
