@@ -300,12 +300,12 @@ def _sym(name, i=None):
     base = {"x": ("x", "x"), "xhat": ("x̂", r"\hat x"), "y": ("y", "y"), "t": ("t", "t"), "mu": ("μ", r"\mu"),
             "var": ("σ²", r"\sigma^{2}"), "sigma": ("σ", r"\sigma"), "gamma": ("γ", r"\gamma"), "beta": ("β", r"\beta")}
     grad = name.startswith("dL/d")
-    t, l = base[name[4:] if grad else name]
+    t, tex = base[name[4:] if grad else name]
     if i is not None:
-        t, l = f"{t}_{i}", f"{l}_{{{i}}}"
+        t, tex = f"{t}_{i}", f"{tex}_{{{i}}}"
     if grad:
-        return f"∂L/∂{t}", rf"\frac{{\partial L}}{{\partial {l}}}"
-    return t, l
+        return f"∂L/∂{t}", rf"\frac{{\partial L}}{{\partial {tex}}}"
+    return t, tex
 
 
 def _lt(text: str) -> str:
