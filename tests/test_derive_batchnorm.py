@@ -292,3 +292,20 @@ def test_docs_are_the_command_output(capsys, lang, name):
     main(["derive", "batchnorm", "--lang", lang, "--format", "md"])
     mask = re.compile(r"\d\.\de-\d+")
     assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("training, eps", [(True, 0.0), (True, -1e-3), (False, -1e-3)])
+def test_batch_norm_refuses_eps_as_pytorch(training, eps):
+    """ε = 0 is why the spec sets ε = 0.01: PyTorch refuses it in training, and so does the engine."""
+    torch = pytest.importorskip("torch")
+    import chainrule as cr
+    import chainrule.nn.functional as F
+
+    x = np.arange(4.0).reshape(4, 1)
+    args = (np.zeros(1), np.ones(1))
+    with pytest.raises(ValueError) as theirs:
+        torch.nn.functional.batch_norm(torch.tensor(x), *map(torch.tensor, args), training=training, eps=eps)
+    with pytest.raises(ValueError) as ours:
+        F.batch_norm(cr.tensor(x), *map(cr.tensor, args), training=training, eps=eps)
+    assert str(ours.value) == str(theirs.value)
+    F.batch_norm(cr.tensor(x), *map(cr.tensor, args), training=False, eps=0.0)  # allowed in evaluation, as PyTorch

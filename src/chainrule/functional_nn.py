@@ -171,6 +171,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if t is not None and tuple(t.shape) != (c,):
             raise ShapeError(f"batch_norm: {name} should have shape ({c},) for an input with {c} channels, got {tuple(t.shape)}")
+    if training and not eps > 0:  # PyTorch's checks, word for word
+        raise ValueError(f"batch_norm eps must be positive during training, but got {float(eps)}")
+    if not eps >= 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {float(eps)}")
     if training:
         axes = (0,) + tuple(range(2, x.ndim))
         count = x.numel() // c
