@@ -309,3 +309,23 @@ def test_batch_norm_refuses_eps_as_pytorch(training, eps):
         F.batch_norm(cr.tensor(x), *map(cr.tensor, args), training=training, eps=eps)
     assert str(ours.value) == str(theirs.value)
     F.batch_norm(cr.tensor(x), *map(cr.tensor, args), training=False, eps=0.0)  # allowed in evaluation, as PyTorch
+
+
+def test_a_batch_in_a_conv_spec_is_refused_by_derive_conv_and_checked_by_check():
+    """x may now be a batch in any layered spec: derive conv writes out one sample and says so; check takes it."""
+    from chainrule.check import check_layered
+    from chainrule.explain.conv import derive_conv
+
+    conv = load_layered_spec("conv")
+    raw = {"name": "conv2", "input": [1, 4, 4], "loss": "half_sse", "optimizer": "sgd", "lr": 0.01,
+           "x": [conv.x.tolist()] * 2, "y": [conv.y.tolist()] * 2,
+           "layers": [{"kind": "conv2d", "out_channels": 1, "kernel_size": 2, "bias": False,
+                       "weight": conv.blocks[0]["weight"]}]}
+    spec = parse_layered(raw, "conv2.toml")
+    with pytest.raises(SpecError, match=r"conv2\.toml: key 'x': derive writes out a convolution of one sample"):
+        derive_conv(spec)
+    rows = check_layered(spec, use_torch=False)
+    assert rows and all(r.ok for r in rows)
+    # two copies of the sample under ½Σ(y − t)²: twice the one-sample gradient
+    single = check_layered(conv, use_torch=False)
+    assert [r.engine for r in rows] == pytest.approx([2 * r.engine for r in single])

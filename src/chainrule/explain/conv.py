@@ -299,6 +299,9 @@ def _validate(spec):
                         f"(got {spec.loss!r}, {spec.optimizer!r})")
     if spec.x is None or spec.y is None or "weight" not in b:
         raise SpecError(f"{where}: derive needs the numbers fixed in the spec: keys 'x', 'y' and the block's 'weight'")
+    if spec.x.shape != tuple(spec.input_shape):
+        raise SpecError(f"{where}: key 'x': derive writes out a convolution of one sample, shaped as input "
+                        f"{list(spec.input_shape)}; got a batch of shape {spec.x.shape}")
 
 
 def _step(spec):
