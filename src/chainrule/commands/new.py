@@ -31,6 +31,46 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --init random (default 0)")
     p.add_argument("--name", default=None, help="the spec's name (default: from --out, else 'net')")
     p.add_argument("--out", metavar="FILE", default=None, help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the comments (default en)")
+
+
+# The file's comments, in each language (the keys and values are the same in both).
+TEXT = {
+    "en": {
+        "head": "# A {shape} network, written by `chainrule new`. Edit anything, then:",
+        "show": "#   chainrule show {name}.toml     (the weight tables with their w_ij names)",
+        "derive": "#   chainrule derive {name}.toml   (every step worked out)",
+        "acts": "# one activation per weight layer: none, relu, sigmoid, tanh, leaky_relu, softmax (output only)",
+        "bias": '# true: one bias per neuron; false; "shared": one bias per layer (Mazur\'s example)',
+        "loss": "# half_sse = ½Σ(y − y')², mse, sse, cross_entropy (class indices as targets), bce (sigmoid output)",
+        "order": ['# how the matrices below are written: "from_to" (row i = neuron i of the layer below, column j =',
+                  '# neuron j of the layer above: w_ij, the seed\'s way) or "out_in" (PyTorch\'s nn.Linear.weight)'],
+        "frozen": "# frozen = [\"b1\"]   # parameters kept out of training",
+        "random": "# drawn like nn.Linear (Kaiming-uniform), seed {seed}; one (from, to) matrix per layer",
+        "constant": "# one (from, to) matrix per weight layer: {shapes}; all {w} to start",
+        "biases": "# a number or a list per layer",
+        "data": "# one sample (a list) or a batch (a list of lists)",
+        "class": "# the class index, 0..",
+        "wrote": "wrote {out}",
+    },
+    "zh": {
+        "head": "# 一个 {shape} 网络，由 `chainrule new` 写出。可以随意修改，然后运行：",
+        "show": "#   `chainrule show {name}.toml`     （带 w_ij 名字的权重表）",
+        "derive": "#   `chainrule derive {name}.toml`   （每一步的推导）",
+        "acts": "# 每个权重层一个激活函数：`none`、`relu`、`sigmoid`、`tanh`、`leaky_relu`、`softmax`（仅输出层）",
+        "bias": '# `true`：每个神经元一个偏置；`false`：没有偏置；`"shared"`：每层共享一个偏置（Mazur 的例子）',
+        "loss": "# `half_sse` = ½Σ(y − y')²，`mse`，`sse`，`cross_entropy`（目标是类别序号），`bce`（输出层用 sigmoid）",
+        "order": ['# 下面矩阵的写法：`"from_to"`（第 i 行是前一层的神经元 i，第 j 列是后一层的神经元 j：',
+                  '# 即 w_ij，原文的写法）或 `"out_in"`（PyTorch 的 nn.Linear.weight）'],
+        "frozen": '# 不参加训练的参数：`frozen = ["b1"]`',
+        "random": "# 像 nn.Linear 一样随机抽取（`kaiming_uniform_`），种子 {seed}；每层一个（来源, 去向）矩阵",
+        "constant": "# 每个权重层一个（来源, 去向）矩阵：{shapes}；初始值都是 {w}",
+        "biases": "# 每层一个数或一个列表",
+        "data": "# 一个样本（一个列表）或一批样本（列表的列表）",
+        "class": "# 类别序号，0..",
+        "wrote": "已写入 {out}",
+    },
+}
 
 
 def parse_layers(text: str) -> list[int]:
@@ -64,26 +104,28 @@ def spec_text(args) -> str:
     acts = [args.activation] * (depth - 1) + [out_act]
     name = args.name or (os.path.splitext(os.path.basename(args.out))[0] if args.out else "net")
     bias = {"true": "true", "false": "false", "shared": '"shared"'}[args.bias]
+    t = TEXT[getattr(args, "lang", "en")]
+    shape = "-".join(map(str, sizes))
     lines = [
-        f"# A {'-'.join(map(str, sizes))} network, written by `chainrule new`. Edit anything, then:",
-        f"#   chainrule show {name}.toml     (the weight tables with their w_ij names)",
-        f"#   chainrule derive {name}.toml   (every step worked out)",
+        t["head"].format(shape=shape),
+        t["show"].format(name=name),
+        t["derive"].format(name=name),
         f'name = "{name}"',
-        f'description = "A {"-".join(map(str, sizes))} network ({", ".join(acts)}; {args.loss})"',
+        f'description = "A {shape} network ({", ".join(acts)}; {args.loss})"',
+        f'description_zh = "一个 {shape} 网络（{"、".join(acts)}；{args.loss}）"',
         f"layers = {sizes}",
-        "# one activation per weight layer: none, relu, sigmoid, tanh, leaky_relu, softmax (output only)",
+        t["acts"],
         f"activations = {acts!r}".replace("'", '"'),
-        '# true: one bias per neuron; false; "shared": one bias per layer (Mazur\'s example)',
+        t["bias"],
         f"bias = {bias}",
-        "# half_sse = ½Σ(y − y')², mse, sse, cross_entropy (class indices as targets), bce (sigmoid output)",
+        t["loss"],
         f'loss = "{args.loss}"',
         f"lr = {args.lr!r}",
         "steps = 1",
         f'optimizer = "{args.optimizer}"',
-        '# how the matrices below are written: "from_to" (row i = neuron i of the layer below, column j =',
-        '# neuron j of the layer above: w_ij, the seed\'s way) or "out_in" (PyTorch\'s nn.Linear.weight)',
+        *t["order"],
         'order = "from_to"',
-        "# frozen = [\"b1\"]   # parameters kept out of training",
+        t["frozen"],
         "",
         "[init]",
     ]
@@ -94,7 +136,7 @@ def spec_text(args) -> str:
         raw = {"layers": sizes, "activations": acts, "bias": args.bias if args.bias == "shared" else args.bias == "true",
                "loss": args.loss, "init": {"seed": args.seed}}
         params = SpecNetwork(parse_spec(raw, "<new>", require_data=False)).param_arrays()
-        lines.append(f"# drawn like nn.Linear (Kaiming-uniform), seed {args.seed}; one (from, to) matrix per layer")
+        lines.append(t["random"].format(seed=args.seed))
         lines.append("weights = [")
         lines += [f"    {_matrix(params[f'W{k}'])}," for k in range(1, depth + 1)]
         lines.append("]")
@@ -102,17 +144,17 @@ def spec_text(args) -> str:
             lines.append("biases = [" + ", ".join("[" + ", ".join(_num(v) for v in params[f"b{k}"]) + "]"
                                                   for k in range(1, depth + 1)) + "]")
     else:
-        lines.append(f"# one (from, to) matrix per weight layer: {sizes[0]}x{sizes[1]}"
-                     + "".join(f", {a}x{b}" for a, b in zip(sizes[1:], sizes[2:])) + f"; all {args.weight!r} to start")
+        lines.append(t["constant"].format(shapes=f"{sizes[0]}x{sizes[1]}" + "".join(
+            f", {a}x{b}" for a, b in zip(sizes[1:], sizes[2:])), w=repr(args.weight)))
         lines.append("weights = [")
         lines += [f"    {_matrix(np.full((a, b), args.weight))}," for a, b in zip(sizes, sizes[1:])]
         lines.append("]")
         if args.bias != "false":
-            lines.append("biases = [" + ", ".join("0.0" for _ in range(depth)) + "]   # a number or a list per layer")
-    lines += ["", "[data]", "# one sample (a list) or a batch (a list of lists)",
+            lines.append("biases = [" + ", ".join("0.0" for _ in range(depth)) + "]   " + t["biases"])
+    lines += ["", "[data]", t["data"],
               f"x = [{', '.join(['0.0'] * sizes[0])}]"]
     if args.loss == "cross_entropy":
-        lines.append("y = [0]   # the class index, 0.." + str(sizes[-1] - 1))
+        lines.append("y = [0]   " + t["class"] + str(sizes[-1] - 1))
     else:
         lines.append(f"y = [{', '.join(['0.0'] * sizes[-1])}]")
     return "\n".join(lines) + "\n"
@@ -130,7 +172,7 @@ def run(args) -> int:
         from ..io import atomic_write
 
         atomic_write(args.out, text)
-        print(f"wrote {args.out}", file=sys.stderr)
+        print(TEXT[args.lang]["wrote"].format(out=args.out), file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

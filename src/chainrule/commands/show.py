@@ -16,13 +16,17 @@ TEXT = {
                       "neuron j of layer {b})",
            "biases": "b{k}: biases of layer {b}", "shared": "b{k}: one bias shared by layer {b}",
            "random": "random initialisation (init.seed = {seed}); the values drawn:", "data": "data: {n} sample(s)",
-           "none": "—"},
+           "none": "—", "from_to": "(from, to)", "out_in": "(out, in)"},
     "zh": {"layers": "层", "acts": "激活函数", "loss": "损失函数", "opt": "优化器", "lr": "学习率", "bias": "偏置",
-           "frozen": "固定不训练", "order": "矩阵按 {order} 顺序读取",
+           "frozen": "固定不训练", "order": "矩阵按{order}顺序读取", "from_to": "（来源, 去向）",
+           "out_in": " PyTorch 的 `(out, in)` ",
            "weights": "W{k}：第 {a} 层 → 第 {b} 层（{n_in}x{n_out}，第 i 行是第 {a} 层的神经元 i，第 j 列是第 {b} 层的神经元 j）",
            "biases": "b{k}：第 {b} 层的偏置", "shared": "b{k}：第 {b} 层共享的一个偏置",
            "random": "随机初始化（init.seed = {seed}），取到的值：", "data": "数据：{n} 个样本", "none": "—"},
 }
+
+ZH_ACTIVATIONS = {"none": "无（`none`）", "leaky_relu": "LeakyReLU（`leaky_relu`）"}
+ZH_OPTIMIZERS = {"sgd": "随机梯度下降", "momentum": "带动量的随机梯度下降", "adam": "Adam"}
 
 
 def add_arguments(p) -> None:
@@ -34,7 +38,10 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from rich.markup import escape
+
     from .. import notation
+    from ..explain.labels import LOSS_NAMES
     from ..network import SpecNetwork
     from ..numbers import fmt
     from ..spec import load_spec
@@ -46,13 +53,16 @@ def run(args) -> int:
         console = Console(highlight=False, width=140)
     colon = "：" if args.lang == "zh" else ": "
     style = notation.default_style(spec.depth)
-    console.print(f"[bold]{spec.name}[/bold]: {spec.describe(args.lang)}", markup=True)
+    console.print(f"[bold]{escape(spec.name)}[/bold]{colon}{escape(spec.describe(args.lang))}", markup=True)
     sep = "；" if args.lang == "zh" else ";  "
+    acts, loss, opt = ", ".join(spec.activations), spec.loss, spec.optimizer
+    if args.lang == "zh":  # the Chinese name, with the spec's identifier beside it as code
+        acts = "、".join(ZH_ACTIVATIONS.get(a, a) for a in spec.activations)
+        loss, opt = f"{LOSS_NAMES['zh'][loss]}（`{loss}`）", f"{ZH_OPTIMIZERS[opt]}（`{opt}`）"
     console.print(sep.join(f"{t[k]}{colon}{v}" for k, v in (
-        ("layers", " → ".join(map(str, spec.layers))), ("acts", ", ".join(spec.activations)), ("loss", spec.loss),
-        ("opt", spec.optimizer), ("lr", fmt(spec.lr)))), markup=False)
-    console.print(t["order"].format(order=spec.order.replace("_", ", ")).replace("from, to", "(from, to)")
-                  .replace("out, in", "(out, in)"), markup=False)
+        ("layers", " → ".join(map(str, spec.layers))), ("acts", acts), ("loss", loss),
+        ("opt", opt), ("lr", fmt(spec.lr)))), markup=False)
+    console.print(t["order"].format(order=t[spec.order]), markup=False)
     if spec.frozen:
         console.print(f"{t['frozen']}{colon}{', '.join(spec.frozen)}", markup=False)
     params = SpecNetwork(spec).param_arrays()
