@@ -33,18 +33,18 @@ CATALOG = [
     ("argument {code}: invalid {code2} value: {value}", "参数 {code}：无效的 {code2} 值 {value}"),
     ("argument {code}: expected one argument", "参数 {code}：需要一个值"),
     ("argument {code}: not allowed with argument {code2}", "参数 {code} 不能与参数 {code2} 同时使用"),
-    ("--{code}: must be a positive number, got {value}", "`--{code}`：应为正数，实际是 {value}"),
-    ("--{code} must be a positive number, got {value}", "`--{code}` 应为正数，实际是 {value}"),
-    ("--{code} must be a non-negative number, got {value}", "`--{code}` 应为非负数，实际是 {value}"),
-    ("--{code} must be 1 or more, got {value}", "`--{code}` 应不小于 1，实际是 {value}"),
-    ("--{code} must be at least 1, got {value}", "`--{code}` 应不小于 1，实际是 {value}"),
-    ("--{code} must be between {a} and {b}, got {value}", "`--{code}` 应在 {a} 到 {b} 之间，实际是 {value}"),
-    ("--{code} must be in {range}, got {value}", "`--{code}` 应在 {range} 内，实际是 {value}"),
+    ("--{opt}: must be a positive number, got {value}", "`--{opt}`：应为正数，实际是 {value}"),
+    ("--{opt} must be a positive number, got {value}", "`--{opt}` 应为正数，实际是 {value}"),
+    ("--{opt} must be a non-negative number, got {value}", "`--{opt}` 应为非负数，实际是 {value}"),
+    ("--{opt} must be 1 or more, got {value}", "`--{opt}` 应不小于 1，实际是 {value}"),
+    ("--{opt} must be at least 1, got {value}", "`--{opt}` 应不小于 1，实际是 {value}"),
+    ("--{opt} must be between {a} and {b}, got {value}", "`--{opt}` 应在 {a} 到 {b} 之间，实际是 {value}"),
+    ("--{opt} must be in {range}, got {value}", "`--{opt}` 应在 {range} 内，实际是 {value}"),
     ("--gradebook and --chart go with --class", "`--gradebook` 和 `--chart` 要与 `--class` 一起使用"),
     ("--out {path}: use a .png, .svg or .pdf file name", "`--out` {path}：请用 .png、.svg 或 .pdf 文件名"),
-    ("LAYERS {value}: expected sizes joined by '-', e.g. 3-4-2", "LAYERS {value}：应为用 '-' 连接的层大小，例如 3-4-2"),
+    ("LAYERS {value}: expected sizes joined by '-', e.g. 3-4-2", "`LAYERS` {value}：应为用 '-' 连接的层大小，例如 3-4-2"),
     ("LAYERS {value}: expected at least two sizes of 1 or more, e.g. 3-4-2",
-     "LAYERS {value}：应至少有两个不小于 1 的层大小，例如 3-4-2"),
+     "`LAYERS` {value}：应至少有两个不小于 1 的层大小，例如 3-4-2"),
     ("draw: --animate draws fully-connected specs; {path} is a layered spec (drop --animate to draw its step)",
      "draw：`--animate` 只画全连接的设定；{path} 是分层设定（去掉 `--animate` 即可画出它的这一步）"),
     ("derive: a layered spec ({path}) is written in {opts} only, got --format {code}",
@@ -62,7 +62,7 @@ CATALOG = [
     ("{path}: no such file", "{path}：没有这个文件"),
     ("{path}: no such folder of answer files", "{path}：没有这个存放答案文件的文件夹"),
     ("{path}: is a folder, not a file", "{path}：这是文件夹，不是文件"),
-    ("{path}: not a UTF-8 text file (byte {n}: {code})", "{path}：不是 UTF-8 文本文件（第 {n} 字节：{code}）"),
+    ("{path}: not a UTF-8 text file (byte {n}: {word})", "{path}：不是 `UTF-8` 文本文件（第 {n} 字节：{word}）"),
     ("{path}: not a regular file (a pipe, socket or block device); give a file, or pipe the text into standard "
      "input and name /dev/stdin",
      "{path}：不是普通文件（而是管道、套接字或块设备）；请给出文件，或把文本从标准输入传入并写 /dev/stdin"),
@@ -226,7 +226,8 @@ CATALOG = [
 # Phrases that fill a ``word`` part: the kinds of file in a size message, the limits' "what" and "instead".
 PHRASES = {
     "specs": "设定文件", "answer files": "答案文件", "CSV files": "CSV 文件", "class records": "班级记录",
-    "Permission denied": "没有权限", "Is a directory": "这是文件夹",
+    "Permission denied": "没有权限", "invalid start byte": "无效的起始字节",
+    "invalid continuation byte": "无效的后续字节", "unexpected end of data": "数据意外结束", "Is a directory": "这是文件夹",
     "the number of parameters": "参数个数", "the number of weights": "权重个数",
     "the number of weight layers": "权重层数", "the widest layer's number of neurons": "最宽一层的神经元数",
     "the number of steps": "步数", "--step": "`--step`", "the number of steps to write out": "要写出的步数",
@@ -312,6 +313,7 @@ def _code(text: str) -> str:
 
 
 def _path(text: str) -> str:
+    text = re.sub(r": (layers\[\d+\])", r"：\1", text)    # a layered spec's block: "file: layers[0]"
     return text.replace(" (shipped spec)", "（内置设定）")
 
 
