@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_zh import english_words
 
 from chainrule.cli import main
 from chainrule.i18n import CATALOG, translate
-
-from test_zh import english_words
 
 SPEC_OK = ('name = "n"\nlayers = [2, 1]\n[init]\nweights = [[[0.5], [0.5]]]\n[data]\nx = [1.0, 2.0]\ny = [1.0]\n')
 

@@ -36,9 +36,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from rich.console import Console
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     from .. import notation
     from ..explain.labels import LOSS_NAMES

@@ -132,6 +132,18 @@ MESSAGES = {
     },
 }
 
+# Optimizer mistakes (issue 13): the velocity of momentum forgotten, an update worked as plain SGD.
+MESSAGES["en"].update({
+    "momentum": "the momentum forgotten: this is plain SGD's w − η·∂L/∂w; with momentum the step is w − η·v, "
+                "where the velocity v = μ·v_prev + ∂L/∂w (μ = {mu}; at step 1, v = ∂L/∂w)",
+    "name_momentum": "forgetting the momentum (updating as plain SGD, w − η·∂L/∂w; it shows from step 2 on)",
+})
+MESSAGES["zh"].update({
+    "momentum": "漏掉了动量：这是普通 SGD 的 w − η·∂L/∂w；带动量时这一步是 w − η·v，"
+                "其中速度 v = μ·v_prev + ∂L/∂w（μ = {mu}；第 1 步时 v = ∂L/∂w）",
+    "name_momentum": "漏掉动量（按普通 SGD 更新，w − η·∂L/∂w；从第 2 步起才看得出）",
+})
+
 LANGS = tuple(MESSAGES)
 
 # How an activation's derivative is written in a cause: a symbol, the same in every language.

@@ -107,10 +107,11 @@ class Context:
                     st["v"] = b2 * st.get("v", 0 * g) + (1 - b2) * g * g
         return states
 
-    def update(self, step, name, index, p, g, ascent=False):
+    def update(self, step, name, index, p, g, ascent=False, plain=False):
+        """The parameter after the step (``plain``: as plain SGD, whatever the optimizer)."""
         spec, sign = self.spec, (-1.0 if ascent else 1.0)
         state = self.opt_state[step - 1].get(name, {})
-        if spec.optimizer == "sgd":
+        if spec.optimizer == "sgd" or plain:
             return p - sign * spec.lr * g
         if spec.optimizer == "momentum":
             buf = g if "buf" not in state else spec.momentum * float(state["buf"][index]) + g
@@ -310,7 +311,8 @@ class Context:
             if gkey not in truth:  # a frozen parameter keeps its value
                 ps.put(key, ps.world[before], [before])
                 continue
-            ps.put(key, self.update(step, name, index, ps.world[before], ps.world[gkey], ascent=knob == "ascent"),
+            ps.put(key, self.update(step, name, index, ps.world[before], ps.world[gkey], ascent=knob == "ascent",
+                                      plain=knob == "momentum"),
                    [before, gkey])
         return ps
 
