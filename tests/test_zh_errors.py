@@ -120,12 +120,15 @@ def test_engine_errors_stay_english():
     assert translate(text, "zh") == text
 
 
-def test_every_template_renders():
-    """Each Chinese template uses only the English template's parts, and every part it names exists."""
+def test_every_template_renders_without_english():
+    """Each Chinese template uses only the English template's parts, a message written from the English
+    template is translated, and the translation has no English word of its own."""
     for en, zh in CATALOG:
         parts = set(re.findall(r"\{(\w+)\}", en))
         assert set(re.findall(r"\{(\w+)\}", zh)) <= parts, en
         sample = en
         for k, p in enumerate(sorted(parts)):
             sample = sample.replace("{" + p + "}", f"v{k}")
-        assert translate(sample, "zh") != sample or not re.search(r"[\u4e00-\u9fff]", zh), en
+        out = translate(sample, "zh")
+        assert out != sample and re.search(r"[\u4e00-\u9fff]", out), en
+        assert english_words(out) == [], out

@@ -46,15 +46,63 @@ CATALOG = [
     ("LAYERS {value}: expected at least two sizes of 1 or more, e.g. 3-4-2",
      "`LAYERS` {value}：应至少有两个不小于 1 的层大小，例如 3-4-2"),
     ("draw: --animate draws fully-connected specs; {path} is a layered spec (drop --animate to draw its step)",
-     "draw：`--animate` 只画全连接的设定；{path} 是分层设定（去掉 `--animate` 即可画出它的这一步）"),
+     "`draw`：`--animate` 只画全连接的设定；{path} 是分层设定（去掉 `--animate` 即可画出它的这一步）"),
     ("derive: a layered spec ({path}) is written in {opts} only, got --format {code}",
-     "derive：分层设定（{path}）只能写成 {opts}，实际是 `--format {code}`"),
+     "`derive`：分层设定（{path}）只能写成 {opts}，实际是 `--format {code}`"),
     ("derive: a layered spec ({path}) is derived for one step in its own notation (drop --steps/--notation)",
-     "derive：分层设定（{path}）只推导一步，并使用它自己的记号（去掉 `--steps`/`--notation`）"),
+     "`derive`：分层设定（{path}）只推导一步，并使用它自己的记号（去掉 `--steps`/`--notation`）"),
     ("draw: a layered spec ({path}) is drawn for its one sample and first step only (drop {opts})",
-     "draw：分层设定（{path}）只画它的一个样本和第一步（去掉 {opts}）"),
+     "`draw`：分层设定（{path}）只画它的一个样本和第一步（去掉 {opts}）"),
     ("cannot write '{path}': the folder '{path2}' does not exist", "无法写入 '{path}'：文件夹 '{path2}' 不存在"),
     ("cannot write '{path}': it is a folder; give a file name", "无法写入 '{path}'：这是一个文件夹；请给出文件名"),
+    ("derive: precision must be between 1 and 17 significant digits, got {value}",
+     "`derive`：精度应在 1 到 17 位有效数字之间，实际是 {value}"),
+    ("derive: Mazur's notation (i, h, o, w1…w8) is for networks with two weight layers (this one has {n}); "
+     "use --notation textbook",
+     "`derive`：Mazur 的记号（i, h, o, w1…w8）只用于两个权重层的网络（这个网络有 {n} 层）；请用 `--notation textbook`"),
+    ("derive: prime notation is for networks with up to 3 weight layers (this one has {n}); use --notation indexed",
+     "`derive`：撇号记号只用于不超过 3 个权重层的网络（这个网络有 {n} 层）；请用 `--notation indexed`"),
+    ("draw: {path}: draws layered specs made of one conv2d block, optionally followed by one maxpool2d (got {opts}); "
+     "train it with chainrule train",
+     "`draw`：{path}：只画由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）组成的分层设定（实际是 {opts}）；"
+     "请用 `chainrule train` 训练它"),
+    ("{path}: chainrule derive writes out layered specs made of one conv2d block, optionally followed by one "
+     "maxpool2d (got {opts}); train it with chainrule train",
+     "{path}：`chainrule derive` 只推导由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）组成的分层设定（实际是 {opts}）；"
+     "请用 `chainrule train` 训练它"),
+    ("{path}: derive writes out windows that do not overlap (stride = kernel_size, padding = 0), got stride {a}, "
+     "padding {b}",
+     "{path}：`derive` 只推导互不重叠的窗口（`stride = kernel_size`，`padding = 0`），实际 `stride` 是 {a}，`padding` 是 {b}"),
+    ("{path}: derive writes out a max pool without activation", "{path}：`derive` 只推导不带激活函数的最大池化"),
+    ("{path}: derive writes out a one-channel convolution (input [1, H, W], out_channels = 1)",
+     "{path}：`derive` 只推导单通道卷积（输入 [1, H, W]，`out_channels = 1`）"),
+    ("{path}: derive writes out {code} = {value} only, got {value2}", "{path}：`derive` 只推导 `{code} = {value}`，实际是 {value2}"),
+    ("{path}: derive writes out a convolution without activation", "{path}：`derive` 只推导不带激活函数的卷积"),
+    ("{path}: derive writes out loss = \"half_sse\" with optimizer = \"sgd\" (got {value}, {value2})",
+     "{path}：`derive` 只推导 `loss = \"half_sse\"` 配 `optimizer = \"sgd\"`（实际是 {value}、{value2}）"),
+    ("{path}: derive needs the numbers fixed in the spec: keys 'x', 'y' and the block's 'weight'",
+     "{path}：`derive` 需要设定中固定的数：键 'x'、'y' 和块的 'weight'"),
+    ("{path}: layers[{k}] ({code}): for samples of shape {shape}: {engine}",
+     "{path}：layers[{k}]（{code}）：对形状为 {shape} 的样本：{engine}"),
+    ("worksheet: spec '{name}' has {n} samples; a worksheet worked by hand takes at most {max}",
+     "`worksheet`：设定 '{name}' 有 {n} 个样本；手算的练习单最多 {max} 个"),
+    ("worksheet: spec '{name}' has {n} parameters; a worksheet takes at most {max}",
+     "`worksheet`：设定 '{name}' 有 {n} 个参数；练习单最多 {max} 个"),
+    ("worksheet: spec '{name}' uses {code}; worksheets are for plain SGD (optimizer = \"sgd\")",
+     "`worksheet`：设定 '{name}' 用的是 `{code}`；练习单只用于普通 SGD（`optimizer = \"sgd\"`）"),
+    ("worksheet: spec '{name}': no fair variant in {n} draws (last rejected: {engine})",
+     "`worksheet`：设定 '{name}'：抽了 {n} 次都没有公平的变体（最后一次被拒的原因：{engine}）"),
+    ("{path}: key 'bias': export writes one bias per neuron; a trained bias shared by layer {n} is not supported "
+     "(freeze it with frozen = [\"{code}\"], or set bias = true)",
+     "{path}：键 'bias'：`export` 为每个神经元写一个偏置；不支持第 {n} 层训练中的共享偏置"
+     "（用 `frozen = [\"{code}\"]` 固定它，或设 `bias = true`）"),
+    ("draw_scalars: spec {name} has {n} samples; the scalar graph draws one sample's step (use draw_network, which "
+     "marks batch sums)",
+     "`draw`：设定 {name} 有 {n} 个样本；标量图只画一个样本的一步（请画网络图 `--what network`，它标出批量求和）"),
+    ("draw_scalars: spec {name} has {n} parameters, more than the {max} a slide holds as scalars (use draw_network "
+     "or draw_graph)",
+     "`draw`：设定 {name} 有 {n} 个参数，超过一张幻灯片能画下的 {max} 个标量（请用 `--what network` 或 `--what graph`）"),
+    ("sample must be in 0..{n}, got {value}", "样本序号应在 0..{n} 中，实际是 {value}"),
     # ------------------------------------------------------------------ files (io.py)
     ("{path}: no such file, and not a shipped spec (shipped specs: {opts})",
      "{path}：没有这个文件，也不是内置的设定（内置设定：{opts}）"),
@@ -65,7 +113,7 @@ CATALOG = [
     ("{path}: not a UTF-8 text file (byte {n}: {word})", "{path}：不是 `UTF-8` 文本文件（第 {n} 字节：{word}）"),
     ("{path}: not a regular file (a pipe, socket or block device); give a file, or pipe the text into standard "
      "input and name /dev/stdin",
-     "{path}：不是普通文件（而是管道、套接字或块设备）；请给出文件，或把文本从标准输入传入并写 /dev/stdin"),
+     "{path}：不是普通文件（而是管道、套接字或块设备）；请给出文件，或把文本从标准输入传入并写 `/dev/stdin`"),
     ("{path}: file is over {max} bytes; {word} larger than {max2} bytes are refused",
      "{path}：文件超过 {max} 字节；超过 {max2} 字节的{word}不予读取"),
     ("{path}: file is {size} bytes; {word} larger than {max} bytes are refused",
@@ -81,11 +129,11 @@ CATALOG = [
     ("{path}: the top level must be a table of keys, got {code}", "{path}：顶层必须是键的表，实际是 {code}"),
     ("{path}: key {key} appears twice in the same object", "{path}：键 {key} 在同一个对象中出现了两次"),
     # ------------------------------------------------------------------ limits
-    ("{path}: {word} is {value}, over the limit of {limit}; {word2}", "{path}：{word}为 {value}，超过上限 {limit}；{word2}"),
     ("{path}: {steps} steps of {params} parameters on {n} sample(s) is {work} multiply-adds, over the limit of "
      "{limit}; use fewer steps or `chainrule train` on real data",
      "{path}：{n} 个样本上 {params} 个参数的 {steps} 步共 {work} 次乘加，超过上限 {limit}；请减少步数，"
      "或在真实数据上用 `chainrule train`"),
+    ("{path}: {word} is {value}, over the limit of {limit}; {word2}", "{path}：{word}为 {value}，超过上限 {limit}；{word2}"),
     ("{path}: steps must be between 1 and {max}, got {value}", "{path}：步数应在 1 到 {max} 之间，实际是 {value}"),
     # ------------------------------------------------------------------ grade.py: answer files
     ("{path}: no answers found (give e.g. loss = ..., or [grad] W1 = [[...]])",
@@ -210,7 +258,7 @@ CATALOG = [
     ("expected a table with z and/or a", "应为含 z 和/或 a 的表"),
     ("expected 1..{n}, got {value}", "应在 1..{n} 中，实际是 {value}"),
     ("not defined for this network (with cross-entropy the loss takes the logits z: answer delta instead)",
-     "这个网络没有这个量（用交叉熵时损失直接取 logits z：请改答 `delta`）"),
+     "这个网络没有这个量（用交叉熵时损失直接取 softmax 之前的 z：请改答 `delta`）"),
     ("expected a table of parameters ({opts})", "应为参数的表（{opts}）"),
     ("{code} is frozen in this spec (not trained), so it has no gradient; leave it out",
      "{code} 在这个设定中是固定的（不训练），没有梯度；请删去它"),
