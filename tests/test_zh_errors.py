@@ -132,3 +132,16 @@ def test_every_template_renders_without_english():
         out = translate(sample, "zh")
         assert out != sample and re.search(r"[\u4e00-\u9fff]", out), en
         assert english_words(out) == [], out
+
+
+def test_what_export_and_worksheet_print_beside_their_output_in_chinese(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "seed", "--to", "numpy", "--out", "net.py", "--lang", "zh"]) == 0
+    err = capsys.readouterr().err
+    n = len((tmp_path / "net.py").read_text(encoding="utf-8").splitlines())
+    assert err.strip() == f"已写入 net.py（{n} 行）"
+    assert main(["export", "seed", "--to", "numpy", "--out", "net.py"]) == 0
+    assert capsys.readouterr().err.strip() == f"wrote net.py ({n} lines)"
+    assert main(["worksheet", "seed", "--variants", "1", "--out", "sheets", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("为 'seed' 生成了 1 份练习单") and english_words(re.sub(r"\S+\.\w+", " ", out)) == []

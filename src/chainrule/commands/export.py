@@ -37,10 +37,12 @@ def run(args) -> int:
         from ..io import atomic_write
 
         atomic_write(args.out, code)
-        if os.path.basename(args.out) in ("math.py", "numpy.py", "torch.py"):
-            print(f"warning: a script named {os.path.basename(args.out)} imports itself instead of the module "
-                  f"of that name; rename it to run it", file=sys.stderr)
-        print(f"wrote {args.out} ({len(code.splitlines())} lines)", file=sys.stderr)
+        name, n = os.path.basename(args.out), len(code.splitlines())
+        if name in ("math.py", "numpy.py", "torch.py"):
+            print(f"warning: a script named {name} imports itself instead of the module of that name; rename it "
+                  f"to run it" if args.lang == "en" else f"警告：名为 {name} 的脚本会导入它自己，而不是同名的模块；"
+                  f"请改名后再运行", file=sys.stderr)
+        print(f"wrote {args.out} ({n} lines)" if args.lang == "en" else f"已写入 {args.out}（{n} 行）", file=sys.stderr)
     else:
         sys.stdout.write(code)
     return 0

@@ -39,6 +39,8 @@ def run(args) -> int:
     record = write_class(args.spec, args.variants, args.seed, args.out, lang=args.lang, pdf=args.pdf,
                          hints=args.hints, lr=args.lr, sig_digits=args.sig_digits)
     pdf = any(p.endswith(".pdf") for p in __import__("os").listdir(args.out))
-    print(f"{len(record['students'])} worksheets for '{record['template']}' (seed {record['seed']}) in {args.out}: "
-          f"s01.html{', s01.pdf' if pdf else ''}, s01-answers.toml, key/s01-key.html, ...")
+    files = f"s01.html{', s01.pdf' if pdf else ''}, s01-answers.toml, key/s01-key.html, ..."
+    n, name, seed = len(record["students"]), record["template"], record["seed"]
+    print(f"{n} worksheets for '{name}' (seed {seed}) in {args.out}: {files}" if args.lang == "en" else
+          f"为 '{name}' 生成了 {n} 份练习单（种子 {seed}），在 {args.out}：{files}")
     return 0
