@@ -1,5 +1,6 @@
-"""The grader's "forgot momentum" mistake (issue 13): an update worked as plain SGD, w − η·∂L/∂w, on a
-spec whose optimizer is SGD with momentum. Every expected number below is worked by hand.
+"""The grader's optimizer mistakes (issue 13): "forgot momentum" (an update worked as plain SGD,
+w − η·∂L/∂w, on a spec whose optimizer is SGD with momentum) and Adam without its bias correction.
+Every expected number below is worked by hand (and checked against PyTorch's optimizers).
 
 The network: one weight, no activation, L = ½(y' − y)², x = 2, y = 0, w = 0.5, η = 0.05, μ = 0.9.
 PyTorch's SGD with momentum keeps a velocity v = μ·v_prev + g, with v = g at the first step.
@@ -111,3 +112,33 @@ def test_the_hand_numbers_are_pytorchs():
         seen.append(float(w.grad))
         opt.step()
     assert seen == pytest.approx([2.0, 1.6]) and float(w.detach()) == pytest.approx(0.23)
+
+
+# Adam on the same network, η = 0.01, β1 = 0.9, β2 = 0.999, ε = 1e-8, step 1 (worked by hand):
+#   g = 2, m = 0.1·2 = 0.2, v = 0.001·4 = 0.004; m̂ = 0.2/0.1 = 2, v̂ = 0.004/0.001 = 4
+#   right:            w = 0.5 − 0.01·2/(√4 + ε) = 0.49
+#   uncorrected (the mistake): w = 0.5 − 0.01·0.2/√0.004 = 0.5 − 0.01·3.16228 = 0.468377
+ADAM = SPEC.replace('optimizer = "momentum"', 'optimizer = "adam"').replace("lr = 0.05", "lr = 0.01")
+
+
+def test_adam_without_bias_correction_is_named(tmp_path):
+    path = tmp_path / "adam.toml"
+    path.write_text(ADAM, encoding="utf-8")
+    report = grade(str(path), _answers(tmp_path, "[grad]\nW1 = [[2]]\n[params_after]\nW1 = [[0.4684]]\n"))
+    wrong = _mark(report, 1, "params_after.W1[0][0]")
+    assert wrong.status == "wrong" and wrong.correct == pytest.approx(0.49)
+    assert "bias correction forgotten" in wrong.cause and "β2 = 0.999" in wrong.cause
+    assert not any("bias correction" in note for note in report.cannot_tell)
+    assert grade(str(path), _answers(tmp_path, "[params_after]\nW1 = [[0.49]]\n")).all_right
+    zh = grade(str(path), _answers(tmp_path, "[params_after]\nW1 = [[0.4684]]\n"), lang="zh")
+    cause = _mark(zh, 1, "params_after.W1[0][0]").cause
+    assert "漏掉了 Adam 的偏差修正" in cause and english_words(cause) == []
+
+
+def test_adam_hand_numbers_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    w = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.01)
+    (0.5 * (w * 2.0) ** 2).sum().backward()
+    opt.step()
+    assert float(w.detach()) == pytest.approx(0.49)

@@ -132,16 +132,23 @@ MESSAGES = {
     },
 }
 
-# Optimizer mistakes (issue 13): the velocity of momentum forgotten, an update worked as plain SGD.
+# Optimizer mistakes (issue 13): the velocity of momentum forgotten (an update worked as plain SGD), and
+# Adam's bias correction forgotten.
 MESSAGES["en"].update({
     "momentum": "the momentum forgotten: this is plain SGD's w − η·∂L/∂w; with momentum the step is w − η·v, "
                 "where the velocity v = μ·v_prev + ∂L/∂w (μ = {mu}; at step 1, v = ∂L/∂w)",
     "name_momentum": "forgetting the momentum (updating as plain SGD, w − η·∂L/∂w; it shows from step 2 on)",
+    "adam_bias": "Adam's bias correction forgotten: the step is w − η·m̂/(√v̂ + ε) with m̂ = m/(1 − β1^t) and "
+                 "v̂ = v/(1 − β2^t), t the step number from 1 (β1 = {b1}, β2 = {b2})",
+    "name_adam_bias": "forgetting Adam's bias correction (m/(1 − β1^t), v/(1 − β2^t))",
 })
 MESSAGES["zh"].update({
     "momentum": "漏掉了动量：这是普通 SGD 的 w − η·∂L/∂w；带动量时这一步是 w − η·v，"
                 "其中速度 v = μ·v_prev + ∂L/∂w（μ = {mu}；第 1 步时 v = ∂L/∂w）",
     "name_momentum": "漏掉动量（按普通 SGD 更新，w − η·∂L/∂w；从第 2 步起才看得出）",
+    "adam_bias": "漏掉了 Adam 的偏差修正：这一步是 w − η·m̂/(√v̂ + ε)，其中 m̂ = m/(1 − β1^t)，"
+                 "v̂ = v/(1 − β2^t)，t 是从 1 数起的步数（β1 = {b1}，β2 = {b2}）",
+    "name_adam_bias": "漏掉 Adam 的偏差修正（m/(1 − β1^t)，v/(1 − β2^t)）",
 })
 
 LANGS = tuple(MESSAGES)

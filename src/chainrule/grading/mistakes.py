@@ -4,6 +4,7 @@ says about them: the likely cause of a wrong answer, and the mistakes an exercis
 Knobs: "sign" (∂L/∂y' = y − y'), "factor2" (the ½ of the loss or the 2 of a square), "updated" (the
 layer below computed with already-updated weights), "ascent" (w + η·∂L/∂w), "mean" (a forgotten 1/N),
 "momentum" (optimizer = "momentum" updated as plain SGD, w − η·∂L/∂w, without the velocity),
+"adam_bias" (Adam without its bias correction: m and v not divided by 1 − β^t),
 ("skip", l) (no activation derivative in layer l), ("weight", l) (δ of layer l without the outgoing
 weights), ("only", l, k) / ("drop", l, k) (∂L/∂a of layer l through one path only / without one).
 Checks that are not knobs: a factor from the wrong neuron, a transposed matrix, early rounding.
@@ -33,6 +34,8 @@ def knobs(spec) -> list:
         out.append("mean")
     if spec.optimizer == "momentum":
         out.append("momentum")
+    if spec.optimizer == "adam":
+        out.append("adam_bias")
     out += [("skip", layer) for layer in range(1, spec.depth + 1)
             if spec.activations[layer - 1] != "none" and not (layer == spec.depth and spec.loss == "cross_entropy")]
     for layer in range(1, spec.depth):        # hidden layers: δ sums paths through the layer above
@@ -88,6 +91,8 @@ def knob_text(knob, spec, lang, key=None, short=False) -> str:
         return m("mean", n=mean_count(spec), what=what)
     if knob == "momentum":
         return m("momentum") if short else m("momentum", mu=f"{spec.momentum:g}")
+    if knob == "adam_bias":
+        return m("adam_bias") if short else m("adam_bias", b1=f"{spec.betas[0]:g}", b2=f"{spec.betas[1]:g}")
     if isinstance(knob, str):
         return m(knob)
     kind, layer = knob[0], knob[1]

@@ -107,8 +107,9 @@ class Context:
                     st["v"] = b2 * st.get("v", 0 * g) + (1 - b2) * g * g
         return states
 
-    def update(self, step, name, index, p, g, ascent=False, plain=False):
-        """The parameter after the step (``plain``: as plain SGD, whatever the optimizer)."""
+    def update(self, step, name, index, p, g, ascent=False, plain=False, uncorrected=False):
+        """The parameter after the step (``plain``: as plain SGD, whatever the optimizer; ``uncorrected``:
+        Adam without its bias correction)."""
         spec, sign = self.spec, (-1.0 if ascent else 1.0)
         state = self.opt_state[step - 1].get(name, {})
         if spec.optimizer == "sgd" or plain:
@@ -119,6 +120,8 @@ class Context:
         b1, b2 = spec.betas
         m = b1 * float(state["m"][index]) + (1 - b1) * g if "m" in state else (1 - b1) * g
         v = b2 * float(state["v"][index]) + (1 - b2) * g * g if "v" in state else (1 - b2) * g * g
+        if uncorrected:
+            return p - sign * spec.lr * m / (math.sqrt(v) + spec.eps)
         denom = math.sqrt(v) / math.sqrt(1 - b2**step) + spec.eps
         return p - sign * (spec.lr / (1 - b1**step)) * m / denom
 
@@ -312,7 +315,7 @@ class Context:
                 ps.put(key, ps.world[before], [before])
                 continue
             ps.put(key, self.update(step, name, index, ps.world[before], ps.world[gkey], ascent=knob == "ascent",
-                                      plain=knob == "momentum"),
+                                      plain=knob == "momentum", uncorrected=knob == "adam_bias"),
                    [before, gkey])
         return ps
 
