@@ -14,7 +14,7 @@ import pytest
 from test_zh import english_words
 
 from chainrule.cli import main
-from chainrule.i18n import CATALOG, translate
+from chainrule.i18n import CATALOG, MAX_CHARS, NARROW, translate
 
 SPEC_OK = ('name = "n"\nlayers = [2, 1]\n[init]\nweights = [[[0.5], [0.5]]]\n[data]\nx = [1.0, 2.0]\ny = [1.0]\n')
 
@@ -114,6 +114,16 @@ def test_toml_line_and_column_and_shipped_specs_in_chinese():
     assert zh.startswith("seed（内置设定）：键 'steps'：200,000 步超过") and english_words(zh) == []
 
 
+def test_odd_messages_stay_english_and_never_raise():
+    # a key that repeats the frame of a message: matched once, never recursively without end
+    odd = "f.toml: key '" + ": key 'a': " * 100 + "': unknown key (known keys: a, b)"
+    assert translate(odd, "zh").startswith("f.toml")
+    nested = "f.toml: key 'a': " * 50 + "missing"
+    assert translate(nested, "zh").startswith("f.toml：键 'a'：")   # nested no deeper than MAX_DEPTH
+    long = "f.toml: key 'a': expected a number, got '" + "x" * MAX_CHARS + "'"
+    assert translate(long, "zh") == long
+
+
 def test_engine_errors_stay_english():
     # a message the catalog does not know (an op's shape error, worded as PyTorch words it) is left alone
     text = "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"
@@ -128,7 +138,7 @@ def test_every_template_renders_without_english():
         assert set(re.findall(r"\{(\w+)\}", zh)) <= parts, en
         sample = en
         for k, p in enumerate(sorted(parts)):
-            sample = sample.replace("{" + p + "}", f"v{k}")
+            sample = sample.replace("{" + p + "}", "7" if p.rstrip("0123456789") in NARROW else f"v{k}")
         out = translate(sample, "zh")
         assert out != sample and re.search(r"[\u4e00-\u9fff]", out), en
         assert english_words(out) == [], out

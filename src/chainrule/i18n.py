@@ -335,6 +335,10 @@ ERROR = {"en": "error", "zh": "错误"}
 INTERRUPTED = {"en": "interrupted", "zh": "已中断"}
 
 
+NARROW = {"key": r"[^'\n]+?", **{k: r"[\d,]+" for k in ("n", "m", "size", "limit", "steps", "params", "work", "line",
+                                                          "col", "char", "k", "r", "c", "l")}}
+
+
 @functools.lru_cache(maxsize=None)
 def _compiled():
     out = []
@@ -347,7 +351,9 @@ def _compiled():
                 pattern += f"(?P={part})"
             else:
                 seen.add(part)
-                pattern += f"(?P<{part}>.+?)"
+                # narrow parts keep matching fast whatever the message holds: a key stops at its quote,
+                # a count is digits (with thousands separators)
+                pattern += f"(?P<{part}>{NARROW.get(_kind(part), '.+?')})"
         out.append((re.compile(pattern, re.S), zh))
     return out
 
@@ -381,10 +387,10 @@ def _reason(text: str) -> str:
     return _code(text)
 
 
-def _part(name: str, value: str) -> str:
+def _part(name: str, value: str, depth: int) -> str:
     kind = _kind(name)
     if kind in ("detail", "msg"):
-        return translate(value, "zh")
+        return _translate(value, depth + 1)
     if kind in ("where", "path"):
         return _path(value)
     if kind == "opts":
@@ -398,15 +404,29 @@ def _part(name: str, value: str) -> str:
     return value
 
 
+MAX_CHARS = 1500   # longer messages (a file that names a key of thousands of characters) stay English
+MAX_DEPTH = 2      # a detail inside a detail, at most: the catalog's messages nest no deeper
+
+
 def translate(message: str, lang: str) -> str:
     """``message`` (an English error chainrule wrote) in ``lang``; unchanged for English, or when no
-    template matches (an engine error, or a message newer than the catalog)."""
-    if lang == "en":
+    template matches (an engine error, or a message newer than the catalog). Never raises: a message
+    that cannot be rendered is printed as it is."""
+    if lang == "en" or len(message) > MAX_CHARS:
+        return message
+    try:
+        return _translate(message, 0)
+    except Exception:  # noqa: BLE001 - the error being reported matters more than its translation
+        return message
+
+
+def _translate(message: str, depth: int) -> str:
+    if depth > MAX_DEPTH:
         return message
     for pattern, zh in _compiled():
         m = pattern.fullmatch(message)
         if m:
-            return zh.format(**{name: _part(name, value) for name, value in m.groupdict().items()})
+            return zh.format(**{name: _part(name, value, depth) for name, value in m.groupdict().items()})
     return message
 
 
