@@ -53,6 +53,8 @@ CASES = [
     ("ans8.toml", "[[steps]]\nstep = 1\nloss = 1\n[[steps]]\nstep = 1\nloss = 2\n", ["grade", "seed", "{f}"],
      ["ans8.toml", "steps", "1"]),
     (None, None, ["grade", "seed", "nowhere.toml"], ["nowhere.toml"]),
+    ("dup.json", '{"loss": 1, "loss": 2}', ["grade", "seed", "{f}"], ["dup.json", "'loss'"]),
+    (None, None, ["grade", "--class", "nosheets", "answers"], ["nosheets", "class.json"]),
     # options the commands check themselves, and argparse's own
     (None, None, ["grade", "seed", "x.toml", "--sig-digits", "0"], ["--sig-digits", "0"]),
     (None, None, ["draw", "seed", "--step", "0"], ["--step", "0"]),
@@ -84,8 +86,8 @@ def _run(tmp_path, monkeypatch, capsys, case, lang):
 
 
 def _prose(line: str) -> str:
-    """The line without the program's name (``chainrule derive``: code)."""
-    return re.sub(r"^chainrule \w+", " ", line)
+    """The line without the program's name (``chainrule derive``: code) and file paths (``a/b.json``)."""
+    return re.sub(r"[\w.\-]+/[\w./\-]*", " ", re.sub(r"^chainrule \w+", " ", line))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[" ".join(c[2]) + (f" {c[0]}" if c[0] else "") for c in CASES])

@@ -108,6 +108,8 @@ CATALOG = [
      "{path}：没有这个文件，也不是内置的设定（内置设定：{opts}）"),
     ("{path}: no such answer file", "{path}：没有这个答案文件"),
     ("{path}: no such file", "{path}：没有这个文件"),
+    ("{path}: no class.json here (write the sheets with chainrule worksheet first)",
+     "{path}：这里没有 class.json（请先用 `chainrule worksheet` 写出练习单）"),
     ("{path}: no such folder of answer files", "{path}：没有这个存放答案文件的文件夹"),
     ("{path}: is a folder, not a file", "{path}：这是文件夹，不是文件"),
     ("{path}: not a UTF-8 text file (byte {n}: {word})", "{path}：不是 `UTF-8` 文本文件（第 {n} 字节：{word}）"),
@@ -127,7 +129,7 @@ CATALOG = [
      "{path}：不是有效的 JSON：第 {line} 行第 {col} 列（第 {char} 个字符）：{json}"),
     ("{path}: nested more than {n} levels deep", "{path}：嵌套超过 {n} 层"),
     ("{path}: the top level must be a table of keys, got {code}", "{path}：顶层必须是键的表，实际是 {code}"),
-    ("{path}: key {key} appears twice in the same object", "{path}：键 {key} 在同一个对象中出现了两次"),
+    ("{path}: key {value} appears twice in the same object", "{path}：键 {value} 在同一个对象中出现了两次"),
     # ------------------------------------------------------------------ limits
     ("{path}: {steps} steps of {params} parameters on {n} sample(s) is {work} multiply-adds, over the limit of "
      "{limit}; use fewer steps or `chainrule train` on real data",
