@@ -53,6 +53,8 @@ CATALOG = [
      "`derive`：分层设定（{path}）只推导一步，并使用它自己的记号（去掉 `--steps`/`--notation`）"),
     ("draw: a layered spec ({path}) is drawn for its one sample and first step only (drop {opts})",
      "`draw`：分层设定（{path}）只画它的一个样本和第一步（去掉 {opts}）"),
+    ("--animate writes a GIF: --out {path} must end in .gif", "`--animate` 写出 `.gif` 动画：`--out` {path} 必须以 .gif 结尾"),
+    ("animate: frames must be between 1 and {n}, got {value}", "`--frames` 应在 1 到 {n} 之间，实际是 {value}"),
     ("cannot write '{path}': the folder '{path2}' does not exist", "无法写入 '{path}'：文件夹 '{path2}' 不存在"),
     ("cannot write '{path}': it is a folder; give a file name", "无法写入 '{path}'：这是一个文件夹；请给出文件名"),
     ("derive: precision must be between 1 and 17 significant digits, got {value}",
