@@ -86,6 +86,16 @@ CATALOG = [
      "{path}：`derive` 需要设定中固定的数：键 'x'、'y' 和块的 'weight'"),
     ("{path}: layers[{k}] ({code}): for samples of shape {shape}: {engine}",
      "{path}：layers[{k}]（{code}）：对形状为 {shape} 的样本：{engine}"),
+    ("draw: {path}: draws layered specs made of one conv2d block, optionally followed by one maxpool2d, or of one "
+     "batchnorm block (got {opts}); train it with chainrule train",
+     "`draw`：{path}：只画由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）或一个 `batchnorm` 块组成的分层设定"
+     "（实际是 {opts}）；请用 `chainrule train` 训练它"),
+    ("{path}: derive writes out batch norm for a layered spec made of one batchnorm block (got {opts})",
+     "{path}：`derive` 只推导由一个 `batchnorm` 块组成的分层设定的批归一化（实际是 {opts}）"),
+    ("{path}: derive writes out batch norm without activation", "{path}：`derive` 只推导不带激活函数的批归一化"),
+    ("{path}: derive needs a batch fixed in the spec: key 'x' as one row per sample ([[x_1], [x_2], ...]) and key "
+     "'y' with one target per sample",
+     "{path}：`derive` 需要设定中固定的一批样本：键 'x' 每个样本一行（[[x_1], [x_2], ...]），键 'y' 每个样本一个目标值"),
     ("worksheet: spec '{name}' has {n} samples; a worksheet worked by hand takes at most {max}",
      "`worksheet`：设定 '{name}' 有 {n} 个样本；手算的练习单最多 {max} 个"),
     ("worksheet: spec '{name}' has {n} parameters; a worksheet takes at most {max}",
@@ -235,9 +245,26 @@ CATALOG = [
     ("expected the shape of one sample, [C, H, W] or [features], got {value}",
      "应为一个样本的形状，[C, H, W] 或 [特征数]，实际是 {value}"),
     ("expected nested lists of numbers of one shape, got {value}", "应为形状一致的嵌套数字列表，实际是 {value}"),
+    ("expected one sample of shape {shape} or a batch of shape {shape2}, got shape {shape3}",
+     "应为形状为 {shape} 的一个样本或形状为 {shape2} 的一批样本，实际形状是 {shape3}"),
     ("expected one sample of shape {shape}, got shape {shape2}", "应为形状为 {shape} 的一个样本，实际形状是 {shape2}"),
     ("expected a target of the output's shape {shape}, got shape {shape2}", "应为与输出同形状 {shape} 的目标，实际形状是 {shape2}"),
     ("expected shape {shape} (out, in, kh, kw), got {shape2}", "应为形状 {shape} `(out, in, kh, kw)`，实际是 {shape2}"),
+    ("x is a batch of {n}, so y needs one target per sample, shape {shape}, got shape {shape2}",
+     "x 是 {n} 个样本的一批，所以 y 每个样本需要一个目标值，形状 {shape}，实际形状是 {shape2}"),
+    ("must be > 0 (it keeps √(σ² + ε) away from 0; PyTorch refuses eps ≤ 0 in training), got {value}",
+     "应大于 0（它使 √(σ² + ε) 不为 0；训练时 PyTorch 拒绝 `eps ≤ 0`），实际是 {value}"),
+    ("expected a number from 0 to 1, got {value}", "应为 0 到 1 之间的数，实际是 {value}"),
+    ("expected {n} number(s), one per feature or channel (shape {shape}), got shape {shape2}",
+     "应有 {n} 个数，每个特征或通道一个（形状 {shape}），实际形状是 {shape2}"),
+    ("derive writes out a convolution of one sample, shaped as input {shape}; got a batch of shape {shape2}",
+     "`derive` 只推导一个样本的卷积，形状同 `input` {shape}；实际是形状为 {shape2} 的一批样本"),
+    ("derive writes out batch norm over one feature (input = [1]); each feature is normalised on its own, so a "
+     "wider layer is this derivation once per feature; got {value}",
+     "`derive` 只推导一个特征上的批归一化（`input = [1]`）；每个特征各自归一化，所以更宽的层就是对每个特征各做一次"
+     "这个推导；实际是 {value}"),
+    ("batch norm in training needs more than one sample per feature, got {n}",
+     "训练时批归一化每个特征需要不止一个样本，实际有 {n} 个"),
     # grade.py answer keys
     ("not allowed next to 'steps' (put it inside a step)", "不能与 'steps' 并列（请放进某一步里）"),
     ("expected a non-empty list of steps", "应为非空的步骤列表"),
@@ -371,7 +398,8 @@ def _code(text: str) -> str:
 
 
 def _path(text: str) -> str:
-    text = re.sub(r": (layers\[\d+\])", r"：\1", text)    # a layered spec's block: "file: layers[0]"
+    # a layered spec's block: "file: layers[0] (conv2d)" becomes "file：layers[0]（`conv2d`）"
+    text = re.sub(r": (layers\[\d+\])(?: \((\w+)\))?", lambda m: f"：{m[1]}" + (f"（`{m[2]}`）" if m[2] else ""), text)
     return text.replace(" (shipped spec)", "（内置设定）")
 
 
