@@ -64,10 +64,6 @@ CATALOG = [
      "`derive`：Mazur 的记号（i, h, o, w1…w8）只用于两个权重层的网络（这个网络有 {n} 层）；请用 `--notation textbook`"),
     ("derive: prime notation is for networks with up to 3 weight layers (this one has {n}); use --notation indexed",
      "`derive`：撇号记号只用于不超过 3 个权重层的网络（这个网络有 {n} 层）；请用 `--notation indexed`"),
-    ("draw: {path}: draws layered specs made of one conv2d block, optionally followed by one maxpool2d (got {opts}); "
-     "train it with chainrule train",
-     "`draw`：{path}：只画由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）组成的分层设定（实际是 {opts}）；"
-     "请用 `chainrule train` 训练它"),
     ("{path}: chainrule derive writes out layered specs made of one conv2d block, optionally followed by one "
      "maxpool2d (got {opts}); train it with chainrule train",
      "{path}：`chainrule derive` 只推导由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）组成的分层设定（实际是 {opts}）；"
