@@ -82,3 +82,13 @@ def test_derive_prints_text_on_a_terminal_and_markdown_when_piped(monkeypatch, c
     assert main(["derive", "seed"]) == 0
     out = capsys.readouterr().out
     assert "$$" not in out and "\\frac" not in out and "∂L/∂y' = ½ × 2 × (y − y') × (−1) = y' − y = 180 − 60 = 120" in out
+
+
+def test_draw_sample_past_the_batch_names_the_one_based_range(tmp_path, capsys):
+    # xor's spec has 4 samples, numbered 1..4 on the command line; the seed has one.
+    assert main(["draw", "xor", "--sample", "5", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--sample must be in 1..4, got 5" in capsys.readouterr().err
+    assert main(["draw", "seed", "--sample", "2", "--out", str(tmp_path / "s.png")]) == 2
+    assert "--sample must be in 1..1, got 2" in capsys.readouterr().err
+    assert main(["draw", "xor", "--sample", "4", "--out", str(tmp_path / "x.png")]) == 0
+    assert not list(tmp_path.glob("s*.png"))

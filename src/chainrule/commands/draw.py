@@ -83,6 +83,8 @@ def run(args) -> int:
     if layered is not None:
         return run_layered(args, layered)
     spec = load_spec(args.spec)
+    if args.sample > spec.batch_size:
+        raise ValueError(f"--sample must be in 1..{spec.batch_size}, got {args.sample}")
     steps = args.steps if args.steps is not None else max(spec.steps, MIN_LOSS_STEPS)
     _check_limits(spec, args)
     if out is None:
