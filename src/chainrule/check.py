@@ -233,9 +233,13 @@ def check_layered(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-
 
 def _torch_layered_grads(net, spec) -> dict:
     """PyTorch's float64 gradients of the same layers (``to_torch()`` of the body), loss and sample."""
+    from collections import OrderedDict
+
     import torch
 
-    body = net.body.to_torch().double()
+    # a block that is not one PyTorch class (the rnn block: nn.RNN and a choice of its output) has a torch twin
+    twins = {k: m.torch_twin() if hasattr(m, "torch_twin") else m.to_torch() for k, m in net.body._modules.items()}
+    body = torch.nn.Sequential(OrderedDict(twins)).double()
     xs, ys = spec.batch()
     x = torch.tensor(xs, dtype=torch.float64)
     y = torch.tensor(ys, dtype=torch.float64)
@@ -247,4 +251,4 @@ def _torch_layered_grads(net, spec) -> dict:
     else:
         loss = torch.nn.functional.cross_entropy(out, y)
     loss.backward()
-    return {name: p.grad.numpy() for name, p in body.named_parameters()}
+    return {name.replace(".rnn.", "."): p.grad.numpy() for name, p in body.named_parameters()}

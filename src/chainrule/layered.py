@@ -12,7 +12,7 @@ conv2d (``explain/conv.py``), ``chainrule draw`` draws its step as grids (``viz/
     seed = 0                     # initialisation seed (optional)
 
     [[layers]]
-    kind = "conv2d"              # conv2d, maxpool2d, avgpool2d, batchnorm, dropout, flatten, linear
+    kind = "conv2d"              # conv2d, maxpool2d, avgpool2d, batchnorm, dropout, flatten, linear, rnn
     out_channels = 16
     kernel_size = 3
     padding = 1
@@ -24,6 +24,12 @@ A spec that ``chainrule derive`` writes out by hand also fixes its numbers: ``we
 ``x`` may also be a batch, one row per sample (shape (N, *input)), with ``y`` a batch of N targets: batch
 norm needs one (``specs/layered/batchnorm.toml``). A batchnorm block then fixes γ and β as ``weight`` and
 ``bias`` (one number per feature or channel); its ``eps`` must be > 0 (PyTorch refuses 0 in training).
+
+An ``rnn`` block (first, with ``input = [T, features]``) is PyTorch's ``nn.RNN(batch_first=True)``, one
+layer: keys ``hidden_size``, ``nonlinearity`` (tanh or relu), ``bias``, ``last`` (true: only the last
+step's hidden state goes on; default: every step's, and a following linear block reads each step),
+``h0`` (a fixed initial hidden state; zeros without it) and the weights ``weight_ih``, ``weight_hh``,
+``bias_ih``, ``bias_hh`` in PyTorch's layout. A linear block may fix ``weight`` (out, in).
 
 A sample arrives as a flat row (a CSV row, or a bundled data set's features) and is reshaped to
 ``input``. Every problem is a ``SpecError`` naming the file, the block and the key.
@@ -56,8 +62,14 @@ KINDS = {
     "batchnorm": {"momentum": False, "eps": False, "weight": False, "bias": False},
     "dropout": {"p": False},
     "flatten": {},
-    "linear": {"out": True, "bias": False},
+    "linear": {"out": True, "bias": False, "weight": False},
+    "rnn": {"hidden_size": True, "nonlinearity": False, "bias": False, "last": False, "h0": False,
+            "weight_ih": False, "weight_hh": False, "bias_ih": False, "bias_hh": False},
 }
+# The weights a block may fix in the spec, and the module attribute each one is copied into.
+FIXED = {"conv2d": {"weight": "weight"}, "linear": {"weight": "weight"},
+         "rnn": {"weight_ih": "weight_ih_l0", "weight_hh": "weight_hh_l0", "bias_ih": "bias_ih_l0",
+                 "bias_hh": "bias_hh_l0"}}
 TOP_KEYS = {"name", "description", "input", "layers", "loss", "optimizer", "lr", "momentum", "beta1", "beta2", "eps",
             "seed", "x", "y"}
 LOSSES = ("cross_entropy", "mse", "half_sse")
@@ -137,8 +149,11 @@ def parse_layered(raw: dict, where: str) -> LayeredSpec:
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {', '.join(unknown)} (layered specs take {', '.join(sorted(TOP_KEYS))})")
     shape = raw.get("input")
-    if not isinstance(shape, list) or not shape or len(shape) not in (1, 3):
-        raise SpecError(f"{where}: key 'input': expected the shape of one sample, [C, H, W] or [features], got {shape!r}")
+    sequence = isinstance(raw["layers"][0], dict) and raw["layers"][0].get("kind") == "rnn"
+    if not isinstance(shape, list) or not shape or len(shape) not in ((2,) if sequence else (1, 3)):
+        raise SpecError(f"{where}: key 'input': expected the shape of one sample, "
+                        f"{'[T, features] (steps, features per step) before an rnn block' if sequence else '[C, H, W] or [features]'}"
+                        f", got {shape!r}")
     for v in shape:
         _number(where, "input", v, integer=True, low=1)
     loss = raw.get("loss", "cross_entropy")
@@ -216,19 +231,15 @@ def _block(spec, k, b, shape):
     if kind in ("conv2d", "maxpool2d", "avgpool2d") and len(shape) != 3:
         raise SpecError(f"{at}: needs (C, H, W) samples, but the samples here have shape {shape}; "
                         f"flatten comes after the convolutions")
-    if kind == "linear" and len(shape) != 1:
+    if kind == "linear" and len(shape) == 3:
         raise SpecError(f"{at}: needs flat samples, but they have shape {shape}; add a block with kind = \"flatten\" first")
+    if kind == "rnn" and len(shape) != 2:
+        raise SpecError(f"{at}: needs sequences (T, features), but the samples here have shape {shape}")
     if kind == "conv2d":
         m = nn.Conv2d(shape[0], _number(at, "out_channels", b["out_channels"], integer=True, low=1),
                       _size(at, "kernel_size", b["kernel_size"]), _size(at, "stride", b.get("stride", 1)),
                       _size(at, "padding", b.get("padding", 0)), _size(at, "dilation", b.get("dilation", 1)),
                       _number(at, "groups", b.get("groups", 1), integer=True, low=1), bool(b.get("bias", True)))
-        if "weight" in b:
-            w = _values(at, "weight", b["weight"])
-            if w.shape != tuple(m.weight.shape):
-                raise SpecError(f"{at}: key 'weight': expected shape {tuple(m.weight.shape)} (out, in, kh, kw), got {w.shape}")
-            with no_grad():
-                m.weight.copy_(w)
     elif kind == "maxpool2d":
         m = nn.MaxPool2d(_size(at, "kernel_size", b["kernel_size"]), b.get("stride"), b.get("padding", 0))
     elif kind == "avgpool2d":
@@ -255,8 +266,21 @@ def _block(spec, k, b, shape):
         m = nn.Dropout(float(_number(at, "p", b.get("p", 0.5))))
     elif kind == "flatten":
         m = nn.Flatten()
-    else:
-        m = nn.Linear(shape[0], _number(at, "out", b["out"], integer=True, low=1), bool(b.get("bias", True)))
+    elif kind == "rnn":
+        m = _rnn_block(at, b, shape)
+    else:  # a linear layer on a flat sample, or on every step of a sequence (nn.Linear reads the last axis)
+        m = nn.Linear(shape[-1], _number(at, "out", b["out"], integer=True, low=1), bool(b.get("bias", True)))
+    for key, attr in FIXED.get(kind, {}).items():
+        if key in b:
+            param = getattr(m, attr, None)
+            if param is None:
+                raise SpecError(f"{at}: key '{key}': the block has no {key} (bias = false)")
+            w = _values(at, key, b[key])
+            if w.shape != tuple(param.shape):
+                raise SpecError(f"{at}: key '{key}': expected shape {tuple(param.shape)} {_LAYOUTS[kind, key]}, "
+                                f"got {w.shape}")
+            with no_grad():
+                param.copy_(w)
     act = ACTIVATIONS[b.get("activation", "none")]
     return m, (act() if act else None)
 
@@ -295,10 +319,10 @@ class LayeredNetwork(nn.Module):
         self.double()
         with no_grad():
             for i, k in self.block_of.items():
-                if "weight" in self.spec.blocks[k]:
-                    self.body[i].weight.copy_(np.asarray(self.spec.blocks[k]["weight"], dtype=np.float64))
-                if self.spec.blocks[k]["kind"] == "batchnorm" and "bias" in self.spec.blocks[k]:
-                    self.body[i].bias.copy_(np.asarray(self.spec.blocks[k]["bias"], dtype=np.float64))
+                b = self.spec.blocks[k]
+                for key, attr in {**FIXED, "batchnorm": {"weight": "weight", "bias": "bias"}}.get(b["kind"], {}).items():
+                    if key in b:
+                        getattr(self.body[i], attr).copy_(np.asarray(b[key], dtype=np.float64))
         return self
 
     def parameter_names(self) -> dict:
@@ -322,6 +346,74 @@ class LayeredNetwork(nn.Module):
         if self.spec.loss == "half_sse":
             return 0.5 * ((out - y) ** 2).sum()
         return F.mse_loss(out, y)
+
+
+_LAYOUTS = {("conv2d", "weight"): "(out, in, kh, kw)", ("linear", "weight"): "(out, in)",
+            ("rnn", "weight_ih"): "(hidden_size, features)", ("rnn", "weight_hh"): "(hidden_size, hidden_size)",
+            ("rnn", "bias_ih"): "(hidden_size,)", ("rnn", "bias_hh"): "(hidden_size,)"}
+
+
+def _rnn_block(at, b, shape):
+    """An ``nn.RNN`` (one layer, batch_first) over the sample's steps, from the block's keys."""
+    hidden = _number(at, "hidden_size", b["hidden_size"], integer=True, low=1)
+    nonlinearity = b.get("nonlinearity", "tanh")
+    if nonlinearity not in ("tanh", "relu"):
+        raise SpecError(f"{at}: key 'nonlinearity': expected tanh or relu, got {nonlinearity!r}")
+    for key in ("bias", "last"):
+        if not isinstance(b.get(key, key == "bias"), bool):
+            raise SpecError(f"{at}: key '{key}': expected true or false, got {b[key]!r}")
+    h0 = None
+    if "h0" in b:
+        h0 = _values(at, "h0", b["h0"])
+        if h0.shape != (hidden,):
+            raise SpecError(f"{at}: key 'h0': expected the initial hidden state, shape ({hidden},), got {h0.shape}")
+    return SequenceRNN(shape[-1], hidden, nonlinearity, b.get("bias", True), b.get("last", False), h0)
+
+
+class SequenceRNN(nn.RNN):
+    """PyTorch's ``nn.RNN(batch_first=True)`` as one block of a sequential body: it returns the hidden
+    state of every step (N, T, hidden), or of the last step only (N, hidden) with ``last``, rather than
+    the (output, h_n) pair; ``h0`` (a fixed initial hidden state, zeros when None) is fed as ``hx``."""
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True, last=False, h0=None):
+        super().__init__(input_size, hidden_size, nonlinearity=nonlinearity, bias=bias, batch_first=True)
+        self.last, self.h0 = bool(last), None if h0 is None else np.asarray(h0, dtype=np.float64)
+
+    def _hx(self, x):
+        if self.h0 is None:
+            return None
+        from .tensor import Tensor
+
+        return Tensor(np.broadcast_to(self.h0.astype(self.weight_hh_l0.dtype), (1, x.shape[0], self.hidden_size)).copy())
+
+    def forward(self, input, hx=None):  # noqa: A002
+        out, _ = super().forward(input, self._hx(input) if hx is None else hx)
+        return out[:, -1] if self.last else out
+
+    def torch_twin(self):
+        """The same block in PyTorch (``torch.nn.RNN`` with these weights, h0 and output choice), for
+        ``check.check_layered``'s side-by-side gradients."""
+        import torch
+
+        rnn = torch.nn.RNN(self.input_size, self.hidden_size, nonlinearity=self.nonlinearity, bias=self.bias,
+                           batch_first=True)
+        rnn.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state_dict().items()})
+        h0, last = self.h0, self.last
+
+        class Twin(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = rnn
+
+            def forward(self, x):
+                hx = None if h0 is None else torch.tensor(h0, dtype=x.dtype).expand(1, x.shape[0], -1).contiguous()
+                out, _ = self.rnn(x, hx)
+                return out[:, -1] if last else out
+
+        return Twin()
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", last=True" if self.last else "")
 
 
 def _zeros(shape):
