@@ -9,6 +9,7 @@ Examples:
   chainrule derive conv              (a 4×4 input, a 2×2 kernel: every pixel, md/text/json)
   chainrule derive conv-pool         (the same with 2×2 max pooling: which cell wins, where the gradient goes)
   chainrule derive batchnorm         (a batch of 4 through batch norm: μ, σ², x̂, ∂L/∂x as its three terms)
+  chainrule derive rnn               (an RNN unrolled over 3 steps: backpropagation through time, sums over time)
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def run_layered(args, spec) -> int:
         from ..explain.batchnorm import derive_batchnorm
 
         derivation = derive_batchnorm(spec, lang=args.lang, precision=args.precision)
+    elif spec.blocks[0]["kind"] == "rnn":  # an unrolled RNN (chainrule.explain.rnn)
+        from ..explain.rnn import derive_rnn
+
+        derivation = derive_rnn(spec, lang=args.lang, precision=args.precision)
     else:
         derivation = derive_conv(spec, lang=args.lang, precision=args.precision)
     text = {"md": derivation.markdown, "text": derivation.text, "json": lambda: derivation.to_json() + "\n"}[fmt]()
