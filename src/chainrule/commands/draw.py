@@ -10,6 +10,7 @@ examples:
   chainrule draw conv --out conv.png      (a layered spec with one conv2d: its grids of numbers)
   chainrule draw conv-pool                (the same with a max pool: each window's winner outlined)
   chainrule draw batchnorm                (a batch through batch norm: table, and ∂L/∂x's three terms as bars)
+  chainrule draw rnn --out rnn.png        (an RNN unrolled over time: values and gradients per step)
 
 Without --out the file is named after the spec, what is drawn, the step and the language
 (seed-network-step1-en.png), so drawing another step or language never overwrites a figure.
@@ -121,6 +122,8 @@ def run_layered(args, spec) -> int:
     from ..viz import draw_conv
 
     kinds = [b["kind"] for b in spec.blocks]
+    if kinds[:1] == ["rnn"]:
+        return run_rnn(args, spec)
     if kinds not in (["conv2d"], ["conv2d", "maxpool2d"], ["batchnorm"]):
         raise SpecError(f"draw: {spec.source}: draws layered specs made of one conv2d block, optionally followed "
                         f"by one maxpool2d, or of one batchnorm block (got {', '.join(kinds)}); train it with "
@@ -139,6 +142,24 @@ def run_layered(args, spec) -> int:
         return 0
     out = args.out or f"{file_stem(spec.name)}-conv-step1-{args.lang}.png"
     draw_conv(spec, lang=args.lang).save(out)
+    print(out)
+    return 0
+
+
+def run_rnn(args, spec) -> int:
+    """A layered spec made of an rnn block and a linear readout (the shipped rnn): its first step unrolled
+    over time, drawn from the derivation's recorded run (chainrule.viz.draw_rnn)."""
+    from ..errors import SpecError
+    from ..escape import file_stem
+    from ..viz import draw_rnn
+
+    asked = [flag for flag, on in (("--what", args.what != "network"), ("--step", args.step != 1),
+                                   ("--steps", args.steps is not None), ("--sample", args.sample != 1)) if on]
+    if asked:
+        raise SpecError(f"draw: a layered spec ({spec.source}) is drawn for its one sample and first step only "
+                        f"(drop {', '.join(asked)})")
+    out = args.out or f"{file_stem(spec.name)}-rnn-step1-{args.lang}.png"
+    draw_rnn(spec, lang=args.lang).save(out)
     print(out)
     return 0
 

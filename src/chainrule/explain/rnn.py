@@ -457,3 +457,73 @@ def _finite_differences(net, x, target, W, G, rnn, lin):
             rows.append({"key": f"dL_d{k}_{''.join(map(str, one))}", "symbol": _sym(k, *one, grad=True)[0],
                          "engine": engine, "numeric": num, "relative_error": relative_error(engine, num)})
     return rows
+
+
+# The classic mistakes of backpropagation through time, each an honest computation on a wrong graph:
+#   not_summed_over_time    only the last step's term of each shared weight's gradient (the weights of the
+#                           earlier steps held constant, so backward adds nothing from them)
+#   no_recurrent_path       ∂L/∂h_t from its own output only (h_(t−1) enters step t detached)
+#   tanh_derivative_missing ∂L/∂a_t = ∂L/∂h_t, the activation's slope left out (h_t = a_t + (tanh(a_t) − a_t)
+#                           detached: the same values forward, slope 1 backward); relu_… for a ReLU RNN
+MISTAKES = ("not_summed_over_time", "no_recurrent_path", "derivative_missing")
+
+
+def classic_mistakes(spec) -> dict[str, dict[str, np.ndarray]]:
+    """Mistake id -> the quantities (keys of the derivation's ``grids``: dL_dh, dL_da, dL_dW_hh, W_hh_after,
+    …) as that mistake produces them, only those that differ from the right ones."""
+    _validate(spec)
+    act = spec.blocks[0].get("nonlinearity", "tanh")
+    right = unrolled_step(spec)
+    out = {}
+    for name, flags in (("not_summed_over_time", {"last_step_only": True}), ("no_recurrent_path", {"recurrent": False}),
+                        (f"{act}_derivative_missing", {"slope": False})):
+        wrong = unrolled_step(spec, **flags)
+        out[name] = {k: v for k, v in wrong.items() if not np.allclose(v, right[k], rtol=1e-9, atol=1e-12)}
+    return out
+
+
+def unrolled_step(spec, *, last_step_only: bool = False, recurrent: bool = True, slope: bool = True) -> dict:
+    """One training step of the spec's RNN unrolled with the engine's own ops (linear, tanh/relu), from the
+    spec's numbers, on the right graph or on the graph of a classic mistake; the quantities named as in
+    the derivation's ``grids``. ∂L/∂h and ∂L/∂a are left out where the graph has none (the weights held
+    constant before the last step leave the early steps without a gradient)."""
+    from .. import float64, tensor
+    from .. import functional as F
+    from ..optim import SGD
+
+    rnn, lin = spec.blocks
+    act = F.tanh if rnn.get("nonlinearity", "tanh") == "tanh" else F.relu
+    last = rnn.get("last", False)
+    T = spec.input_shape[0]
+    names = {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
+    params = {k: tensor(np.asarray(rnn[key], dtype=np.float64), dtype=float64, requires_grad=True)
+              for k, key in names.items() if key in rnn}
+    params["V"] = tensor(np.asarray(lin["weight"], dtype=np.float64), dtype=float64, requires_grad=True)
+    X, Y = np.asarray(spec.x, dtype=np.float64), np.asarray(spec.y, dtype=np.float64).reshape(-1, lin["out"])
+    h = tensor(np.asarray(rnn.get("h0", np.zeros(rnn["hidden_size"])), dtype=np.float64), dtype=float64)
+    hs, a_s, loss = [], [], 0
+    for t in range(T):
+        P = params if not last_step_only or t == T - 1 else {k: v.detach() for k, v in params.items()}
+        prev = h if recurrent else h.detach()
+        a = F.linear(tensor(X[t], dtype=float64), P["W_ih"], P.get("b_ih")) + F.linear(prev, P["W_hh"], P.get("b_hh"))
+        h = act(a) if slope else a + (act(a) - a).detach()
+        for v in (a, h):
+            if v.requires_grad:
+                v.retain_grad()
+        hs.append(h)
+        a_s.append(a)
+        if not last or t == T - 1:
+            loss = loss + 0.5 * ((F.linear(h, P["V"]) - tensor(Y[0 if last else t], dtype=float64)) ** 2).sum()
+    loss.backward()
+    out = {}
+    if all(v.grad is not None for v in (*hs, *a_s)):
+        out["dL_dh"] = np.stack([np.asarray(v.grad.array) for v in hs])
+        out["dL_da"] = np.stack([np.asarray(v.grad.array) for v in a_s])
+    for k, v in params.items():
+        g = np.asarray(v.grad.array)
+        out[f"dL_d{k}"] = g[None] if g.ndim == 1 else g
+    SGD(list(params.values()), lr=spec.lr).step()
+    for k, v in params.items():
+        w = np.array(v.array)
+        out[f"{k}_after"] = w[None] if w.ndim == 1 else w
+    return out
