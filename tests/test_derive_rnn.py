@@ -315,3 +315,20 @@ def test_docs_are_the_command_output(capsys, lang, name):
     main(["derive", "rnn", "--lang", lang, "--format", "md"])
     mask = re.compile(r"\d\.\de-\d+")
     assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))
+
+
+def test_train_accepts_an_rnn_spec(tmp_path, capsys):
+    """A sequence of 3 numbers per CSV row, reshaped to input [3, 1]; the readout on the last step."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (120, 3))
+    rows = ["a,b,c,t"] + [",".join(f"{v:.4f}" for v in (*r, 0.5 * r[0] - r[1] + 0.8 * r[2])) for r in x]
+    (tmp_path / "seq.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    spec = tmp_path / "rnn-last.toml"
+    spec.write_text("\n".join([
+        'name = "rnn-last"', 'input = [3, 1]', 'loss = "mse"', 'optimizer = "adam"', "lr = 0.02", "seed = 0",
+        "[[layers]]", 'kind = "rnn"', "hidden_size = 8", "last = true",
+        "[[layers]]", 'kind = "linear"', "out = 1"]) + "\n", encoding="utf-8")
+    assert main(["train", str(spec), "--data", str(tmp_path / "seq.csv"), "--epochs", "40", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    losses = [float(line.split("│")[2]) for line in out.splitlines() if re.match(r"│\s+\d+ │", line)]
+    assert losses[-1] < losses[0] / 2  # it learns the linear map from the sequence

@@ -237,8 +237,8 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     rnn, lin = net.body[0], net.body[1]
     act = rnn.nonlinearity
     last = rnn.last
-    T, I = spec.input_shape
-    H, O = rnn.hidden_size, lin.out_features
+    T, n_in = spec.input_shape
+    H, n_out = rnn.hidden_size, lin.out_features
     W = {k: np.array(getattr(rnn if k in RNN_PARAMS else lin, m).array) for k, m in MODULE_NAMES.items()
          if getattr(rnn if k in RNN_PARAMS else lin, m, None) is not None}
     G = {k: np.array(getattr(rnn if k in RNN_PARAMS else lin, m).grad.array) for k, m in MODULE_NAMES.items()
@@ -250,9 +250,9 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     HS = np.stack([np.asarray(h.array)[0] for h in hs])
     GA = np.stack([np.asarray(a.grad.array)[0] for a in a_s])
     GH = np.stack([np.asarray(h.grad.array)[0] for h in hs])
-    YH = np.asarray(out.array)[0].reshape(-1, O)
-    GY = np.asarray(out.grad.array)[0].reshape(-1, O)
-    TG = np.asarray(target.array)[0].reshape(-1, O)
+    YH = np.asarray(out.array)[0].reshape(-1, n_out)
+    GY = np.asarray(out.grad.array)[0].reshape(-1, n_out)
+    TG = np.asarray(target.array)[0].reshape(-1, n_out)
     steps = [T] if last else list(range(1, T + 1))  # the steps with a readout (1-based)
     row = {t: r for r, t in enumerate(steps)}  # a step's row in ŷ
     L = float(np.asarray(loss.array))
@@ -261,7 +261,7 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     bsum = " + b_ih + b_hh" if has_b else ""
 
     def ts(base, t, i, **kw):  # a time-indexed symbol; vectors of one element drop the unit's index
-        return _sym(base, t, i, width={"x": I, "yhat": O, "y": O}.get(base, H), **kw)
+        return _sym(base, t, i, width={"x": n_in, "yhat": n_out, "y": n_out}.get(base, H), **kw)
 
     items = [("h", 1, L_["title"].format(name=spec.name))]
     if lang == "en" and spec.description:
@@ -269,7 +269,8 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     c_txt = " + c" if "c" in W else ""
     items += [("h", 3, L_["setup"]),
               ("p", L_["setup_text"].format(
-                  T=T, I=I, H=H, features="feature" if I == 1 else "features", act=L_["act"][act], biases=(", b_ih, b_hh" if lang == "en" else "、b_ih、b_hh") if has_b else "",
+                  T=T, I=n_in, H=H, features="feature" if n_in == 1 else "features", act=L_["act"][act],
+                  biases=(", b_ih, b_hh" if lang == "en" else "、b_ih、b_hh") if has_b else "",
                   readout=(L_["readout_last"] if last else L_["readout_all"]).format(T=T, c=c_txt),
                   over=L_["over_last"] if last else L_["over_all"], lr=num_text(spec.lr, p))),
               ("grid", L_["x"], "x", X), ("grid", L_["h0"], "h0", H0[None])]
@@ -297,7 +298,7 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     for t in range(1, T + 1):
         eqs = []
         for i in range(1, H + 1):
-            terms = [[(_sym("W_ih", i, k), W["W_ih"][i - 1, k - 1]), (ts("x", t, k), X[t - 1, k - 1])] for k in range(1, I + 1)]
+            terms = [[(_sym("W_ih", i, k), W["W_ih"][i - 1, k - 1]), (ts("x", t, k), X[t - 1, k - 1])] for k in range(1, n_in + 1)]
             terms += [[(_sym("W_hh", i, j), W["W_hh"][i - 1, j - 1]), (ts("h", t - 1, j), prev[t - 1, j - 1])]
                       for j in range(1, H + 1)]
             if has_b:
@@ -310,7 +311,7 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
                                f"{f['f_latex'].format(z=a_sym[1])}={f['f_latex'].format(z=num_latex(A[t - 1, i - 1], p))}"
                                f"={num_latex(v, p)}"), v))
         if t in row:
-            for o in range(1, O + 1):
+            for o in range(1, n_out + 1):
                 terms = [[(_sym("V", o, i), W["V"][o - 1, i - 1]), (ts("h", t, i), HS[t - 1, i - 1])] for i in range(1, H + 1)]
                 v = YH[row[t], o - 1]
                 eqs.append(_entry(f"yhat_{t}_{o}", ts("yhat", t, o), _sum(terms, v, p), v))
@@ -319,7 +320,7 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     grids.update(a=A, h=HS, yhat=YH)
 
     # 2. loss
-    pairs = [(YH[row[t], o], TG[row[t], o]) for t in steps for o in range(O)]
+    pairs = [(YH[row[t], o], TG[row[t], o]) for t in steps for o in range(n_out)]
     terms_t = " + ".join(f"({num_text(v, p)} − {num_text(tv, p, True)})²" for v, tv in pairs)
     terms_l = "+".join(f"\\left({num_latex(v, p)}-{num_latex(tv, p, True)}\\right)^{{2}}" for v, tv in pairs)
     items += [("h", 3, L_["loss"]),
@@ -330,7 +331,7 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     # 3. backward through time
     eqs = []
     for t in steps:
-        for o in range(1, O + 1):
+        for o in range(1, n_out + 1):
             yh, yt, g = ts("yhat", t, o), ts("y", t, o), GY[row[t], o - 1]
             eqs.append(_entry(f"dL_dyhat_{t}_{o}", ts("yhat", t, o, grad=True),
                               (f"{yh[0]} − {yt[0]} = {num_text(YH[row[t], o - 1], p)} − {num_text(TG[row[t], o - 1], p, True)} = "
@@ -350,7 +351,7 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
             terms = []
             if t in row:
                 terms += [[(_sym("V", o, i), W["V"][o - 1, i - 1]), (ts("yhat", t, o, grad=True), GY[row[t], o - 1])]
-                          for o in range(1, O + 1)]
+                          for o in range(1, n_out + 1)]
             if t < T:
                 terms += [[(_sym("W_hh", j, i), W["W_hh"][j - 1, i - 1]), (ts("a", t + 1, j, grad=True), GA[t, j - 1])]
                           for j in range(1, H + 1)]
