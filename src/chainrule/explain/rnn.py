@@ -345,6 +345,12 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
     items += [("h", 4, L_["dh"]),
               ("p", L_["dh_text"].format(last_note=L_["last_note"] if last else "", fprime=L_["fprime"][act])),
               ("rule", L_["rule_act_d"].format(op=act_node.op.name, f=f["name"]), act_node.op.derivative_latex, ad)]
+    def wrap(text):  # a slope written as a sum gets parentheses; an Iverson bracket [z > 0] stands alone
+        return text if text.startswith("[") else f"({text})"
+
+    def wrap_l(text):
+        return text if text.startswith("[") else rf"\left({text}\right)"
+
     for t in range(T, 0, -1):
         eqs = []
         for i in range(1, H + 1):
@@ -364,8 +370,9 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
             d_num_l = f["d_latex"].format(a=num_latex(HS[t - 1, i - 1], p, context="base"), z=num_latex(A[t - 1, i - 1], p))
             gh, g = ts("h", t, i, grad=True), GA[t - 1, i - 1]
             eqs.append(_entry(f"dL_da_{t}_{i}", ts("a", t, i, grad=True),
-                              (f"{gh[0]} · ({d_sym}) = {num_text(GH[t - 1, i - 1], p, True)} × ({d_num}) = {num_text(g, p)}",
-                               rf"{gh[1]}\left({d_lat}\right)={num_latex(GH[t - 1, i - 1], p, True)}\times\left({d_num_l}\right)"
+                              (f"{gh[0]} · {wrap(d_sym)} = {num_text(GH[t - 1, i - 1], p, True)} × {wrap(d_num)} = "
+                               f"{num_text(g, p)}",
+                               rf"{gh[1]}{wrap_l(d_lat)}={num_latex(GH[t - 1, i - 1], p, True)}\times{wrap_l(d_num_l)}"
                                f"={num_latex(g, p)}"), g))
         items += [("h", 5, L_["step"].format(t=t)), ("eqs", eqs)]
     items += [("grid", L_["dh_grid"], "dL_dh", GH), ("grid", L_["da_grid"], "dL_da", GA)]
