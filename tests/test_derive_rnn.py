@@ -287,6 +287,9 @@ def test_derive_refusals(capsys):
     raw["layers"][1]["weight"] = [[1, 1, 1, 1]]
     with pytest.raises(SpecError, match=r"layers\[0\] \(rnn\): key 'hidden_size': derive writes every sum out by hand up to"):
         derive_rnn(parse_layered(raw, "big.toml"))
+    raw = bad({"x": [[[1], [2], [3]], [[0], [1], [2]]], "y": [[[1], [2], [3]], [[0], [1], [2]]]})
+    with pytest.raises(SpecError, match=r"key 'x': derive writes out one sample of shape \(3, 1\)"):
+        derive_rnn(parse_layered(raw, "batch.toml"))
     assert main(["derive", "rnn", "--format", "latex"]) == 2
     assert "md, text, json only" in capsys.readouterr().err
 

@@ -189,6 +189,9 @@ def _validate(spec):
     if spec.x is None or spec.y is None or missing:
         raise SpecError(f"{where}: derive needs the numbers fixed in the spec: keys 'x', 'y', "
                         f"{', '.join(missing) or 'and every weight'}")
+    if tuple(spec.x.shape) != tuple(spec.input_shape):
+        raise SpecError(f"{where}: key 'x': derive writes out one sample of shape {tuple(spec.input_shape)}, "
+                        f"got a batch of shape {spec.x.shape}")
     if lin.get("bias", True):
         raise SpecError(f"{where}: layers[1] (linear): key 'bias': derive writes out a readout without bias "
                         f"(bias = false), since the spec cannot fix its value")
