@@ -265,7 +265,7 @@ def bad(change, block=None):
     (bad({"hidden": 2}, 0), r"bad\.toml: layers\[0\] \(rnn\): unknown key\(s\) hidden"),
     (bad({"nonlinearity": "sigmoid"}, 0), r"bad\.toml: layers\[0\] \(rnn\): key 'nonlinearity': expected tanh or relu"),
     (bad({"weight_hh": [[1, 2, 3]]}, 0),
-     r"bad\.toml: layers\[0\] \(rnn\): key 'weight_hh': expected shape \(2, 2\) \(hidden_size, hidden_size\)"),
+     r"bad\.toml: layers\[0\] \(rnn\): key 'weight_hh': expected shape \(2, 2\) in the layout \(hidden_size, hidden_size\)"),
     (bad({"h0": [1, 2, 3]}, 0), r"bad\.toml: layers\[0\] \(rnn\): key 'h0': expected the initial hidden state, shape \(2,\)"),
     (bad({"bias_ih": [1, 2]}, 0), r"bad\.toml: layers\[0\] \(rnn\): key 'bias_ih': the block has no bias_ih"),
     (bad({"last": "yes"}, 0), r"bad\.toml: layers\[0\] \(rnn\): key 'last': expected true or false"),
@@ -335,3 +335,13 @@ def test_train_accepts_an_rnn_spec(tmp_path, capsys):
     out = capsys.readouterr().out
     losses = [float(line.split("│")[2]) for line in out.splitlines() if re.match(r"│\s+\d+ │", line)]
     assert losses[-1] < losses[0] / 2  # it learns the linear map from the sequence
+
+
+def test_refusals_in_chinese(tmp_path, capsys):
+    text = (resources.files("chainrule") / "specs" / "layered" / "rnn.toml").read_text(encoding="utf-8")
+    bad_file = tmp_path / "bad.toml"
+    bad_file.write_text(text.replace("h0 = [0.5, -0.5]", "h0 = [0.5, -0.5, 1]"), encoding="utf-8")
+    assert main(["derive", str(bad_file), "--lang", "zh"]) == 2
+    err = capsys.readouterr().err
+    assert "layers[0]（`rnn`）：键 'h0'：应为初始隐藏状态，形状 (2,)" in err
+    assert english_words(err.split("bad.toml", 1)[1]) == []  # the file's path is the user's

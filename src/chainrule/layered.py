@@ -277,8 +277,8 @@ def _block(spec, k, b, shape):
                 raise SpecError(f"{at}: key '{key}': the block has no {key} (bias = false)")
             w = _values(at, key, b[key])
             if w.shape != tuple(param.shape):
-                raise SpecError(f"{at}: key '{key}': expected shape {tuple(param.shape)} {_LAYOUTS[kind, key]}, "
-                                f"got {w.shape}")
+                raise SpecError(f"{at}: key '{key}': expected shape {tuple(param.shape)} in the layout "
+                                f"{_LAYOUTS[kind, key]}, got {w.shape}")
             with no_grad():
                 param.copy_(w)
     act = ACTIVATIONS[b.get("activation", "none")]

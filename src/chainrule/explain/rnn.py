@@ -195,13 +195,12 @@ def _validate(spec):
     if lin.get("bias", True):
         raise SpecError(f"{where}: layers[1] (linear): key 'bias': derive writes out a readout without bias "
                         f"(bias = false), since the spec cannot fix its value")
-    sizes = {"T": spec.input_shape[0], "features": spec.input_shape[1], "hidden_size": rnn["hidden_size"],
-             "out": lin["out"]}
-    for key, n in sizes.items():
-        if n > LIMITS[key]:
-            at = {"T": "key 'input'", "features": "key 'input'", "hidden_size": "layers[0] (rnn): key 'hidden_size'",
-                  "out": "layers[1] (linear): key 'out'"}[key]
-            raise SpecError(f"{where}: {at}: derive writes every sum out by hand up to {key} = {LIMITS[key]}, "
+    sizes = {"T": (where, "input", spec.input_shape[0]), "features": (where, "input", spec.input_shape[1]),
+             "hidden_size": (f"{where}: layers[0] (rnn)", "hidden_size", rnn["hidden_size"]),
+             "out": (f"{where}: layers[1] (linear)", "out", lin["out"])}
+    for name, (at, key, n) in sizes.items():
+        if n > LIMITS[name]:
+            raise SpecError(f"{at}: key '{key}': derive writes every sum out by hand up to {name} = {LIMITS[name]}, "
                             f"got {n}; train larger networks with chainrule train")
 
 
