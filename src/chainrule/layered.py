@@ -149,7 +149,8 @@ def parse_layered(raw: dict, where: str) -> LayeredSpec:
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {', '.join(unknown)} (layered specs take {', '.join(sorted(TOP_KEYS))})")
     shape = raw.get("input")
-    sequence = isinstance(raw["layers"][0], dict) and raw["layers"][0].get("kind") == "rnn"
+    first = raw["layers"][0] if isinstance(raw.get("layers"), list) and raw["layers"] else None
+    sequence = isinstance(first, dict) and first.get("kind") == "rnn"
     if not isinstance(shape, list) or not shape or len(shape) not in ((2,) if sequence else (1, 3)):
         raise SpecError(f"{where}: key 'input': expected the shape of one sample, "
                         f"{'[T, features] (steps, features per step) before an rnn block' if sequence else '[C, H, W] or [features]'}"
