@@ -61,7 +61,7 @@ CASES = [
     (None, None, ["draw", "seed", "--out", "f.gif"], ["--out", "f.gif"]),
     (None, None, ["draw", "xor", "--animate", "--out", "a.png"], ["--out", "a.png", ".gif"]),
     (None, None, ["draw", "xor", "--animate", "--frames", "0"], ["frames", "0"]),
-    (None, None, ["draw", "seed", "--sample", "3"], ["0..0"]),
+    (None, None, ["draw", "seed", "--sample", "3"], ["1..1"]),
     (None, None, ["export", "seed", "--steps", "0"], ["--steps"]),
     (None, None, ["check", "seed", "--eps", "-1"], ["--eps", "-1"]),
     (None, None, ["new", "3-a"], ["LAYERS", "3-a"]),
