@@ -143,8 +143,11 @@ class Conv2d(Op):
         gb = g.sum(axis=(0, 2, 3)) if b is not None and n.needs[2] else None
         return gx, gw, gb
 
-    # Code export: PyTorch only (NumPy and scalar Python scripts stop at MLPs, with the base class's message).
+    # Code export: PyTorch calls its own conv2d; NumPy writes the rule above with sliding windows and one
+    # einsum each way (export_numpy below); scalar Python stops at MLPs (the base class's message).
     def export(self, c, t):
+        if c.lang == "np":
+            return export_numpy(c, t)
         if c.lang != "torch":
             return super().export(c, t)
         x, w, *b = t.grad_fn.parents
@@ -152,6 +155,115 @@ class Conv2d(Op):
         bias = c.v(b[0]) if b else "None"
         return [f"{c.v(t)} = torch.nn.functional.conv2d({c.v(x)}, {c.v(w)}, {bias}, stride={a['stride']}, "
                 f"padding={a['padding']}, dilation={a['dilation']}, groups={a['groups']})"]
+
+    def export_vjp(self, c, t):
+        if c.lang == "np":
+            return export_numpy_vjp(c, t)
+        return super().export_vjp(c, t)
+
+
+def _np_windows(src: str, shape, kernel, stride, dilation) -> str:
+    """The NumPy expression for every window of ``src`` (N, C, H, W) at the given stride and dilation:
+    (N, C, OH, OW, kh, kw). Trivial steps are left out so the common case reads simply."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    expr = f"np.lib.stride_tricks.sliding_window_view({src}, {span}, axis=(2, 3))"
+    if (dh, dw) != (1, 1):
+        expr += f"[:, :, ::{sh}, ::{sw}, ::{dh}, ::{dw}]"
+    elif (sh, sw) != (1, 1):
+        expr += f"[:, :, ::{sh}, ::{sw}]"
+    return expr
+
+
+def _np_pad(src: str, padding, fill: str = "") -> str:
+    (ph, pw) = padding
+    value = f", constant_values={fill}" if fill else ""
+    return f"np.pad({src}, ((0, 0), (0, 0), ({ph}, {ph}), ({pw}, {pw})){value})"
+
+
+def export_numpy(c, t) -> list[str]:
+    """conv2d forward in NumPy: the padded input's windows (a view, no loop over pixels) and one einsum
+    that multiplies each window by each kernel and sums over channels and kernel positions."""
+    x, w, *b = t.grad_fn.parents
+    a = t.grad_fn.attrs
+    n, ch, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    g = a["groups"]
+    oh, ow = t.shape[2:]
+    src, win = c.v(x), c.tmp(t, "windows")
+    lines = []
+    if any(a["padding"]):
+        lines.append(f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}  # zeros around the image")
+        src = c.tmp(t, "x_pad")
+    lines += ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
+              f"{win} = {_np_windows(src, (h, wd), (kh, kw), a['stride'], a['dilation'])}"]
+    bias = f" + {c.v(b[0])}.reshape(1, -1, 1, 1)" if b else ""
+    if g == 1:
+        lines += ["# each output pixel: its window times the kernel, summed over channels c and positions (i, j)",
+                  f"{c.v(t)} = np.einsum('ncyxij,ocij->noyx', {win}, {c.v(w)}, optimize=True){bias}"]
+    else:
+        lines += [f"# groups = {g}: input channels and kernels split into {g} groups that never meet",
+                  f"{c.v(t)} = np.einsum('ngcyxij,gocij->ngoyx', {win}.reshape({n}, {g}, {cg}, {oh}, {ow}, {kh}, {kw}), "
+                  f"{c.v(w)}.reshape({g}, {o // g}, {cg}, {kh}, {kw}), optimize=True).reshape({n}, {o}, {oh}, {ow}){bias}"]
+    return lines
+
+
+def export_numpy_vjp(c, t) -> list[str]:
+    """conv2d backward in NumPy, written as the two rules a learner derives: ∂L/∂w is the correlation of
+    the input with ∂L/∂z, ∂L/∂x the full convolution of ∂L/∂z with the flipped kernel."""
+    x, w, *b = t.grad_fn.parents
+    a = t.grad_fn.attrs
+    n, ch, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    g = a["groups"]
+    oh, ow = t.shape[2:]
+    (sh, sw), (ph, pw), (dh, dw) = a["stride"], a["padding"], a["dilation"]
+    win, gz = c.tmp(t, "windows"), c.g(t)
+    lines = []
+    if w.requires_grad:
+        lines.append("# ∂L/∂w: the correlation of the input with ∂L/∂z (each weight meets every input pixel it multiplied)")
+        if g == 1:
+            lines.append(c.acc(w, None, f"np.einsum('ncyxij,noyx->ocij', {win}, {gz}, optimize=True)"))
+        else:
+            lines.append(c.acc(w, None, f"np.einsum('ngcyxij,ngoyx->gocij', {win}.reshape({n}, {g}, {cg}, {oh}, {ow}, {kh}, {kw}), "
+                                        f"{gz}.reshape({n}, {g}, {o // g}, {oh}, {ow}), optimize=True).reshape({o}, {cg}, {kh}, {kw})"))
+    if b and b[0].requires_grad:
+        lines += ["# ∂L/∂b: the sum of ∂L/∂z over the samples and the pixels of each output channel",
+                  c.acc(b[0], None, f"{gz}.sum(axis=(0, 2, 3))")]
+    if not x.requires_grad:
+        return lines
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    extra_h, extra_w = hp - ((oh - 1) * sh + span_h), wp - ((ow - 1) * sw + span_w)  # rows no window reached
+    spread, kernel = gz, c.tmp(t, "flipped")
+    lines.append("# ∂L/∂x: the full convolution of ∂L/∂z with the flipped kernel")
+    if (sh, sw) != (1, 1):
+        spread = c.tmp(t, "spread")
+        lines += [f"# the stride spreads ∂L/∂z out: {sh - 1} and {sw - 1} zeros between neighbours",
+                  f"{spread} = np.zeros(({n}, {o}, {(oh - 1) * sh + 1}, {(ow - 1) * sw + 1}))",
+                  f"{spread}[:, :, ::{sh}, ::{sw}] = {gz}"]
+    lines += ["# the kernel rotated by 180° (flipped top to bottom and left to right)",
+              f"{kernel} = {c.v(w)}[:, :, ::-1, ::-1]"]
+    if (dh, dw) != (1, 1):
+        lines += ["# dilation: zeros between the kernel's taps",
+                  f"{kernel}_dilated = np.zeros(({o}, {cg}, {span_h}, {span_w}))",
+                  f"{kernel}_dilated[:, :, ::{dh}, ::{dw}] = {kernel}"]
+        kernel += "_dilated"
+    full = c.tmp(t, "full")
+    lines += ["# 'full': ∂L/∂z padded by the kernel's reach minus one on every side, so every overlap counts",
+              f"{full} = np.pad({spread}, ((0, 0), (0, 0), ({span_h - 1}, {span_h - 1 + extra_h}), "
+              f"({span_w - 1}, {span_w - 1 + extra_w})))",
+              f"{full} = np.lib.stride_tricks.sliding_window_view({full}, ({span_h}, {span_w}), axis=(2, 3))"]
+    dx = c.tmp(t, "d_x_pad") if (ph or pw) else None
+    if g == 1:
+        expr = f"np.einsum('noyxij,ocij->ncyx', {full}, {kernel}, optimize=True)"
+    else:
+        expr = (f"np.einsum('ngoyxij,gocij->ngcyx', {full}.reshape({n}, {g}, {o // g}, {hp}, {wp}, {span_h}, {span_w}), "
+                f"{kernel}.reshape({g}, {o // g}, {cg}, {span_h}, {span_w}), optimize=True).reshape({n}, {ch}, {hp}, {wp})")
+    if dx is None:
+        return lines + [c.acc(x, None, expr)]
+    return lines + [f"{dx} = {expr}", "# the padding's cells are not inputs: cut them off",
+                    c.acc(x, None, f"{dx}[:, :, {ph}:{ph + h}, {pw}:{pw + wd}]")]
 
 
 @register

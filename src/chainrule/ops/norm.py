@@ -59,6 +59,48 @@ class BatchNorm(Op):
             gb = g.sum(axis=axes)
         return gx, gw, gb
 
+    # Code export (NumPy, training mode: the batch's own statistics). The forward names x̂ and 1/√(σ² + ε),
+    # which the three-term backward reads again.
+    def _numpy_names(self, c, t):
+        x = t.grad_fn.parents[0]
+        if not t.grad_fn.attrs["batch_stats"]:
+            raise NotImplementedError("op 'batch_norm' in evaluation mode (running statistics) has no code-export "
+                                      "rule for NumPy")
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x, axes, shape, c.tmp(t, "xhat"), c.tmp(t, "invstd")
+
+    def export(self, c, t):
+        if c.lang != "np":
+            return super().export(c, t)
+        x, axes, shape, xhat, invstd = self._numpy_names(c, t)
+        _, gamma, beta = t.grad_fn.parents
+        mean, var = c.tmp(t, "mean"), c.tmp(t, "var")
+        return [f"# the mean μ_B and the biased variance σ²_B of each channel over the batch (axes {axes})",
+                f"{mean} = {c.v(x)}.mean(axis={axes}, keepdims=True)",
+                f"{var} = {c.v(x)}.var(axis={axes}, keepdims=True)",
+                f"{invstd} = 1 / np.sqrt({var} + {t.grad_fn.attrs['eps']!r})",
+                f"{xhat} = ({c.v(x)} - {mean}) * {invstd}",
+                f"{c.v(t)} = {c.v(gamma)}.reshape{shape} * {xhat} + {c.v(beta)}.reshape{shape}"]
+
+    def export_vjp(self, c, t):
+        if c.lang != "np":
+            return super().export_vjp(c, t)
+        x, axes, shape, xhat, invstd = self._numpy_names(c, t)
+        _, gamma, beta = t.grad_fn.parents
+        lines = []
+        if gamma.requires_grad:
+            lines.append(c.acc(gamma, None, f"({c.g(t)} * {xhat}).sum(axis={axes})"))
+        if beta.requires_grad:
+            lines.append(c.acc(beta, None, f"{c.g(t)}.sum(axis={axes})"))
+        if x.requires_grad:
+            gh = c.tmp(t, "g_hat")
+            lines += [f"{gh} = {c.g(t)} * {c.v(gamma)}.reshape{shape}",
+                      "# the three terms: directly, through the mean μ_B, through the variance σ²_B",
+                      c.acc(x, None, f"{invstd} * ({gh} - {gh}.mean(axis={axes}, keepdims=True) "
+                                     f"- {xhat} * ({gh} * {xhat}).mean(axis={axes}, keepdims=True))")]
+        return lines
+
 
 @register
 class LayerNorm(Op):

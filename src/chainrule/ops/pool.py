@@ -150,12 +150,54 @@ class MaxPool2d(Op):
         ph, pw = a["padding"]
         return (canvas[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
 
+    # Code export. NumPy: the windows as a view and their maximum; backward routes each window's gradient
+    # to its arg-max (np.add.at, so overlapping windows add up).
     def export(self, c, t):
+        if c.lang == "np":
+            return self._export_numpy(c, t)
         if c.lang != "torch":
             return super().export(c, t)
         x, a = t.grad_fn.parents[0], t.grad_fn.attrs
         return [f"{c.v(t)} = torch.nn.functional.max_pool2d({c.v(x)}, {a['kernel_size']}, {a['stride']}, {a['padding']}, "
                 f"{a['dilation']}, ceil_mode={a['ceil_mode']})"]
+
+    def export_vjp(self, c, t):
+        if c.lang != "np":
+            return super().export_vjp(c, t)
+        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        if not x.requires_grad:
+            return []
+        n, ch, h, w = x.shape
+        oh, ow = t.shape[2:]
+        (kh, kw), (sh, sw), (dh, dw), (ph, pw) = a["kernel_size"], a["stride"], a["dilation"], a["padding"]
+        win, arg, gx = c.tmp(t, "windows"), c.tmp(t, "argmax"), c.tmp(t, "d_x_pad")
+        rows, cols = c.tmp(t, "rows"), c.tmp(t, "cols")
+        lines = ["# the arg-max of each window (the first one on ties, as PyTorch), as a row and column of the input",
+                 f"{arg} = {win}.reshape({n}, {ch}, {oh}, {ow}, {kh * kw}).argmax(axis=-1)",
+                 f"{rows} = np.arange({oh}).reshape(-1, 1) * {sh} + {arg} // {kw}" + (f" * {dh}" if dh != 1 else ""),
+                 f"{cols} = np.arange({ow}) * {sw} + {arg} % {kw}" + (f" * {dw}" if dw != 1 else ""),
+                 "# each window's ∂L/∂z goes to its arg-max; every other cell gets 0 (overlapping windows add up)",
+                 f"{gx} = np.zeros(({n}, {ch}, {h + 2 * ph}, {w + 2 * pw}))",
+                 f"np.add.at({gx}, (np.arange({n}).reshape(-1, 1, 1, 1), np.arange({ch}).reshape(-1, 1, 1), {rows}, {cols}), "
+                 f"{c.g(t)})"]
+        if ph or pw:
+            return lines + [c.acc(x, None, f"{gx}[:, :, {ph}:{ph + h}, {pw}:{pw + w}]")]
+        return lines + [c.acc(x, None, gx)]
+
+    def _export_numpy(self, c, t):
+        from .conv import _np_pad, _np_windows
+
+        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        if a["ceil_mode"]:
+            raise NotImplementedError("op 'max_pool2d' with ceil_mode=True has no code-export rule for NumPy")
+        src = c.v(x)
+        lines = []
+        if any(a["padding"]):
+            lines.append(f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'], '-np.inf')}  # padding never wins")
+            src = c.tmp(t, "x_pad")
+        return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
+                        f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], a['dilation'])}",
+                        f"{c.v(t)} = {c.tmp(t, 'windows')}.max(axis=(4, 5))"]
 
 
 def avg_divisor(size, k, stride, padding, out, count_include_pad):
@@ -203,13 +245,56 @@ class AvgPool2d(Op):
                   max(x.shape[3] + 2 * pw, (out[1] - 1) * sw + kw))
         return (_scatter(slabs, padded, x.shape, a["stride"], a["padding"], (1, 1)),)
 
+    # Code export. NumPy: the mean of each window of the zero-padded input (PyTorch's divisor when the
+    # padding counts, the default); backward shares each window's gradient equally, one kernel offset at a time.
     def export(self, c, t):
+        if c.lang == "np":
+            return self._export_numpy(c, t)
         if c.lang != "torch":
             return super().export(c, t)
         x, a = t.grad_fn.parents[0], t.grad_fn.attrs
         return [f"{c.v(t)} = torch.nn.functional.avg_pool2d({c.v(x)}, {a['kernel_size']}, {a['stride']}, {a['padding']}, "
                 f"ceil_mode={a['ceil_mode']}, count_include_pad={a['count_include_pad']}, "
                 f"divisor_override={a['divisor_override']})"]
+
+    def _numpy_check(self, a):
+        if a["ceil_mode"] or a["divisor_override"] or (any(a["padding"]) and not a["count_include_pad"]):
+            raise NotImplementedError("op 'avg_pool2d' with ceil_mode, divisor_override or count_include_pad=False "
+                                      "has no code-export rule for NumPy")
+
+    def _export_numpy(self, c, t):
+        from .conv import _np_pad, _np_windows
+
+        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        self._numpy_check(a)
+        src = c.v(x)
+        lines = []
+        if any(a["padding"]):
+            lines.append(f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}  # zeros around the image")
+            src = c.tmp(t, "x_pad")
+        return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
+                        f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], (1, 1))}",
+                        f"{c.v(t)} = {c.tmp(t, 'windows')}.mean(axis=(4, 5))"]
+
+    def export_vjp(self, c, t):
+        if c.lang != "np":
+            return super().export_vjp(c, t)
+        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        if not x.requires_grad:
+            return []
+        self._numpy_check(a)
+        n, ch, h, w = x.shape
+        oh, ow = t.shape[2:]
+        (kh, kw), (sh, sw), (ph, pw) = a["kernel_size"], a["stride"], a["padding"]
+        gx = c.tmp(t, "d_x_pad")
+        lines = ["# each window's ∂L/∂z, shared equally by its cells: one slab per kernel offset (i, j)",
+                 f"{gx} = np.zeros(({n}, {ch}, {h + 2 * ph}, {w + 2 * pw}))",
+                 f"for i in range({kh}):",
+                 f"    for j in range({kw}):",
+                 f"        {gx}[:, :, i:i + {sh * (oh - 1) + 1}:{sh}, j:j + {sw * (ow - 1) + 1}:{sw}] += {c.g(t)} / {kh * kw}"]
+        if ph or pw:
+            return lines + [c.acc(x, None, f"{gx}[:, :, {ph}:{ph + h}, {pw}:{pw + w}]")]
+        return lines + [c.acc(x, None, gx)]
 
 
 def adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:

@@ -22,6 +22,17 @@ class Reshape(Op):
     def vjp(self, n, g, a):
         return (g.reshape(a.shape),)
 
+    def export(self, c, t):
+        if c.lang == "py":
+            return super().export(c, t)
+        return [f"{c.v(t)} = {c.v(t.grad_fn.parents[0])}.reshape{tuple(t.shape)}"]
+
+    def export_vjp(self, c, t):
+        a = t.grad_fn.parents[0]
+        if c.lang == "py" or not a.requires_grad:
+            return super().export_vjp(c, t) if c.lang == "py" else []
+        return [c.acc(a, None, f"{c.g(t)}.reshape{tuple(a.shape)}")]
+
 
 @register
 class Permute(Op):
