@@ -132,7 +132,8 @@ def record(spec) -> LayeredRecorded:
         k = int(label.split("[")[1].split("]")[0])
         kind = spec.blocks[k]["kind"]
         attr = full.rsplit(".", 1)[1]
-        var = {("batchnorm", "weight"): "gamma", ("batchnorm", "bias"): "beta"}.get((kind, attr), "W" if attr == "weight" else "b")
+        # batch norm's γ and β as gamma_3, beta_3 (Adam's beta1, beta2 are hyperparameters)
+        var = {("batchnorm", "weight"): "gamma_", ("batchnorm", "bias"): "beta_"}.get((kind, attr), "W" if attr == "weight" else "b")
         var = f"{var}{k + 1}"
         names[id(p)] = var
         params[var] = (label, p)
@@ -211,7 +212,7 @@ def header(rec: LayeredRecorded, to: str, steps: int, lang: str = "en") -> str:
         lines = [f'"""分层设定 \'{name}\' 的网络，由 {command} 生成。', "",
                  f"{_zh_setup(setup)}，{steps} 轮。", sample]
         if rec.dropout:
-            lines.append("dropout 写成恒等映射（评估模式）：随机掩码在 NumPy 与 PyTorch 中无法相同。")
+            lines.append("随机失活写成恒等映射（评估模式）：两种脚本中的随机掩码无法相同。")
         lines += ["每轮训练打印更新前的预测值和损失值，与 chainrule 算出的完全相同，然后打印更新后的参数。", '"""']
         return "\n".join(lines)
     if rec.fixed:
@@ -230,7 +231,8 @@ def header(rec: LayeredRecorded, to: str, steps: int, lang: str = "en") -> str:
 
 
 def _zh_setup(text: str) -> str:
-    for en, zh in ((" channels, kernel ", " 个通道，卷积核 "), ("kernel ", "窗口 "), (" outputs", " 个输出"),
+    for en, zh in (("batchnorm", "批归一化"), ("flatten", "展平"), ("linear(", "线性层("), ("dropout(", "随机失活("),
+                   ("optimizer momentum", "optimizer 动量"), (" channels, kernel ", " 个通道，卷积核 "), ("kernel ", "窗口 "), (" outputs", " 个输出"),
                    ("loss ", "损失函数 "), ("optimizer ", "优化器 "), ("learning rate ", "学习率 "), ("p ", "概率 "),
                    (", ", "，")):
         text = text.replace(en, zh)

@@ -103,7 +103,7 @@ def generate_torch(rec: LayeredRecorded, steps: int, lang: str = "en") -> str:
     lines = [header(rec, "torch", steps, lang), "", "import torch", "", "torch.set_default_dtype(torch.float64)"]
     lines += _data(rec, "torch.tensor")
     if rec.fixed:
-        lines.append("x.requires_grad_(True)  # for ∂L/∂x")
+        lines += ["# ∂L/∂x is printed too", "x.requires_grad_(True)"]
     lines += _hyper(spec, steps)
     lines += ["", "# The network: the spec's blocks as PyTorch modules", "model = torch.nn.Sequential("]
     lines += [f"    torch.nn.{module!r}," for _, module, _ in rec.blocks] + [")"]

@@ -193,7 +193,7 @@ def export_numpy(c, t) -> list[str]:
     src, win = c.v(x), c.tmp(t, "windows")
     lines = []
     if any(a["padding"]):
-        lines.append(f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}  # zeros around the image")
+        lines += ["# zeros around the image", f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}"]
         src = c.tmp(t, "x_pad")
     lines += ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
               f"{win} = {_np_windows(src, (h, wd), (kh, kw), a['stride'], a['dilation'])}"]

@@ -193,7 +193,7 @@ class MaxPool2d(Op):
         src = c.v(x)
         lines = []
         if any(a["padding"]):
-            lines.append(f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'], '-np.inf')}  # padding never wins")
+            lines += ["# padded with −∞, which never wins a window", f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'], '-np.inf')}"]
             src = c.tmp(t, "x_pad")
         return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
                         f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], a['dilation'])}",
@@ -270,7 +270,7 @@ class AvgPool2d(Op):
         src = c.v(x)
         lines = []
         if any(a["padding"]):
-            lines.append(f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}  # zeros around the image")
+            lines += ["# zeros around the image", f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}"]
             src = c.tmp(t, "x_pad")
         return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
                         f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], (1, 1))}",
