@@ -23,6 +23,7 @@ from ..errors import SpecError
 from ..escape import python_text
 from .graph import Context, ExportError
 
+KINDS = ("conv2d", "maxpool2d", "avgpool2d", "batchnorm", "dropout", "flatten", "linear", "rnn")
 DATA_BATCH = 4          # samples in the fixed random batch of a spec without its own sample
 MAX_PARAMETERS = 200_000  # weights written out as literals; beyond this a script is not for reading
 NOT_SCALAR = {
@@ -54,6 +55,8 @@ class LayeredRecorded:
     backward: list           # non-leaf tensors from the loss down
     fixed: bool              # the sample is the spec's own (x, y)
     dropout: list            # spec block indices written as the identity
+    constants: dict          # variable name -> values of a constant leaf (an rnn's fixed h0)
+    transposed: set          # parameter variables written in (from, to) order (the weights of linear ops)
 
     @property
     def labels(self) -> bool:
@@ -68,7 +71,9 @@ def _sample(spec):
     """(x, target) as arrays: the spec's own sample, or a fixed random batch (normal(0, 1) inputs;
     labels or normal targets), drawn from the spec's seed (0 without one)."""
     if spec.x is not None and spec.y is not None:
-        return spec.x[None].astype(np.float64), spec.y[None].astype(np.float64), True
+        one = tuple(spec.x.shape) == tuple(spec.input_shape)   # one sample, or a batch (N, *input)
+        x, y = (spec.x[None], spec.y[None]) if one else (spec.x, spec.y)
+        return x.astype(np.float64), y.astype(np.float64), True
     rng = np.random.default_rng(spec.seed or 0)
     x = rng.standard_normal((DATA_BATCH, *spec.input_shape))
     if spec.loss == "cross_entropy":
@@ -82,9 +87,9 @@ def record(spec) -> LayeredRecorded:
     from ..layered import LayeredNetwork
 
     for k, b in enumerate(spec.blocks):
-        if b["kind"] not in ("conv2d", "maxpool2d", "avgpool2d", "batchnorm", "dropout", "flatten", "linear"):
+        if b["kind"] not in KINDS:
             raise ExportError(f"export: {spec.source}: layers[{k}] has kind {b['kind']!r}, which export does not "
-                              f"write yet (it writes conv2d, maxpool2d, avgpool2d, batchnorm, dropout, flatten, linear)")
+                              f"write yet (it writes {', '.join(KINDS)})")
     net = LayeredNetwork(spec).double_exact()
     n_params = sum(int(np.prod(p.shape)) for p in net.parameters())
     if n_params > MAX_PARAMETERS:
@@ -123,23 +128,63 @@ def record(spec) -> LayeredRecorded:
         if k is None:  # an activation: belongs to the block before it
             k = net.block_of[max(j for j in net.block_of if j < i)]
         blocks.append((k, m, mine))
+        steps = _step_names(m, mine, k, sum(1 for _, b, _ in blocks if hasattr(b, "weight_hh_l0")))
         for j, t in enumerate(mine):
             if id(t) not in names:
                 base = f"a{k + 1}" if i not in net.block_of else f"z{k + 1}"
-                names[id(t)] = base if j == len(mine) - 1 else f"{base}_{j + 1}"
+                names[id(t)] = base if j == len(mine) - 1 else steps.get(id(t), f"{base}_{j + 1}")
     for full, p in net.named_parameters():
         label = spec_names[full]
         k = int(label.split("[")[1].split("]")[0])
         kind = spec.blocks[k]["kind"]
-        attr = full.rsplit(".", 1)[1]
+        attr = full.rsplit(".", 1)[1].removesuffix("_l0")   # weight, bias; an rnn's weight_ih, bias_hh, ...
         # batch norm's γ and β as gamma_3, beta_3 (Adam's beta1, beta2 are hyperparameters)
-        var = {("batchnorm", "weight"): "gamma_", ("batchnorm", "bias"): "beta_"}.get((kind, attr), "W" if attr == "weight" else "b")
+        head, _, rest = attr.partition("_")
+        var = {("batchnorm", "weight"): "gamma_", ("batchnorm", "bias"): "beta_"}.get(
+            (kind, attr), ("W" if head == "weight" else "b") + (f"_{rest}" if rest else ""))
         var = f"{var}{k + 1}"
         names[id(p)] = var
         params[var] = (label, p)
         initial[var] = np.array(p.array, dtype=np.float64)
+    # leaves that are neither input, target nor parameter: constants the network holds (an rnn's h0)
+    constants = {}
+    for t in forward:
+        for parent in t.grad_fn.parents:
+            if parent.grad_fn is None and id(parent) not in names:
+                first_step = names.get(id(t), "").endswith("hw_1")   # an rnn's fixed initial hidden state
+                names[id(parent)] = names[id(t)][:-4] + "h_0" if first_step else f"const{len(constants) + 1}"
+                constants[names[id(parent)]] = np.array(parent.array, dtype=np.float64)
+    # weights a linear op reads are written in (from, to) order, as the linear op's NumPy rule reads them
+    transposed = {names[id(t.grad_fn.parents[1])] for t in forward if t.grad_fn.op.name == "linear"}
     return LayeredRecorded(spec, net, x, target, loss, out, blocks, names, params, initial, forward, backward,
-                           fixed, dropout)
+                           fixed, dropout, constants, transposed)
+
+
+def _step_names(module, made, k, rnns) -> dict:
+    """An rnn block's tensors named as its derivation names them, per time step t: xw_t (the input's part),
+    hw_t (the recurrent part), a_t = xw_t + hw_t, h_t = tanh(a_t) (relu(a_t)); xw for every step at once and
+    hs for the stacked h_t. Other blocks: none (their tensors are z3_1, z3_2, ...)."""
+    if not hasattr(module, "weight_hh_l0"):
+        return {}
+    pre = "" if rnns == 1 else f"r{k + 1}_"
+    out, step, seen_linear = {}, 0, False
+    for t in made:
+        op = t.grad_fn.op.name
+        if op == "linear" and not seen_linear:
+            out[id(t)], seen_linear = f"{pre}xw", True
+            continue
+        if op == "getitem":
+            step += 1
+            out[id(t)] = f"{pre}xw_{step}"
+        elif op == "linear":
+            out[id(t)] = f"{pre}hw_{step}"
+        elif op == "add":
+            out[id(t)] = f"{pre}a_{step}"
+        elif op in ("tanh", "relu"):
+            out[id(t)] = f"{pre}h_{step}"
+        elif op == "stack":
+            out[id(t)] = f"{pre}hs"
+    return out
 
 
 class LayeredContext(Context):
@@ -167,6 +212,15 @@ class LayeredContext(Context):
     def is_param(self, t) -> bool:
         return self.base(t) in self.rec.params
 
+    def acc(self, t, j, expr: str) -> str:
+        """``grad = expr``, then ``grad = grad + expr``: never in place, so a gradient that is another's
+        array (or a view of it) never changes that one."""
+        key = (id(t), j)
+        if key in self.assigned:
+            return f"{self.g(t, j)} = {self.g(t, j)} + {expr}"
+        self.assigned.add(key)
+        return f"{self.g(t, j)} = {expr}"
+
     def target(self, j=None) -> str:
         return "labels" if self.lang == "torch" and self.rec.labels else "y_true"
 
@@ -193,9 +247,10 @@ def describe_blocks(spec) -> str:
     for b in spec.blocks:
         kind = b["kind"]
         extra = {"conv2d": "{out_channels} channels, kernel {kernel_size}", "maxpool2d": "kernel {kernel_size}",
-                 "avgpool2d": "kernel {kernel_size}", "linear": "{out} outputs", "dropout": "p {p}"}.get(kind)
+                 "avgpool2d": "kernel {kernel_size}", "linear": "{out} outputs", "dropout": "p {p}",
+                 "rnn": "{hidden_size} hidden units, {nonlinearity}"}.get(kind)
         act = b.get("activation", "none")
-        fields = {"p": 0.5, **b}
+        fields = {"p": 0.5, "nonlinearity": "tanh", **b}
         parts.append(kind + (f"({extra.format(**fields)})" if extra else "") + ("" if act == "none" else f" + {act}"))
     return " → ".join(parts)
 
@@ -232,7 +287,7 @@ def header(rec: LayeredRecorded, to: str, steps: int, lang: str = "en") -> str:
 
 def _zh_setup(text: str) -> str:
     for en, zh in (("batchnorm", "批归一化"), ("flatten", "展平"), ("linear(", "线性层("), ("dropout(", "随机失活("),
-                   ("optimizer momentum", "optimizer 动量"), (" channels, kernel ", " 个通道，卷积核 "), ("kernel ", "窗口 "), (" outputs", " 个输出"),
+                   ("optimizer momentum", "optimizer 动量"), ("rnn(", "循环层("), (" hidden units", " 个隐藏单元"), (" channels, kernel ", " 个通道，卷积核 "), ("kernel ", "窗口 "), (" outputs", " 个输出"),
                    ("loss ", "损失函数 "), ("optimizer ", "优化器 "), ("learning rate ", "学习率 "), ("p ", "概率 "),
                    (", ", "，")):
         text = text.replace(en, zh)

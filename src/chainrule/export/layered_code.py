@@ -42,6 +42,36 @@ def _data(rec: LayeredRecorded, array: str) -> list[str]:
     return lines
 
 
+# An rnn block is torch.nn.RNN(batch_first=True) that hands on every step's hidden state (or the last one)
+# and starts from the spec's h0: the same as chainrule.layered's block, written out for the script.
+RNN_CLASS = [
+    "class SequenceRNN(torch.nn.Module):",
+    "    # torch.nn.RNN (batch_first) that returns every step's hidden state, or the last step's, from a fixed h0",
+    "    def __init__(self, input_size, hidden_size, nonlinearity, bias, last, h0):",
+    "        super().__init__()",
+    "        self.rnn = torch.nn.RNN(input_size, hidden_size, nonlinearity=nonlinearity, bias=bias, batch_first=True)",
+    "        self.last, self.h0 = last, h0",
+    "",
+    "    def forward(self, x):",
+    "        hx = None if self.h0 is None else torch.tensor(self.h0).expand(1, x.shape[0], -1).contiguous()",
+    "        out, _ = self.rnn(x, hx)",
+    "        return out[:, -1] if self.last else out",
+]
+
+
+def _is_rnn(module) -> bool:
+    return hasattr(module, "weight_hh_l0")
+
+
+def _torch_module(module) -> str:
+    """The PyTorch constructor of one block: chainrule's modules print as PyTorch's do."""
+    if _is_rnn(module):
+        h0 = None if getattr(module, "h0", None) is None else np.asarray(module.h0).tolist()
+        return (f"SequenceRNN({module.input_size}, {module.hidden_size}, {module.nonlinearity!r}, {module.bias}, "
+                f"{bool(getattr(module, 'last', False))}, {h0!r})")
+    return f"torch.nn.{module!r}"
+
+
 def _dropout_note(rec, k) -> str:
     return f"# layers[{k}]: dropout, written as the identity (evaluation mode): no random mask is drawn"
 
@@ -70,13 +100,16 @@ def generate_numpy(rec: LayeredRecorded, steps: int, lang: str = "en") -> str:
     lines += ["", "# Initialisation: the spec's weights. A kernel W[o, c, i, j]: output channel o, input channel c, "
                   "row i, column j (PyTorch's layout); a linear layer's W[i, j]: from input i to output j (the transpose "
                   "of PyTorch's .weight)"]
-    linear = set()
-    for var, (label, _p) in rec.params.items():
+    if any(_is_rnn(m) for _, m, _ in rec.blocks):
+        lines.append("# an rnn's W_ih and W_hh likewise: from input (or hidden unit) i to hidden unit j")
+    linear = rec.transposed
+    for var in rec.params:
         values = rec.initial[var]
-        if spec.blocks[int(label[7:label.index("]")])]["kind"] == "linear" and values.ndim == 2:
-            values = values.T
-            linear.add(var)
-        lines += flat_lines(f"{var} = np.array(", values, ")")
+        lines += flat_lines(f"{var} = np.array(", values.T if var in linear else values, ")")
+    if rec.constants:
+        lines += ["", "# Constants the network holds (not trained)"]
+        for var, values in rec.constants.items():
+            lines += flat_lines(f"{var} = np.array(", values, ")")
     names = list(rec.params)
     if spec.optimizer == "momentum":
         lines += ["", "# Momentum buffers"] + [f"buf_{n} = np.zeros_like({n})" for n in names]
@@ -105,8 +138,11 @@ def generate_torch(rec: LayeredRecorded, steps: int, lang: str = "en") -> str:
     if rec.fixed:
         lines += ["# ∂L/∂x is printed too", "x.requires_grad_(True)"]
     lines += _hyper(spec, steps)
+    rnn = any(_is_rnn(m) for _, m, _ in rec.blocks)
+    if rnn:
+        lines += [""] + RNN_CLASS
     lines += ["", "# The network: the spec's blocks as PyTorch modules", "model = torch.nn.Sequential("]
-    lines += [f"    torch.nn.{module!r}," for _, module, _ in rec.blocks] + [")"]
+    lines += [f"    {_torch_module(module)}," for _, module, _ in rec.blocks] + [")"]
     for i, (k, _module, made) in enumerate(rec.blocks):
         if k in rec.dropout and not made:
             lines += [_dropout_note(rec, k), f"model[{i}].eval()"]
@@ -114,7 +150,8 @@ def generate_torch(rec: LayeredRecorded, steps: int, lang: str = "en") -> str:
     index = {id(p): i for i, (_, m, _) in enumerate(rec.blocks) for p in m.parameters()}
     attr = {}
     for var, (label, p) in rec.params.items():
-        attr[var] = f"model[{index[id(p)]}].{label.rsplit('.', 1)[1]}"
+        i = index[id(p)]
+        attr[var] = f"model[{i}].{'rnn.' if _is_rnn(rec.blocks[i][1]) else ''}{label.rsplit('.', 1)[1]}"
         lines += block(flat_lines(f"{attr[var]}.copy_(torch.tensor(", rec.initial[var], "))"), "    ")
     opt = {"sgd": "torch.optim.SGD(model.parameters(), lr=learning_rate)",
            "momentum": "torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)",

@@ -7,6 +7,15 @@ import numpy as np
 from .base import Op, register
 
 
+def unbroadcast(g: str, out_shape: tuple, shape: tuple) -> str:
+    """Code export: the expression that sums gradient ``g`` (shaped ``out_shape``) back to ``shape``."""
+    if out_shape == shape:
+        return g
+    lead = len(out_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and out_shape[lead + i] != 1)
+    return f"{g}.sum(axis={axes}).reshape({shape})"
+
+
 @register
 class Add(Op):
     twice_differentiable = True
@@ -20,6 +29,20 @@ class Add(Op):
 
     def vjp(self, n, g, a, b):
         return g, g
+
+    # Code export (NumPy, whole arrays): the gradient passes to both inputs unchanged, summed over the axes
+    # an input was broadcast along.
+    def export(self, c, t):
+        if c.lang != "np":
+            return super().export(c, t)
+        a, b = t.grad_fn.parents
+        return [f"{c.v(t)} = {c.v(a)} + {c.v(b)}"]
+
+    def export_vjp(self, c, t):
+        if c.lang != "np":
+            return super().export_vjp(c, t)
+        return [c.acc(p, None, unbroadcast(c.g(t), tuple(t.shape), tuple(p.shape)))
+                for p in t.grad_fn.parents if p.requires_grad]
 
 
 @register

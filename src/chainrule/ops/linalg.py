@@ -129,6 +129,11 @@ class Linear(Op):
 
     def export_vjp(self, c, t):
         x, w, *b = t.grad_fn.parents
+        if c.lang == "np" and x.ndim > 2:  # over every step of a sequence: the rows of all steps at once
+            n_in, n_out = w.shape[1], w.shape[0]
+            lines = [c.acc(w, None, f"{c.v(x)}.reshape(-1, {n_in}).T @ {c.g(t)}.reshape(-1, {n_out})")] if w.requires_grad else []
+            lines += [c.acc(b[0], None, f"{c.g(t)}.reshape(-1, {n_out}).sum(axis=0)") for _ in b if b[0].requires_grad]
+            return lines + ([c.acc(x, None, f"{c.g(t)} @ {c.v(w)}.T")] if x.requires_grad else [])
         if c.lang == "np":
             lines = [c.acc(w, None, f"{c.v(x)}.T @ {c.g(t)}")] if w.requires_grad else []
             lines += [c.acc(b[0], None, f"{c.g(t)}.sum(axis=0)") for _ in b if b[0].requires_grad]

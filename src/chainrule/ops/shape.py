@@ -48,6 +48,18 @@ class Permute(Op):
     def vjp(self, n, g, a):
         return (n.xp.transpose(g, np.argsort(n.attrs["axes"])),)
 
+    def export(self, c, t):
+        if c.lang != "np":
+            return super().export(c, t)
+        return [f"{c.v(t)} = {c.v(t.grad_fn.parents[0])}.transpose({tuple(t.grad_fn.attrs['axes'])})"]
+
+    def export_vjp(self, c, t):
+        a = t.grad_fn.parents[0]
+        if c.lang != "np" or not a.requires_grad:
+            return super().export_vjp(c, t) if c.lang != "np" else []
+        back = tuple(int(i) for i in np.argsort(t.grad_fn.attrs["axes"]))
+        return [c.acc(a, None, f"{c.g(t)}.transpose({back})")]
+
 
 @register
 class GetItem(Op):
@@ -65,6 +77,20 @@ class GetItem(Op):
 
     def vjp(self, n, g, a):
         return (n.xp.index_add(a.shape, n.attrs["index"], g),)
+
+    # Code export (NumPy): the selected part; backward puts its gradient back in place in an array of zeros.
+    def export(self, c, t):
+        if c.lang != "np":
+            return super().export(c, t)
+        return [f"{c.v(t)} = {c.v(t.grad_fn.parents[0])}[{t.grad_fn.attrs['index']!r}]"]
+
+    def export_vjp(self, c, t):
+        a = t.grad_fn.parents[0]
+        if c.lang != "np" or not a.requires_grad:
+            return super().export_vjp(c, t) if c.lang != "np" else []
+        back = c.tmp(t, "back")
+        return [f"{back} = np.zeros({tuple(a.shape)})", f"np.add.at({back}, {t.grad_fn.attrs['index']!r}, {c.g(t)})",
+                c.acc(a, None, back)]
 
 
 @register
@@ -96,6 +122,19 @@ class Stack(Op):
 
     def vjp(self, n, g, *arrays):
         return tuple(n.xp.moveaxis(g, n.attrs["axis"], 0))
+
+    def export(self, c, t):
+        if c.lang != "np":
+            return super().export(c, t)
+        parts = ", ".join(c.v(p) for p in t.grad_fn.parents)
+        return [f"{c.v(t)} = np.stack([{parts}], axis={t.grad_fn.attrs['axis']})"]
+
+    def export_vjp(self, c, t):
+        if c.lang != "np":
+            return super().export_vjp(c, t)
+        axis = t.grad_fn.attrs["axis"]
+        return [c.acc(p, None, f"{c.g(t)}[{k}]" if axis == 0 else f"np.take({c.g(t)}, {k}, axis={axis})")
+                for k, p in enumerate(t.grad_fn.parents) if p.requires_grad]
 
 
 @register
