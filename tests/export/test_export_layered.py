@@ -209,7 +209,8 @@ def torch_reference(spec_source, steps) -> list[dict]:
         elif kind == "avgpool2d":
             m = torch.nn.AvgPool2d(b["kernel_size"], b.get("stride"), b.get("padding", 0))
         elif kind == "batchnorm":
-            m = (torch.nn.BatchNorm2d if len(shape) == 3 else torch.nn.BatchNorm1d)(shape[0], dtype=torch.float64)
+            m = (torch.nn.BatchNorm2d if len(shape) == 3 else torch.nn.BatchNorm1d)(
+                shape[0], eps=b.get("eps", 1e-5), momentum=b.get("momentum", 0.1), dtype=torch.float64)
         elif kind == "dropout":
             m = torch.nn.Dropout(b.get("p", 0.5)).eval()   # the export's stated choice: the identity
         elif kind == "flatten":

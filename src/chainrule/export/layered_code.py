@@ -26,7 +26,8 @@ def _hyper(spec, steps) -> list[str]:
 def _data(rec: LayeredRecorded, array: str) -> list[str]:
     spec = rec.spec
     x = np.asarray(rec.x.array)
-    what = ("Data: the spec's sample, as a batch of one (N, C, H, W)" if rec.fixed and x.ndim == 4 else
+    what = ("Data: the spec's batch, one sample per row" if rec.fixed and x.shape[0] > 1 else
+            "Data: the spec's sample, as a batch of one (N, C, H, W)" if rec.fixed and x.ndim == 4 else
             "Data: the spec's sample, as a batch of one" if rec.fixed else
             f"Data: a fixed batch of {x.shape[0]} random samples (normal(0, 1), seed {spec.seed or 0})")
     lines = ["", f"# {what}"] + flat_lines(f"x = {array}(", x, ")")
@@ -97,11 +98,16 @@ def generate_numpy(rec: LayeredRecorded, steps: int, lang: str = "en") -> str:
 
     lines = [header(rec, "numpy", steps, lang), "", "import numpy as np"]
     lines += _data(rec, "np.array") + _hyper(spec, steps)
-    lines += ["", "# Initialisation: the spec's weights. A kernel W[o, c, i, j]: output channel o, input channel c, "
-                  "row i, column j (PyTorch's layout); a linear layer's W[i, j]: from input i to output j (the transpose "
-                  "of PyTorch's .weight)"]
-    if any(_is_rnn(m) for _, m, _ in rec.blocks):
+    kinds = {b["kind"] for b in spec.blocks}
+    lines += ["", "# Initialisation: the spec's weights"]
+    if "conv2d" in kinds:
+        lines.append("# a kernel W[o, c, i, j]: output channel o, input channel c, row i, column j (PyTorch's layout)")
+    if "linear" in kinds:
+        lines.append("# a linear layer's W[i, j]: from input i to output j (the transpose of PyTorch's .weight)")
+    if "rnn" in kinds:
         lines.append("# an rnn's W_ih and W_hh likewise: from input (or hidden unit) i to hidden unit j")
+    if "batchnorm" in kinds:
+        lines.append("# batch norm's γ (gamma) and β (beta): one per channel or feature")
     linear = rec.transposed
     for var in rec.params:
         values = rec.initial[var]

@@ -51,10 +51,13 @@ PHRASES = [
     ("Data: the spec's sample, as a batch of one (N, C, H, W)", "数据：设定中的样本，作为只有一个样本的批次 (N, C, H, W)"),
     ("Data: the spec's sample, as a batch of one", "数据：设定中的样本，作为只有一个样本的批次"),
     ("the classes as one-hot rows", "类别写成独热向量"),
-    ("Initialisation: the spec's weights. A kernel W[o, c, i, j]: output channel o, input channel c, row i, column j "
-     "(PyTorch's layout); a linear layer's W[i, j]: from input i to output j (the transpose of PyTorch's .weight)",
-     "初始化：设定中的权重。卷积核 W[o, c, i, j]：输出通道 o、输入通道 c、第 i 行、第 j 列（PyTorch 的存放方式）；"
+    ("Data: the spec's batch, one sample per row", "数据：设定中的批次，每行一个样本"),
+    ("Initialisation: the spec's weights", "初始化：设定中的权重"),
+    ("a kernel W[o, c, i, j]: output channel o, input channel c, row i, column j (PyTorch's layout)",
+     "卷积核 W[o, c, i, j]：输出通道 o、输入通道 c、第 i 行、第 j 列（PyTorch 的存放方式）"),
+    ("a linear layer's W[i, j]: from input i to output j (the transpose of PyTorch's .weight)",
      "线性层的 W[i, j]：从输入 i 到输出 j（PyTorch 中 .weight 的转置）"),
+    ("batch norm's γ (gamma) and β (beta): one per channel or feature", "批归一化的 γ 和 β：每个通道或特征一个"),
     ("The network: the spec's blocks as PyTorch modules", "网络：设定中的各层写成 PyTorch 模块"),
     ("an rnn's W_ih and W_hh likewise: from input (or hidden unit) i to hidden unit j",
      "循环层的 W_ih 和 W_hh 同样：从输入（或隐藏单元）i 到隐藏单元 j"),
