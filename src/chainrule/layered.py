@@ -2,7 +2,7 @@
 convolutional and normalised networks that the fully-connected spec format (``spec.py``) cannot
 describe. ``chainrule train`` accepts them; ``chainrule derive`` writes out one whose only block is a
 conv2d (``explain/conv.py``), ``chainrule draw`` draws its step as grids (``viz/conv.py``) and
-``chainrule check`` checks it; export does not yet.
+``chainrule check`` checks it; ``chainrule export`` writes it as NumPy or PyTorch (``export/layered.py``).
 
     name = "lenet-digits"
     input = [1, 8, 8]            # the shape of one sample (C, H, W), or [features]

@@ -7,6 +7,7 @@ numbers chainrule computes. Examples:
   chainrule export seed --to python --steps 100 > seed.py && python seed.py
   chainrule export mazur --to numpy --out mazur_numpy.py
   chainrule export xor --to torch
+  chainrule export conv --to numpy        (a layered spec: NumPy or PyTorch; --to python refuses)
 """
 
 from __future__ import annotations
