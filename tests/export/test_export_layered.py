@@ -371,7 +371,7 @@ def test_cli_refusal_and_unknown_kinds(capsys, specs):
 def test_an_op_without_a_numpy_rule_is_named(tmp_path):
     path = tmp_path / "g.toml"
     path.write_text(BATCH.replace('activation = "leaky_relu"', 'activation = "gelu"'), encoding="utf-8")
-    with pytest.raises(ExportError, match="gelu.*NumPy"):
+    with pytest.raises(ExportError, match="gelu.*NumPy.*--to torch"):
         export(str(path), to="numpy")
     assert "torch.nn.GELU(approximate='none')" in export(str(path), to="torch")
 
@@ -387,3 +387,12 @@ def test_export_out_is_written_atomically(tmp_path, monkeypatch):
     assert calls == [str(out)]
     assert out.read_text(encoding="utf-8") == export("conv", to="numpy")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["conv_numpy.py"]   # no temporary file left behind
+
+
+def test_a_network_too_large_to_write_out_is_refused(monkeypatch):
+    import chainrule.export.layered as layered
+    from chainrule.errors import SpecError
+
+    monkeypatch.setattr(layered, "MAX_PARAMETERS", 1000)
+    with pytest.raises(SpecError, match=r"lenet-digits.*6090 parameters.*at most 1000.*chainrule train"):
+        export("lenet-digits", to="numpy")

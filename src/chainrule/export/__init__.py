@@ -60,7 +60,10 @@ def _export_layered(spec, to: str, steps: int | None, lang: str) -> str:
     if to == "python":
         layered.refuse_scalar(spec, lang)
     rec = layered.record(spec)
-    code = (layered_code.generate_numpy if to == "numpy" else layered_code.generate_torch)(rec, steps, lang)
+    try:
+        code = (layered_code.generate_numpy if to == "numpy" else layered_code.generate_torch)(rec, steps, lang)
+    except ExportError as exc:
+        raise ExportError(f"{exc} ({spec.source}; --to torch writes every block PyTorch has)") from None
     if lang == "zh":
         from .zh import translate
 
