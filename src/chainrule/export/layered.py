@@ -64,7 +64,8 @@ class LayeredRecorded:
 
 
 def refuse_scalar(spec, lang: str = "en") -> None:
-    raise ExportError(NOT_SCALAR[lang].format(source=spec.source))
+    source = spec.source.replace(" (shipped spec)", "（内置设定）") if lang == "zh" else spec.source
+    raise ExportError(NOT_SCALAR[lang].format(source=source))
 
 
 def _sample(spec):
