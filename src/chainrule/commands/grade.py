@@ -125,7 +125,9 @@ def run(args) -> int:
     if args.gradebook or args.chart:
         raise ValueError("--gradebook and --chart go with --class")
     report = grade(args.spec, args.answers, sig_digits=args.sig_digits, rtol=args.rtol, lang=args.lang)
-    if args.format == "json":
+    if getattr(report, "layered", False):  # a layered derivation's report (grading/layered.py) renders itself
+        text = report.render(args.format)
+    elif args.format == "json":
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     elif args.format == "md":
         text = render_md(report)

@@ -1,0 +1,414 @@
+"""Grade hand-worked answers to a layered derivation (``chainrule derive conv``, ``conv-pool``, ...).
+
+An answer file names the derivation JSON's ``grids`` (``y``, ``dL_dy``, ``dL_dk``, ``dL_dx``,
+``k_after``, ...) and ``loss``, any subset; a grid is nested lists shaped as the grid, a cell written
+``"?"`` or ``""`` is left blank. Every answered cell is marked against the derivation's own numbers:
+right, wrong (with the correct value, the written line for that cell and, when a classic mistake
+reproduces the number, its likely cause) or carried (wrong only because an earlier answer was wrong).
+
+A registry maps a layered spec to its derivation module. Such a module exposes
+
+- its derive function (``derive_conv(spec, lang=..., precision=...)``), whose result has ``grids``,
+  ``loss``, ``entries``, ``lang`` and ``precision``;
+- ``classic_mistakes(spec) -> {mistake id: {quantity: array}}``: each mistake's numbers, only the
+  quantities it changes (an empty dict: the mistake gives the right numbers on this spec); the causes
+  are ``mistake.<id>`` / ``mistake_name.<id>`` in ``grading/messages.py``;
+- optionally ``replay(spec, given) -> {quantity: array}``: every quantity computed from the learner's
+  own earlier answers (without it, no answer is recognised as carried);
+- optionally ``cell_lines(derivation) -> {(quantity, index): (symbol, line)}`` (without it, the
+  derivation entries whose keys read ``<quantity>_<i><j>`` give the lines).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import SpecError
+from ..io import parse_config, read_text
+from ..spec import short_repr
+from .messages import LANGS, message
+from .mistakes import _rounded
+
+MAX_BYTES = 1_000_000
+IGNORED_KEYS = {"format", "version", "kind", "spec", "lang", "precision", "entries", "check", "name", "student",
+                "teacher_note"}
+ICON = {"right": "✓", "wrong": "✗", "carried": "↳"}
+
+
+# ----------------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class LayeredKind:
+    """A layered derivation the grader knows: ``matches(spec)`` picks it; ``module`` holds ``derive``
+    and ``classic_mistakes`` (and, optionally, ``replay`` and ``cell_lines``)."""
+
+    name: str
+    module: str
+    derive: str
+    matches: object
+    values: object = None  # spec -> format values of its messages ({"o": "p"}: the letter the loss reads)
+
+
+REGISTRY: list[LayeredKind] = []
+
+
+def register(kind: LayeredKind) -> None:
+    REGISTRY[:] = [k for k in REGISTRY if k.name != kind.name] + [kind]
+
+
+def _kinds(spec) -> list[str]:
+    return [b.get("kind") for b in spec.blocks]
+
+
+register(LayeredKind("conv", "chainrule.explain.conv", "derive_conv",
+                     lambda s: _kinds(s) in (["conv2d"], ["conv2d", "maxpool2d"]),
+                     lambda s: {"o": "p" if len(s.blocks) == 2 else "y"}))
+
+
+def kind_of(spec) -> LayeredKind | None:
+    """The registered derivation of ``spec`` whose module is installed, or None."""
+    for kind in REGISTRY:
+        try:
+            if kind.matches(spec):
+                importlib.import_module(kind.module)
+                return kind
+        except ImportError:
+            continue
+    return None
+
+
+# ----------------------------------------------------------------------------- reading answers
+def _cells(value, where, key):
+    """An answer as a float array (NaN: a blank cell), refused with the key and the cell."""
+    def walk(v, path):
+        if isinstance(v, list):
+            return [walk(item, f"{path}[{n}]") for n, item in enumerate(v)]
+        if v is None or (isinstance(v, str) and v.strip() in ("", "?")):
+            return math.nan
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpecError(f"{where}: key '{path}': expected a number, got {short_repr(v)}")
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf
+        if not math.isfinite(f):
+            raise SpecError(f"{where}: key '{path}': expected a finite number, got {short_repr(v)}")
+        return f
+
+    cells = walk(value, key)
+    try:
+        return np.array(cells, dtype=np.float64)
+    except ValueError:  # ragged rows
+        return None
+
+
+def _shape_text(shape) -> str:
+    return "a number" if shape == () else "×".join(str(n) for n in shape) + (" grid" if len(shape) > 1 else " list")
+
+
+def _check_shape(arr, truth, where, key):
+    if arr is not None and arr.shape == truth.shape:
+        return arr
+    if truth.shape == () and arr is not None and arr.size == 1:
+        return arr.reshape(())
+    got = "rows of different lengths" if arr is None else _shape_text(arr.shape)
+    hint = ""
+    if arr is not None and arr.ndim == 2 and arr.shape == truth.shape[::-1]:
+        hint = " (looks transposed: row i holds the cells of row i)"
+    rows = f" ({truth.shape[0]} rows of {truth.shape[1]} numbers)" if truth.ndim == 2 else ""
+    raise SpecError(f"{where}: key '{key}': expected {_shape_text(truth.shape)}{rows}, got {got}{hint}")
+
+
+def read_answers(path: str, truth: dict) -> dict:
+    """The answers in ``path`` as {quantity: float array}, checked against the quantities of ``truth``.
+    A ``chainrule derive --format json`` output is itself an answer file (its ``grids`` and ``loss``)."""
+    where = str(path)
+    text = read_text(where, kind="answer files", max_bytes=MAX_BYTES, missing="no such answer file")
+    raw = parse_config(text, where, as_json=where.endswith(".json") or text.lstrip().startswith("{"))
+    if isinstance(raw.get("grids"), dict):
+        raw = {**{k: v for k, v in raw.items() if k != "grids"}, **raw["grids"]}
+    answers = {}
+    for key, value in raw.items():
+        if key in IGNORED_KEYS:
+            continue
+        if key not in truth:
+            raise SpecError(f"{where}: key '{key}': unknown (this derivation's answers: {', '.join(truth)})")
+        arr = _check_shape(_cells(value, where, key), np.asarray(truth[key]), where, key)
+        if not np.all(np.isnan(arr)):
+            answers[key] = arr
+    if not answers:
+        raise SpecError(f"{where}: no answers found (give e.g. loss = ..., or dL_dk = [[...], [...]])")
+    return answers
+
+
+# ----------------------------------------------------------------------------- grading
+@dataclass
+class LayeredMark:
+    key: str            # quantity name, "dL_dx"
+    index: tuple        # the cell (0-based), () for a number
+    symbol: str
+    given: float
+    correct: float
+    status: str         # "right", "wrong" or "carried"
+    derivation: str
+    cause: str | None = None
+    carried_from: list = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.key + "".join(f"[{i}]" for i in self.index)
+
+    def to_dict(self) -> dict:
+        return {"key": self.path, "quantity": self.key, "cell": list(self.index), "symbol": self.symbol,
+                "given": self.given, "correct": self.correct, "status": self.status, "derivation": self.derivation,
+                "cause": self.cause, "carried_from": self.carried_from}
+
+
+@dataclass
+class LayeredReport:
+    spec: str
+    kind: str
+    marks: list
+    tolerance: str
+    labels: dict                                       # quantity -> its symbol without a cell ("∂L/∂x")
+    cannot_tell: list = field(default_factory=list)
+    lang: str = "en"
+    layered = True
+
+    @property
+    def counts(self) -> dict:
+        return {s: sum(m.status == s for m in self.marks) for s in ("right", "wrong", "carried")}
+
+    @property
+    def all_right(self) -> bool:
+        return all(m.status == "right" for m in self.marks)
+
+    @property
+    def quantities(self) -> list[dict]:
+        out = {}
+        for m in self.marks:
+            q = out.setdefault(m.key, {"key": m.key, "symbol": self.labels.get(m.key, m.key), "right": 0, "wrong": 0,
+                                       "carried": 0, "cause": None})
+            q[m.status] += 1
+        for q in out.values():
+            causes = {m.cause for m in self.marks if m.key == q["key"] and m.status == "wrong"}
+            q["cause"] = causes.pop() if len(causes) == 1 else None
+        return list(out.values())
+
+    @property
+    def carried_groups(self) -> list[tuple[tuple, list]]:
+        groups: dict = {}
+        for m in self.marks:
+            if m.status == "carried":
+                groups.setdefault(tuple(m.carried_from), []).append(m)
+        return list(groups.items())
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec, "kind": self.kind, "tolerance": self.tolerance, "counts": self.counts,
+                "all_right": self.all_right, "cannot_tell": self.cannot_tell, "quantities": self.quantities,
+                "carried": [{"from": list(origin), "count": len(ms), "keys": [m.path for m in ms]}
+                            for origin, ms in self.carried_groups],
+                "marks": [m.to_dict() for m in self.marks]}
+
+    def render(self, fmt: str) -> str:
+        import json
+
+        if fmt == "json":
+            return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        return render_md(self) if fmt == "md" else render_text(self)
+
+
+def _label(symbol: str) -> str:
+    """∂L/∂x_12 -> ∂L/∂x: a quantity's symbol from one cell's."""
+    return re.sub(r"(_\d+|(\[\d+\])+)$", "", symbol)
+
+
+def _fallback_lines(derivation) -> dict:
+    out = {}
+    for e in derivation.entries:
+        m = re.fullmatch(r"(.+?)_(\d+)", e["key"])
+        if e["key"] in ("loss",) or not m:
+            out[(e["key"], ())] = (e["symbol"], e["expression"])
+        elif m.group(1) in derivation.grids and len(m.group(2)) == np.ndim(derivation.grids[m.group(1)]):
+            out[(m.group(1), tuple(int(d) - 1 for d in m.group(2)))] = (e["symbol"], e["expression"])
+    return out
+
+
+def _truth(derivation) -> dict:
+    """Every answerable quantity: the grids, the loss, and the numbers the derivation writes alone (∂L/∂b)."""
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in derivation.grids.items()}
+    out["loss"] = np.asarray(float(derivation.loss))
+    for e in derivation.entries:
+        if e["key"] not in out and not re.search(r"_\d+(_after)?$", e["key"]):
+            out[e["key"]] = np.asarray(float(e["value"]))
+    return out
+
+
+def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | None = None,
+                  lang: str = "en") -> LayeredReport:
+    """Mark the answers in ``answers_path`` against the layered derivation of ``spec``."""
+    from ..grade import tolerance_check
+
+    if lang not in LANGS:
+        raise ValueError(f"grade: lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    kind = kind_of(spec)
+    if kind is None:
+        raise SpecError(f"{spec.source}: chainrule grade marks the layered specs chainrule derive writes out "
+                        f"({', '.join(k.name for k in REGISTRY)}); this one has blocks {', '.join(map(str, _kinds(spec)))}")
+    module = importlib.import_module(kind.module)
+    derivation = getattr(module, kind.derive)(spec, lang=lang)
+    truth = _truth(derivation)
+    answers = read_answers(answers_path, truth)
+    values = kind.values(spec) if kind.values else {}
+    close = tolerance_check(sig_digits, rtol)
+    lines = module.cell_lines(derivation) if hasattr(module, "cell_lines") else _fallback_lines(derivation)
+    mistakes = {m: {k: np.asarray(v, dtype=np.float64) for k, v in changed.items()}
+                for m, changed in module.classic_mistakes(spec).items()}
+    replay = getattr(module, "replay", None)
+    expected = replay(spec, answers) if replay else {}
+    order = [k for k in truth if k not in expected] + [k for k in expected if k in truth]
+
+    def all_close(a, b, where):
+        return all(close(float(a[i]), float(b[i])) for i in where)
+
+    def answered(key):
+        return [i for i, v in np.ndenumerate(answers[key]) if not np.isnan(v)]
+
+    def ruled_out(mistake, key):
+        """An answer worked before ``key`` is right where the mistake would have changed it."""
+        changed = mistakes[mistake]
+        for earlier in order[:order.index(key)]:
+            if earlier in answers and earlier in changed:
+                cells = answered(earlier)
+                if all_close(answers[earlier], truth[earlier], cells) and not all_close(changed[earlier], truth[earlier], cells):
+                    return True
+        return False
+
+    marks = []
+    for key in (k for k in order if k in answers):
+        for index in answered(key):
+            given, correct = float(answers[key][index]), float(truth[key][index])
+            symbol, line = lines.get((key, index), (None, None))
+            symbol = symbol or key + "".join(f"[{i}]" for i in index)
+            mark = LayeredMark(key, index, symbol, given, correct, "right", line or f"{symbol} = {correct!r}")
+            if not close(given, correct):
+                mark.status = "wrong"
+                redo = float(expected[key][index]) if key in expected else None
+                if redo is not None and not close(redo, correct) and close(given, redo):
+                    mark.status = "carried"
+                else:
+                    found = []
+                    for mistake, changed in mistakes.items():
+                        if key in changed and not ruled_out(mistake, key):
+                            value = float(changed[key][index])
+                            if not close(value, correct) and close(given, value):
+                                found.append(message(lang, f"mistake.{mistake}", **values))
+                    mark.cause = (message(lang, "or").join(found) if found else
+                                  _rounded(given, correct, sig_digits if rtol is None else None, lang))
+            marks.append(mark)
+    labels = {key: _label(lines.get((key, next(iter(answered(key)), ())), (key, ""))[0]) for key in answers}
+    _carried_origins(marks, answers, replay, spec, close, labels)
+    tol = message(lang, "tol_rtol", r=rtol) if rtol is not None else message(lang, "tol_digits", n=sig_digits)
+    notes = [message(lang, "cannot_tell", mistake=message(lang, f"mistake_name.{m}", **values))
+             for m, changed in mistakes.items() if not changed]
+    return LayeredReport(spec.name, kind.name, marks, tol, labels, notes, lang)
+
+
+def _carried_origins(marks, answers, replay, spec, close, labels) -> None:
+    """Each carried mark's root mistakes: the wrong answers that, alone in a replay, change it."""
+    roots = [k for k in answers if any(m.key == k and m.status == "wrong" for m in marks)]
+    alone = {k: replay(spec, {k: answers[k]}) for k in roots} if replay else {}
+    for m in marks:
+        if m.status != "carried":
+            continue
+        origin = [k for k in roots if k != m.key and m.key in alone[k]
+                  and not close(float(alone[k][m.key][m.index]), m.correct)]
+        if not origin:  # only several wrong answers together change it
+            origin = [k for k in roots if k != m.key] or ["?"]
+        m.carried_from = [f"{labels[k]} ({k})" if labels.get(k, k) != k else k for k in origin]
+
+
+# ----------------------------------------------------------------------------- reports
+def _summary(origin, marks, lang) -> str:
+    keys = ", ".join(m.symbol for m in marks[:6]) + (", …" if len(marks) > 6 else "")
+    return message(lang, "carried_summary", n=len(marks), origin=", ".join(origin), keys=keys)
+
+
+def _quantity_line(q, lang) -> str:
+    label = f"{q['symbol']} ({q['key']})" if q["symbol"] != q["key"] else q["key"]
+    n = q["right"] + q["wrong"] + q["carried"]
+    if q["wrong"] == q["carried"] == 0:
+        return message(lang, "quantity_right", label=label, n=n)
+    return message(lang, "quantity_some", label=label, n=n, right=q["right"], wrong=q["wrong"], carried=q["carried"])
+
+
+MAX_CELLS = 6  # wrong cells written out per quantity when they share one cause
+
+
+def render_text(report) -> str:
+    """Per quantity one line (how many cells right); each wrong cell with the correct value, its line in
+    the derivation and the likely cause; carried errors one summary line per root mistake."""
+    from ..numbers import fmt
+
+    lang = report.lang
+    out = [message(lang, "heading", spec=report.spec, tol=report.tolerance), ""]
+    groups = dict(report.carried_groups)
+    for q in report.quantities:
+        status = "right" if q["wrong"] == q["carried"] == 0 else ("wrong" if q["wrong"] else "carried")
+        out.append(f"{ICON[status]} {_quantity_line(q, lang)}")
+        wrong = [m for m in report.marks if m.key == q["key"] and m.status == "wrong"]
+        shared = q["cause"] if len(wrong) > 1 else None
+        if shared:
+            out.append(f"      {message(lang, 'cause_all', cause=shared)}")
+        shown = wrong[:MAX_CELLS] if shared else wrong
+        for m in shown:
+            out.append(f"    ✗ {m.symbol}  ({m.path}): {message(lang, 'you_wrote', given=fmt(m.given), correct=fmt(m.correct))}")
+            out.append(f"          {m.derivation}")
+            if not shared:
+                out.append("          " + (message(lang, "likely", cause=m.cause) if m.cause else message(lang, "no_cause")))
+        if len(shown) < len(wrong):
+            out.append(f"    {message(lang, 'more_cells', n=len(wrong) - len(shown))}")
+        for m in report.marks:
+            if m.key == q["key"] and m.status == "carried" and tuple(m.carried_from) in groups:
+                origin = tuple(m.carried_from)
+                out.append(f"    ↳ {_summary(origin, groups.pop(origin), lang)}")
+    c = report.counts
+    out += ["", message(lang, "counts", total=len(report.marks), **c)]
+    first = next((m for m in report.marks if m.status == "wrong"), None)
+    if first:
+        out.append(message(lang, "first_layered", symbol=first.symbol, key=first.path))
+    out += [f"! {note}" for note in report.cannot_tell]
+    return "\n".join(out) + "\n"
+
+
+def render_md(report) -> str:
+    from ..numbers import fmt
+    from .messages import MESSAGES
+
+    lang = report.lang
+    head = MESSAGES[lang]["md_head_layered"]
+    out = [message(lang, "md_heading", spec=report.spec, tol=report.tolerance), "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    groups = dict(report.carried_groups)
+    for q in report.quantities:
+        status = "right" if q["wrong"] == q["carried"] == 0 else ("wrong" if q["wrong"] else "carried")
+        rows = [[ICON[status], f"`{q['key']}`", "", "", "", "", _quantity_line(q, lang)]]
+        for m in report.marks:
+            if m.key != q["key"] or m.status == "right":
+                continue
+            if m.status == "wrong":
+                note = message(lang, "likely", cause=m.cause) if m.cause else message(lang, "no_cause")
+                rows.append([ICON["wrong"], "", f"{m.symbol} (`{m.path}`)", fmt(m.given), fmt(m.correct),
+                             m.derivation, note])
+            elif tuple(m.carried_from) in groups:
+                origin = tuple(m.carried_from)
+                rows.append([ICON["carried"], "", "", "", "", "", _summary(origin, groups.pop(origin), lang)])
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    c = report.counts
+    out += ["", message(lang, "md_counts", total=len(report.marks), **c)]
+    out += [f"> {note}" for note in report.cannot_tell]
+    return "\n".join(out) + "\n"
