@@ -21,7 +21,9 @@ A registry maps a layered spec to its derivation module. Such a module exposes
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import math
 import re
 from dataclasses import dataclass, field
@@ -107,7 +109,9 @@ def _cells(value, where, key):
 
 
 def _shape_text(shape) -> str:
-    return "a number" if shape == () else "×".join(str(n) for n in shape) + (" grid" if len(shape) > 1 else " list")
+    if len(shape) <= 2:
+        return ("a number", f"a list of {shape[0] if shape else 0} numbers", "a {}×{} grid")[len(shape)].format(*shape)
+    return f"nested lists of shape {'×'.join(map(str, shape))}"
 
 
 def _check_shape(arr, truth, where, key):
@@ -136,7 +140,9 @@ def read_answers(path: str, truth: dict) -> dict:
         if key in IGNORED_KEYS:
             continue
         if key not in truth:
-            raise SpecError(f"{where}: key '{key}': unknown (this derivation's answers: {', '.join(truth)})")
+            near = [k for k in truth if k.endswith("_" + key)][:1] or difflib.get_close_matches(key, list(truth), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise SpecError(f"{where}: key '{key}': unknown (this derivation's answers: {', '.join(truth)}){hint}")
         arr = _check_shape(_cells(value, where, key), np.asarray(truth[key]), where, key)
         if not np.all(np.isnan(arr)):
             answers[key] = arr
@@ -157,6 +163,7 @@ class LayeredMark:
     derivation: str
     cause: str | None = None
     carried_from: list = field(default_factory=list)
+    mistakes: list = field(default_factory=list)   # the ids of the classic mistakes that reproduce it
 
     @property
     def path(self) -> str:
@@ -165,7 +172,7 @@ class LayeredMark:
     def to_dict(self) -> dict:
         return {"key": self.path, "quantity": self.key, "cell": list(self.index), "symbol": self.symbol,
                 "given": self.given, "correct": self.correct, "status": self.status, "derivation": self.derivation,
-                "cause": self.cause, "carried_from": self.carried_from}
+                "cause": self.cause, "mistakes": self.mistakes, "carried_from": self.carried_from}
 
 
 @dataclass
@@ -176,6 +183,7 @@ class LayeredReport:
     tolerance: str
     labels: dict                                       # quantity -> its symbol without a cell ("∂L/∂x")
     cannot_tell: list = field(default_factory=list)
+    causes: dict = field(default_factory=dict)         # quantity -> the cause shared by all its wrong cells
     lang: str = "en"
     layered = True
 
@@ -195,8 +203,7 @@ class LayeredReport:
                                        "carried": 0, "cause": None})
             q[m.status] += 1
         for q in out.values():
-            causes = {m.cause for m in self.marks if m.key == q["key"] and m.status == "wrong"}
-            q["cause"] = causes.pop() if len(causes) == 1 else None
+            q["cause"] = self.causes.get(q["key"])
         return list(out.values())
 
     @property
@@ -269,7 +276,7 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
     mistakes = {m: {k: np.asarray(v, dtype=np.float64) for k, v in changed.items()}
                 for m, changed in module.classic_mistakes(spec).items()}
     replay = getattr(module, "replay", None)
-    expected = replay(spec, answers) if replay else {}
+    expected = {k: np.asarray(v, dtype=np.float64) for k, v in replay(spec, answers).items()} if replay else {}
     order = [k for k in truth if k not in expected] + [k for k in expected if k in truth]
 
     def all_close(a, b, where):
@@ -278,15 +285,44 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
     def answered(key):
         return [i for i, v in np.ndenumerate(answers[key]) if not np.isnan(v)]
 
+    # each mistake also replayed from the learner's own answers (a mistake made after an earlier one)
+    learner = {}
+    if replay is not None and "mistake" in inspect.signature(replay).parameters:
+        for mistake in mistakes:
+            world = replay(spec, answers, mistake=mistake)
+            learner[mistake] = {k: np.asarray(v, dtype=np.float64) for k, v in world.items()}
+
+    def candidates(mistake, key, index):
+        """The values ``mistake`` gives at this cell: from the engine's numbers, from the learner's."""
+        out = []
+        if key in mistakes[mistake]:
+            value = float(mistakes[mistake][key][index])
+            if not close(value, float(truth[key][index])):
+                out.append(value)
+        if key in learner.get(mistake, {}) and key in expected:
+            value = float(learner[mistake][key][index])
+            if not close(value, float(expected[key][index])) and not close(value, float(truth[key][index])):
+                out.append(value)
+        return out
+
     def ruled_out(mistake, key):
-        """An answer worked before ``key`` is right where the mistake would have changed it."""
-        changed = mistakes[mistake]
+        """An answer worked before ``key`` that the mistake would have changed is right, or is not what
+        the mistake gives there (the learner did something else at that point)."""
         for earlier in order[:order.index(key)]:
-            if earlier in answers and earlier in changed:
-                cells = answered(earlier)
-                if all_close(answers[earlier], truth[earlier], cells) and not all_close(changed[earlier], truth[earlier], cells):
-                    return True
+            if earlier not in answers:
+                continue
+            cells = answered(earlier)
+            options = {c: candidates(mistake, earlier, c) for c in cells}
+            if not any(options.values()):
+                continue  # the mistake does not change this answer
+            if all_close(answers[earlier], truth[earlier], cells):
+                return True
+            if not any(close(float(answers[earlier][c]), v) for c in cells for v in options[c]):
+                return True
         return False
+
+    def cause_text(ids):
+        return message(lang, "or").join(message(lang, f"mistake.{m}", **values) for m in ids)
 
     marks = []
     for key in (k for k in order if k in answers):
@@ -301,13 +337,11 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
                 if redo is not None and not close(redo, correct) and close(given, redo):
                     mark.status = "carried"
                 else:
-                    found = []
-                    for mistake, changed in mistakes.items():
-                        if key in changed and not ruled_out(mistake, key):
-                            value = float(changed[key][index])
-                            if not close(value, correct) and close(given, value):
-                                found.append(message(lang, f"mistake.{mistake}", **values))
-                    mark.cause = (message(lang, "or").join(found) if found else
+                    for mistake in mistakes:
+                        if (any(close(given, v) for v in candidates(mistake, key, index))
+                                and not ruled_out(mistake, key)):
+                            mark.mistakes.append(mistake)
+                    mark.cause = (cause_text(mark.mistakes) if mark.mistakes else
                                   _rounded(given, correct, sig_digits if rtol is None else None, lang))
             marks.append(mark)
     labels = {key: _label(lines.get((key, next(iter(answered(key)), ())), (key, ""))[0]) for key in answers}
@@ -315,13 +349,20 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
     tol = message(lang, "tol_rtol", r=rtol) if rtol is not None else message(lang, "tol_digits", n=sig_digits)
     notes = [message(lang, "cannot_tell", mistake=message(lang, f"mistake_name.{m}", **values))
              for m, changed in mistakes.items() if not changed]
-    return LayeredReport(spec.name, kind.name, marks, tol, labels, notes, lang)
+    causes = {}
+    for key in answers:  # a cause that explains every wrong cell of a quantity is said once for it
+        wrong = [m for m in marks if m.key == key and m.status == "wrong"]
+        shared = [mistake for mistake in mistakes if wrong and all(mistake in m.mistakes for m in wrong)]
+        if len(wrong) > 1 and shared:
+            causes[key] = cause_text(shared)
+    return LayeredReport(spec.name, kind.name, marks, tol, labels, cannot_tell=notes, causes=causes, lang=lang)
 
 
 def _carried_origins(marks, answers, replay, spec, close, labels) -> None:
     """Each carried mark's root mistakes: the wrong answers that, alone in a replay, change it."""
     roots = [k for k in answers if any(m.key == k and m.status == "wrong" for m in marks)]
-    alone = {k: replay(spec, {k: answers[k]}) for k in roots} if replay else {}
+    alone = {k: {q: np.asarray(v, dtype=np.float64) for q, v in replay(spec, {k: answers[k]}).items()}
+             for k in roots} if replay else {}
     for m in marks:
         if m.status != "carried":
             continue
@@ -361,7 +402,7 @@ def render_text(report) -> str:
         status = "right" if q["wrong"] == q["carried"] == 0 else ("wrong" if q["wrong"] else "carried")
         out.append(f"{ICON[status]} {_quantity_line(q, lang)}")
         wrong = [m for m in report.marks if m.key == q["key"] and m.status == "wrong"]
-        shared = q["cause"] if len(wrong) > 1 else None
+        shared = q["cause"]
         if shared:
             out.append(f"      {message(lang, 'cause_all', cause=shared)}")
         shown = wrong[:MAX_CELLS] if shared else wrong
