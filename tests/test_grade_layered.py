@@ -310,3 +310,25 @@ def test_a_registered_derivation_plugs_in(tmp_path, monkeypatch):
     (bad,) = [m for m in report.marks if m.status == "wrong"]
     assert (bad.path, bad.symbol, bad.derivation, bad.cause) == ("h[0][1]", "h_12", "2 − 0 = 2", "the mean's terms left out")
     assert report.kind == "fake" and report.cannot_tell == [message("en", "cannot_tell", mistake="never")]
+
+
+# ----------------------------------------------------------------------------- docs/grade.md shows the output as it is
+def test_docs_examples_are_the_real_output(tmp_path, capsys):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "grade.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Layered derivations"):]
+    blocks = {}
+    for block in section.split("```toml\n")[1:]:
+        body = block[:block.index("```")]
+        name = body.split("\n", 1)[0].split(":")[0].lstrip("# ")
+        blocks[name] = body
+    assert set(blocks) == {"answers-conv.toml", "answers-conv-pool.toml"}
+    console = section[section.index("```console\n") + 11:]
+    console = console[:console.index("```")]
+    shown = []
+    for spec in ("conv", "conv-pool"):
+        path = write(tmp_path, blocks[f"answers-{spec}.toml"], f"answers-{spec}.toml")
+        assert main(["grade", spec, path]) == 1
+        shown.append(f"$ chainrule grade {spec} answers-{spec}.toml\n" + capsys.readouterr().out)
+    assert console == "\n".join(shown)
