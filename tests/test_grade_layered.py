@@ -160,6 +160,22 @@ def test_kernel_flipped_in_the_forward_pass(tmp_path):
     assert report.causes["y"] == cause("forward_flipped")
 
 
+def bias_spec(tmp_path, seed="seed = 3\n"):
+    body = (resources.files("chainrule") / "specs" / "layered" / "conv.toml").read_text(encoding="utf-8")
+    path = tmp_path / "bias.toml"
+    path.write_text(body.replace("bias = false", "bias = true").replace("lr = 0.01\n", "lr = 0.01\n" + seed),
+                    encoding="utf-8")
+    return str(path)
+
+
+def test_bias_forgotten_and_a_random_bias_refused(tmp_path, capsys):
+    report = grade(bias_spec(tmp_path), write(tmp_path, toml(y=Y)))  # the hand y has no bias
+    assert report.causes["y"] == cause("bias_forgotten")
+    path = bias_spec(tmp_path, seed="")
+    assert main(["grade", path, write(tmp_path, toml(y=Y))]) == 2
+    assert f"{path}: layers[0] (conv2d): the bias is drawn at random without a 'seed'" in capsys.readouterr().err
+
+
 def test_dk_flipped_and_transposed(tmp_path):
     report = graded(tmp_path, "conv", dL_dy=DY, dL_dk=correlate(X, rot180(DY)))
     assert report.causes["dL_dk"] == cause("dk_flipped")

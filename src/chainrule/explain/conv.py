@@ -563,7 +563,7 @@ def _finite_differences(net, conv, x, target, GK, GB, p):
 # the loss (and ∂L/∂b, b after the step where the convolution has a bias). ``replay`` computes them all
 # with the engine's ops from the learner's own earlier answers; ``classic_mistakes`` each the way a
 # classic mistake does. Both are read by ``chainrule.grading.layered``.
-MISTAKES = ("forward_flipped", "half_forgotten", "sign", "pool_spread", "pool_average", "pool_first_cell",
+MISTAKES = ("forward_flipped", "bias_forgotten", "half_forgotten", "sign", "pool_spread", "pool_average", "pool_first_cell",
             "kernel_not_flipped", "dk_flipped", "dk_transposed", "ascent")
 
 
@@ -571,6 +571,9 @@ def _numbers(spec):
     """x, k, t as float64 grids and the bias (None without one): the numbers the derivation starts from."""
     from ..layered import LayeredNetwork
 
+    if spec.blocks[0].get("bias", True) and spec.seed is None:  # a fresh random bias in every network built
+        raise SpecError(f"{spec.source}: layers[0] (conv2d): the bias is drawn at random without a 'seed', so the "
+                        f"numbers cannot be replayed; give the spec a seed (or bias = false)")
     conv = LayeredNetwork(spec).double_exact().body[0]
     K = np.array(conv.weight.array, dtype=np.float64)[0, 0]
     B = None if conv.bias is None else float(np.asarray(conv.bias.array)[0])
@@ -617,7 +620,8 @@ def replay(spec, given: dict | None = None, mistake: str | None = None) -> dict:
     pooled = len(spec.blocks) == 2
     bias = None if B is None else _grid_tensor(B).reshape(1)
     # forward: the engine's conv2d, which correlates (a learner who flips the kernel convolves)
-    y = conv2d(_grid_tensor(X), _grid_tensor(K[::-1, ::-1] if mistake == "forward_flipped" else K), bias)
+    y = conv2d(_grid_tensor(X), _grid_tensor(K[::-1, ::-1] if mistake == "forward_flipped" else K),
+               None if mistake == "bias_forgotten" else bias)
     Y = use("y", np.array(y.array)[0, 0])
     out_value = Y
     if pooled:
@@ -675,11 +679,12 @@ def replay(spec, given: dict | None = None, mistake: str | None = None) -> dict:
 
 def mistakes_for(spec) -> tuple:
     """The classic mistakes that can happen on this spec (pooling ones behind a pool, a transpose with a
-    square kernel)."""
+    square kernel, a forgotten bias where there is one)."""
     pooled = len(spec.blocks) == 2
     kh, kw = np.shape(spec.blocks[0]["weight"])[2:]
-    return tuple(m for m in MISTAKES
-                 if (pooled or not m.startswith("pool_")) and (m != "dk_transposed" or kh == kw))
+    bias = spec.blocks[0].get("bias", True)
+    return tuple(m for m in MISTAKES if (pooled or not m.startswith("pool_")) and (m != "dk_transposed" or kh == kw)
+                 and (bias or m != "bias_forgotten"))
 
 
 def classic_mistakes(spec) -> dict:

@@ -53,6 +53,7 @@ class LayeredKind:
     derive: str
     matches: object
     values: object = None  # spec -> format values of its messages ({"o": "p"}: the letter the loss reads)
+    describes: str = ""    # which specs, in words, for the refusal of any other
 
 
 REGISTRY: list[LayeredKind] = []
@@ -68,7 +69,8 @@ def _kinds(spec) -> list[str]:
 
 register(LayeredKind("conv", "chainrule.explain.conv", "derive_conv",
                      lambda s: _kinds(s) in (["conv2d"], ["conv2d", "maxpool2d"]),
-                     lambda s: {"o": "p" if len(s.blocks) == 2 else "y"}))
+                     lambda s: {"o": "p" if len(s.blocks) == 2 else "y"},
+                     "one conv2d, optionally followed by one maxpool2d: conv, conv-pool"))
 
 
 def kind_of(spec) -> LayeredKind | None:
@@ -264,8 +266,9 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
         raise ValueError(f"grade: lang must be one of {', '.join(LANGS)}, got {lang!r}")
     kind = kind_of(spec)
     if kind is None:
-        raise SpecError(f"{spec.source}: chainrule grade marks the layered specs chainrule derive writes out "
-                        f"({', '.join(k.name for k in REGISTRY)}); this one has blocks {', '.join(map(str, _kinds(spec)))}")
+        known = "; ".join(k.describes or k.name for k in REGISTRY)
+        raise SpecError(f"{spec.source}: chainrule grade marks the layered specs that chainrule derive writes out "
+                        f"({known}); this one has blocks {', '.join(map(str, _kinds(spec)))}")
     module = importlib.import_module(kind.module)
     derivation = getattr(module, kind.derive)(spec, lang=lang)
     truth = _truth(derivation)

@@ -177,6 +177,8 @@ LAYERED_MESSAGES = {
         "mistake.forward_flipped": "the kernel flipped in the forward pass (a true convolution): chainrule's conv2d, "
                                    "like PyTorch's, lays k on each window unflipped (a correlation), "
                                    "y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1)",
+        "mistake.bias_forgotten": "the bias forgotten in the forward pass: every output pixel adds b once, "
+                                  "y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1) + b",
         "mistake.half_forgotten": "the ½ of the loss forgotten (a factor of 2): with L = ½Σ({o} − t)², "
                                   "∂L/∂{o} = {o} − t",
         "mistake.sign": "a sign error in ∂L/∂{o}: it is {o} − t (output minus target), not t − {o}",
@@ -195,6 +197,7 @@ LAYERED_MESSAGES = {
                                  "(this is the value of ∂L/∂k_ji)",
         "mistake.ascent": "the update went the wrong way: k ← k − η·∂L/∂k (minus, down the gradient)",
         "mistake_name.forward_flipped": "flipping the kernel in the forward pass",
+        "mistake_name.bias_forgotten": "forgetting the bias",
         "mistake_name.half_forgotten": "forgetting the ½ of the loss",
         "mistake_name.sign": "a sign error in ∂L/∂{o}",
         "mistake_name.pool_spread": "spreading the pooling gradient to every cell of the window",
@@ -215,6 +218,7 @@ LAYERED_MESSAGES = {
         "md_head_layered": ["", "量", "格子", "你的答案", "正确答案", "推导", "说明"],
         "mistake.forward_flipped": "前向传播时把卷积核翻转了（真正的卷积）：chainrule 的 conv2d 与 PyTorch 相同，"
                                    "把 k 不翻转地放在每个窗口上（互相关），y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1)",
+        "mistake.bias_forgotten": "前向传播时漏掉了偏置：每个输出像素各加一次 b，y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1) + b",
         "mistake.half_forgotten": "漏掉了损失函数的 ½（差了 2 倍）：L = ½Σ({o} − t)² 时 ∂L/∂{o} = {o} − t",
         "mistake.sign": "∂L/∂{o} 的符号错了：应是 {o} − t（输出减目标值），不是 t − {o}",
         "mistake.pool_spread": "把池化的梯度分给了窗口中的每个格子：最大池化只把 ∂L/∂p 传给窗口中胜出的格子，其他格子得 0",
@@ -228,6 +232,7 @@ LAYERED_MESSAGES = {
         "mistake.dk_transposed": "∂L/∂k 转置了：∂L/∂k_ij 应在第 i 行第 j 列（这是 ∂L/∂k_ji 的值）",
         "mistake.ascent": "更新方向反了：k ← k − η·∂L/∂k（是减号，沿梯度下降）",
         "mistake_name.forward_flipped": "前向传播时翻转卷积核",
+        "mistake_name.bias_forgotten": "漏掉偏置",
         "mistake_name.half_forgotten": "漏掉损失函数的 ½",
         "mistake_name.sign": "∂L/∂{o} 的符号错误",
         "mistake_name.pool_spread": "把池化梯度分给窗口中的每个格子",
