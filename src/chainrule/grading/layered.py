@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import SpecError
 from ..io import parse_config, read_text
 from ..spec import short_repr
-from .messages import LANGS, message
+from .messages import LANGS, MESSAGES, message
 from .mistakes import _rounded
 
 MAX_BYTES = 1_000_000
@@ -73,6 +73,12 @@ register(LayeredKind("conv", "chainrule.explain.conv", "derive_conv",
                      "one conv2d, optionally followed by one maxpool2d: conv, conv-pool"))
 
 
+register(LayeredKind("batchnorm", "chainrule.explain.batchnorm", "derive_batchnorm",
+                     lambda s: _kinds(s) == ["batchnorm"], None, "one batchnorm block: batchnorm"))
+register(LayeredKind("rnn", "chainrule.explain.rnn", "derive_rnn",
+                     lambda s: _kinds(s)[:1] == ["rnn"], None, "an rnn block unrolled over time: rnn"))
+
+
 def kind_of(spec) -> LayeredKind | None:
     """The registered derivation of ``spec`` whose module is installed, or None."""
     for kind in REGISTRY:
@@ -83,6 +89,12 @@ def kind_of(spec) -> LayeredKind | None:
         except ImportError:
             continue
     return None
+
+
+def mistake_text(lang, mistake, values, short=False) -> str:
+    """The cause (or, ``short``, the name) of a mistake id; the id itself where no message names it."""
+    name = f"mistake_name.{mistake}" if short else f"mistake.{mistake}"
+    return message(lang, name, **values) if name in MESSAGES[lang] else mistake
 
 
 # ----------------------------------------------------------------------------- reading answers
@@ -233,17 +245,43 @@ class LayeredReport:
 
 def _label(symbol: str) -> str:
     """∂L/∂x_12 -> ∂L/∂x: a quantity's symbol from one cell's."""
-    return re.sub(r"(_\d+|(\[\d+\])+)$", "", symbol)
+    return re.sub(r"(_[\d,]+|(\[[\d,]+\])+)$", "", symbol)
+
+
+def _cell_of(key: str, grids: dict):
+    """The (grid, cell) an entry key writes, or None: ``y_12`` (one digit per axis), ``a_1_2`` (one number
+    per axis), ``xhat_3`` (the axes longer than 1), ``mu`` (a grid of one number), ``W_hh_12_after``."""
+    suffix = "_after" if key.endswith("_after") else ""
+    stem = key[:-len(suffix)] if suffix else key
+    if stem + suffix in grids and np.size(grids[stem + suffix]) == 1:
+        return stem + suffix, (0,) * np.ndim(grids[stem + suffix])
+    m = re.fullmatch(r"(.+?)((?:_\d+)+)", stem)
+    if not m or m.group(1) + suffix not in grids:
+        return None
+    name, parts = m.group(1) + suffix, m.group(2).strip("_").split("_")
+    shape = np.shape(grids[name])
+    long_axes = [a for a, n in enumerate(shape) if n != 1]
+    for axes in (list(range(len(shape))), long_axes):  # every axis, then those longer than 1
+        for numbers in (parts, list(parts[0]) if len(parts) == 1 else None):  # a_1_2, then y_12
+            if numbers is None or len(numbers) != len(axes) or (numbers is not parts and len(axes) < 2):
+                continue
+            index = [0] * len(shape)
+            for a, part in zip(axes, numbers):
+                index[a] = int(part) - 1
+            if all(0 <= i < n for i, n in zip(index, shape)):
+                return name, tuple(index)
+    return None
 
 
 def _fallback_lines(derivation) -> dict:
+    """(quantity, cell) -> (symbol, line) from the derivation's entries (a module without ``cell_lines``)."""
     out = {}
     for e in derivation.entries:
-        m = re.fullmatch(r"(.+?)_(\d+)", e["key"])
-        if e["key"] in ("loss",) or not m:
-            out[(e["key"], ())] = (e["symbol"], e["expression"])
-        elif m.group(1) in derivation.grids and len(m.group(2)) == np.ndim(derivation.grids[m.group(1)]):
-            out[(m.group(1), tuple(int(d) - 1 for d in m.group(2)))] = (e["symbol"], e["expression"])
+        cell = _cell_of(e["key"], derivation.grids)
+        if cell is not None:
+            out.setdefault(cell, (e["symbol"], e["expression"]))
+        elif not re.search(r"\d", e["key"]):
+            out.setdefault((e["key"], ()), (e["symbol"], e["expression"]))
     return out
 
 
@@ -251,8 +289,8 @@ def _truth(derivation) -> dict:
     """Every answerable quantity: the grids, the loss, and the numbers the derivation writes alone (∂L/∂b)."""
     out = {k: np.asarray(v, dtype=np.float64) for k, v in derivation.grids.items()}
     out["loss"] = np.asarray(float(derivation.loss))
-    for e in derivation.entries:
-        if e["key"] not in out and not re.search(r"_\d+(_after)?$", e["key"]):
+    for e in derivation.entries:  # a number written alone (∂L/∂b, mean(g)); no cell of a grid
+        if e["key"] not in out and not re.search(r"\d", e["key"]):
             out[e["key"]] = np.asarray(float(e["value"]))
     return out
 
@@ -325,7 +363,7 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
         return False
 
     def cause_text(ids):
-        return message(lang, "or").join(message(lang, f"mistake.{m}", **values) for m in ids)
+        return message(lang, "or").join(mistake_text(lang, m, values) for m in ids)
 
     marks = []
     for key in (k for k in order if k in answers):
@@ -350,7 +388,7 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
     labels = {key: _label(lines.get((key, next(iter(answered(key)), ())), (key, ""))[0]) for key in answers}
     _carried_origins(marks, answers, replay, spec, close, labels)
     tol = message(lang, "tol_rtol", r=rtol) if rtol is not None else message(lang, "tol_digits", n=sig_digits)
-    notes = [message(lang, "cannot_tell", mistake=message(lang, f"mistake_name.{m}", **values))
+    notes = [message(lang, "cannot_tell", mistake=mistake_text(lang, m, values, short=True))
              for m, changed in mistakes.items() if not changed]
     causes = {}
     for key in answers:  # a cause that explains every wrong cell of a quantity is said once for it
@@ -431,7 +469,6 @@ def render_text(report) -> str:
 
 def render_md(report) -> str:
     from ..numbers import fmt
-    from .messages import MESSAGES
 
     lang = report.lang
     head = MESSAGES[lang]["md_head_layered"]

@@ -207,6 +207,29 @@ LAYERED_MESSAGES = {
         "mistake_name.dk_flipped": "flipping ∂L/∂y for ∂L/∂k",
         "mistake_name.dk_transposed": "transposing ∂L/∂k",
         "mistake_name.ascent": "updating the wrong way",
+        # batch norm (explain/batchnorm.py)
+        "mistake.missing_mean_terms": "batch norm's gradient without the terms through μ and σ²: both depend on "
+                                      "every x_i, so ∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.missing_variance_term": "the term through σ² left out of ∂L/∂x_i: σ² depends on every x_i, "
+                                         "∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.unbiased_variance": "σ² over N − 1: batch norm normalises with the biased variance Σ(x_i − μ)²/N "
+                                     "(N − 1 is only for the running variance)",
+        "mistake.running_var_biased": "the running variance moved with the biased σ²: it takes σ²·N/(N − 1)",
+        "mistake_name.missing_mean_terms": "leaving out the terms through μ and σ²",
+        "mistake_name.missing_variance_term": "leaving out the term through σ²",
+        "mistake_name.unbiased_variance": "dividing σ² by N − 1",
+        "mistake_name.running_var_biased": "moving the running variance with the biased σ²",
+        # the RNN (explain/rnn.py)
+        "mistake.not_summed_over_time": "the gradient not summed over time steps: a shared weight is used at every "
+                                        "step, so its gradient adds one term per step, ∂L/∂W = Σ_t (the term of step t)",
+        "mistake.no_recurrent_path": "the path through the next step left out: h_t reaches the loss through ŷ_t and "
+                                     "through a_(t+1), so ∂L/∂h_t = V^T·∂L/∂ŷ_t + W_hh^T·∂L/∂a_(t+1)",
+        "mistake.tanh_derivative_missing": "the derivative of tanh left out: ∂L/∂a_t = ∂L/∂h_t·(1 − h_t²)",
+        "mistake.relu_derivative_missing": "the derivative of ReLU left out: ∂L/∂a_t = ∂L/∂h_t·1[a_t > 0]",
+        "mistake_name.not_summed_over_time": "not summing the gradient over time steps",
+        "mistake_name.no_recurrent_path": "leaving out the path through the next step",
+        "mistake_name.tanh_derivative_missing": "leaving out the derivative of tanh",
+        "mistake_name.relu_derivative_missing": "leaving out the derivative of ReLU",
     },
     "zh": {
         "quantity_right": "{label}：{n} 个全对",
@@ -242,6 +265,27 @@ LAYERED_MESSAGES = {
         "mistake_name.dk_flipped": "求 ∂L/∂k 时翻转 ∂L/∂y",
         "mistake_name.dk_transposed": "把 ∂L/∂k 转置",
         "mistake_name.ascent": "更新方向反了",
+        # 批归一化、循环网络
+        "mistake.missing_mean_terms": "批归一化的梯度漏掉了经过 μ 和 σ² 的项：两者都依赖每个 x_i，"
+                                      "∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.missing_variance_term": "∂L/∂x_i 漏掉了经过 σ² 的项：σ² 依赖每个 x_i，"
+                                         "∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.unbiased_variance": "σ² 除以了 N − 1：批归一化用有偏方差 Σ(x_i − μ)²/N 归一化（N − 1 只用于滑动方差）",
+        "mistake.running_var_biased": "滑动方差用了有偏的 σ²：应使用 σ²·N/(N − 1)",
+        "mistake_name.missing_mean_terms": "漏掉经过 μ 和 σ² 的项",
+        "mistake_name.missing_variance_term": "漏掉经过 σ² 的项",
+        "mistake_name.unbiased_variance": "σ² 除以 N − 1",
+        "mistake_name.running_var_biased": "滑动方差用有偏的 σ²",
+        "mistake.not_summed_over_time": "梯度没有对各时间步求和：共享的权重在每一步都被使用，"
+                                        "所以它的梯度是每一步一项之和，∂L/∂W = Σ_t（第 t 步的项）",
+        "mistake.no_recurrent_path": "漏掉了经过下一步的路径：h_t 经过 ŷ_t 和 a_(t+1) 两条路影响损失，"
+                                     "∂L/∂h_t = V^T·∂L/∂ŷ_t + W_hh^T·∂L/∂a_(t+1)",
+        "mistake.tanh_derivative_missing": "漏掉了 tanh 的导数：∂L/∂a_t = ∂L/∂h_t·(1 − h_t²)",
+        "mistake.relu_derivative_missing": "漏掉了 ReLU 的导数：∂L/∂a_t = ∂L/∂h_t·1[a_t > 0]",
+        "mistake_name.not_summed_over_time": "梯度不对时间步求和",
+        "mistake_name.no_recurrent_path": "漏掉经过下一步的路径",
+        "mistake_name.tanh_derivative_missing": "漏掉 tanh 的导数",
+        "mistake_name.relu_derivative_missing": "漏掉 ReLU 的导数",
     },
 }
 for _lang, _table in LAYERED_MESSAGES.items():
