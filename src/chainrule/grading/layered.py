@@ -131,8 +131,8 @@ def _shape_text(shape) -> str:
 def _check_shape(arr, truth, where, key):
     if arr is not None and arr.shape == truth.shape:
         return arr
-    if truth.shape == () and arr is not None and arr.size == 1:
-        return arr.reshape(())
+    if arr is not None and arr.size == truth.size and np.squeeze(arr).shape == np.squeeze(truth).shape:
+        return arr.reshape(truth.shape)  # 10 for [10], [x1, x2] for [[x1], [x2]]: the same numbers
     got = "rows of different lengths" if arr is None else _shape_text(arr.shape)
     hint = ""
     if arr is not None and arr.ndim == 2 and arr.shape == truth.shape[::-1]:
