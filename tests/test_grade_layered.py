@@ -348,3 +348,66 @@ def test_docs_examples_are_the_real_output(tmp_path, capsys):
         assert main(["grade", spec, path]) == 1
         shown.append(f"$ chainrule grade {spec} answers-{spec}.toml\n" + capsys.readouterr().out)
     assert console == "\n".join(shown)
+
+
+# ----------------------------------------------------------------------------- batch norm and the RNN (explain/batchnorm.py,
+# explain/rnn.py): the registry picks them up once they are there; each worked here in plain Python
+BN_X, BN_T, GAMMA, SIGMA = [3.7, 7.7, 11.3, 17.3], [-2.5, 0.5, 0, 3], 2.0, 5.0   # μ = 10, σ² = 24.99, ε = 0.01
+
+
+def test_batchnorm_missing_mean_terms(tmp_path, capsys):
+    pytest.importorskip("chainrule.explain.batchnorm")
+    mu = sum(BN_X) / 4
+    var = sum((v - mu) ** 2 for v in BN_X) / 4
+    xhat = [(v - mu) / SIGMA for v in BN_X]                        # σ = √(24.99 + 0.01) = 5
+    dy = [GAMMA * h + 0.5 - t for h, t in zip(xhat, BN_T)]       # y − t
+    g = [GAMMA * v for v in dy]                                   # ∂L/∂x̂
+    m_dy, m_dyx = sum(dy) / 4, sum(a * b for a, b in zip(dy, xhat)) / 4
+    dx = [GAMMA / SIGMA * (d - m_dy - h * m_dyx) for d, h in zip(dy, xhat)]  # the three terms together
+    assert (mu, round(var, 10), round(dx[0], 7)) == (10, 24.99, 0.1797968)
+    col = [[v] for v in dx]
+    assert grade("batchnorm", write(tmp_path, toml(mu=mu, var=var, xhat=[[v] for v in xhat], dL_dx=col))).all_right
+    direct = [[v / SIGMA] for v in g]                             # ∂L/∂x̂/σ alone
+    report = graded(tmp_path, "batchnorm", dL_dy=[[v] for v in dy], dL_dx=direct)
+    assert report.causes["dL_dx"] == cause("missing_mean_terms")
+    no_var = [[v / SIGMA - sum(g) / SIGMA / 4] for v in g]        # + ∂L/∂μ/N, without the σ² term
+    report = graded(tmp_path, "batchnorm", dL_dy=[[v] for v in dy], dL_dx=no_var)
+    assert report.causes["dL_dx"] == cause("missing_variance_term")
+    main(["grade", "batchnorm", write(tmp_path, toml(dL_dx=direct)), "--lang", "zh"])
+    out = capsys.readouterr().out
+    assert "μ 和 σ²" in out and english_words(out) == []
+
+
+def _rnn_by_hand():
+    import math
+
+    x, y, h = [1, -0.5, 2], [1, 0.5, 1], [0.5, -0.5]
+    w_ih, w_hh, v = [0.5, -1], [[0.5, -0.25], [0.25, 0.5]], [1, -1]
+    hs, yhat = [h], []
+    for t in range(3):
+        a = [w_ih[i] * x[t] + sum(w_hh[i][j] * hs[-1][j] for j in range(2)) for i in range(2)]
+        hs.append([math.tanh(u) for u in a])
+        yhat.append(sum(v[i] * hs[-1][i] for i in range(2)))
+    dyhat = [p - q for p, q in zip(yhat, y)]
+    dh, da = [None] * 3, [None] * 3
+    for t in (2, 1, 0):
+        dh[t] = [v[i] * dyhat[t] + (sum(w_hh[j][i] * da[t + 1][j] for j in range(2)) if t < 2 else 0)
+                 for i in range(2)]
+        da[t] = [dh[t][i] * (1 - hs[t + 1][i] ** 2) for i in range(2)]
+    only_own = [[v[i] * dyhat[t] for i in range(2)] for t in range(3)]   # without the path through a_(t+1)
+    d_whh = [[sum(da[t][i] * hs[t][j] for t in range(3)) for j in range(2)] for i in range(2)]
+    last = [[da[2][i] * hs[2][j] for j in range(2)] for i in range(2)]   # the last step's term only
+    return da, d_whh, last, only_own
+
+
+def test_rnn_not_summed_over_time(tmp_path, capsys):
+    pytest.importorskip("chainrule.explain.rnn")
+    da, d_whh, last, only_own = _rnn_by_hand()
+    assert grade("rnn", write(tmp_path, toml(dL_da=da, dL_dW_hh=d_whh))).all_right
+    report = graded(tmp_path, "rnn", dL_da=da, dL_dW_hh=last)
+    assert report.causes["dL_dW_hh"] == cause("not_summed_over_time")
+    report = graded(tmp_path, "rnn", dL_dh=[only_own[0], ["?", "?"], ["?", "?"]])
+    assert report.causes["dL_dh"] == cause("no_recurrent_path")
+    main(["grade", "rnn", write(tmp_path, toml(dL_da=da, dL_dW_hh=last)), "--lang", "zh"])
+    out = capsys.readouterr().out
+    assert "时间步" in out and english_words(out) == []
