@@ -276,7 +276,8 @@ def _layered(spec):
 def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | None = None,
           lang: str = "en") -> Report:
     """Mark every answer in ``answers_path`` against the engine's run of ``spec``; ``lang`` "en" or
-    "zh" for the causes and derivation lines."""
+    "zh" for the causes and derivation lines. A layered spec (``conv``, ``conv-pool``, ...) is marked
+    cell by cell against its derivation and gives a ``grading.layered.LayeredReport``."""
     if lang not in LANGS:
         raise ValueError(f"grade: lang must be one of {', '.join(LANGS)}, got {lang!r}")
     layered = _layered(spec)

@@ -8,6 +8,7 @@ docs/grade.md. Exit status: 0 all right, 1 some wrong, 2 bad input. Example:
 
   chainrule grade seed my_answers.toml
   chainrule grade mazur answers.json --format md --sig-digits 4
+  chainrule grade conv answers.toml   (a convolution cell by cell: y, dL_dy, dL_dk, dL_dx, k_after, ...)
   chainrule grade --class sheets/ answers/ --gradebook grades.csv   (a class: see docs/worksheets.md)
 """
 
