@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 from importlib import resources
@@ -291,6 +292,26 @@ def test_bad_answer_files_name_file_and_key(tmp_path, capsys, text, needle):
     assert main(["grade", "conv", path]) == 2
     err = capsys.readouterr().err
     assert path in err and needle in err
+
+
+@pytest.mark.parametrize("text", ["dk = [[1, 2], [3, 4]]\n", "colour = 1\n", "dL_dk = [[1, 2, 3]]\n",
+                                  "dL_dk = [[1, 2], [3]]\n", "dL_dk = [1, 2]\n", "loss = [1, 2]\n",
+                                  "loss = [[1, 2], [3, 4]]\n", "dL_dk = [[1, 'x'], [3, 4]]\n",
+                                  "dL_dk = [['?', '?'], ['?', '?']]\n"])
+def test_bad_answer_files_in_chinese(tmp_path, capsys, text):
+    path = write(tmp_path, text)
+    assert main(["grade", "conv", path, "--lang", "zh"]) == 2
+    err = capsys.readouterr().err
+    prose = re.sub(r"'[^']*'|`[^`]*`|\S+\.toml", " ", err)   # keys, code and the file stay as written
+    assert path in err and "错误" in err and english_words(prose) == [], err
+
+
+def test_other_layered_specs_refused_in_both_languages(capsys):
+    assert main(["grade", "lenet-digits", "x.toml"]) == 2
+    assert "chainrule grade marks the layered specs that chainrule derive writes out, such as conv, conv-pool" \
+        in capsys.readouterr().err
+    assert main(["grade", "lenet-digits", "x.toml", "--lang", "zh"]) == 2
+    assert "例如 `conv`、`conv-pool`" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- the registry

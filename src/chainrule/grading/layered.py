@@ -53,7 +53,7 @@ class LayeredKind:
     derive: str
     matches: object
     values: object = None  # spec -> format values of its messages ({"o": "p"}: the letter the loss reads)
-    describes: str = ""    # which specs, in words, for the refusal of any other
+    examples: str = ""     # the shipped specs it grades, named in the refusal of any other
 
 
 REGISTRY: list[LayeredKind] = []
@@ -70,13 +70,13 @@ def _kinds(spec) -> list[str]:
 register(LayeredKind("conv", "chainrule.explain.conv", "derive_conv",
                      lambda s: _kinds(s) in (["conv2d"], ["conv2d", "maxpool2d"]),
                      lambda s: {"o": "p" if len(s.blocks) == 2 else "y"},
-                     "one conv2d, optionally followed by one maxpool2d: conv, conv-pool"))
+                     "conv, conv-pool"))
 
 
 register(LayeredKind("batchnorm", "chainrule.explain.batchnorm", "derive_batchnorm",
-                     lambda s: _kinds(s) == ["batchnorm"], None, "one batchnorm block: batchnorm"))
+                     lambda s: _kinds(s) == ["batchnorm"], None, "batchnorm"))
 register(LayeredKind("rnn", "chainrule.explain.rnn", "derive_rnn",
-                     lambda s: _kinds(s)[:1] == ["rnn"], None, "an rnn block unrolled over time: rnn"))
+                     lambda s: _kinds(s)[:1] == ["rnn"], None, "rnn"))
 
 
 def kind_of(spec) -> LayeredKind | None:
@@ -122,9 +122,14 @@ def _cells(value, where, key):
         return None
 
 
-def _shape_text(shape) -> str:
-    if len(shape) <= 2:
-        return ("a number", f"a list of {shape[0] if shape else 0} numbers", "a {}×{} grid")[len(shape)].format(*shape)
+def _shape_text(shape, rows=False) -> str:
+    """A shape in words: "a number", "a list of 3 numbers", "a 2×2 grid (2 rows of 2 numbers)"."""
+    if len(shape) == 0:
+        return "a number"
+    if len(shape) == 1:
+        return f"a list of {shape[0]} numbers"
+    if len(shape) == 2:
+        return f"a {shape[0]}×{shape[1]} grid" + (f" ({shape[0]} rows of {shape[1]} numbers)" if rows else "")
     return f"nested lists of shape {'×'.join(map(str, shape))}"
 
 
@@ -134,11 +139,7 @@ def _check_shape(arr, truth, where, key):
     if arr is not None and arr.size == truth.size and np.squeeze(arr).shape == np.squeeze(truth).shape:
         return arr.reshape(truth.shape)  # 10 for [10], [x1, x2] for [[x1], [x2]]: the same numbers
     got = "rows of different lengths" if arr is None else _shape_text(arr.shape)
-    hint = ""
-    if arr is not None and arr.ndim == 2 and arr.shape == truth.shape[::-1]:
-        hint = " (looks transposed: row i holds the cells of row i)"
-    rows = f" ({truth.shape[0]} rows of {truth.shape[1]} numbers)" if truth.ndim == 2 else ""
-    raise SpecError(f"{where}: key '{key}': expected {_shape_text(truth.shape)}{rows}, got {got}{hint}")
+    raise SpecError(f"{where}: key '{key}': expected {_shape_text(truth.shape, rows=True)}, got {got}")
 
 
 def read_answers(path: str, truth: dict) -> dict:
@@ -155,8 +156,10 @@ def read_answers(path: str, truth: dict) -> dict:
             continue
         if key not in truth:
             near = [k for k in truth if k.endswith("_" + key)][:1] or difflib.get_close_matches(key, list(truth), n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise SpecError(f"{where}: key '{key}': unknown (this derivation's answers: {', '.join(truth)}){hint}")
+            if near:
+                raise SpecError(f"{where}: key '{key}': unknown (this derivation's answers: {', '.join(truth)}); "
+                                f"did you mean '{near[0]}'?")
+            raise SpecError(f"{where}: key '{key}': unknown (this derivation's answers: {', '.join(truth)})")
         arr = _check_shape(_cells(value, where, key), np.asarray(truth[key]), where, key)
         if not np.all(np.isnan(arr)):
             answers[key] = arr
@@ -304,9 +307,9 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
         raise ValueError(f"grade: lang must be one of {', '.join(LANGS)}, got {lang!r}")
     kind = kind_of(spec)
     if kind is None:
-        known = "; ".join(k.describes or k.name for k in REGISTRY)
-        raise SpecError(f"{spec.source}: chainrule grade marks the layered specs that chainrule derive writes out "
-                        f"({known}); this one has blocks {', '.join(map(str, _kinds(spec)))}")
+        known = ", ".join(k.examples or k.name for k in REGISTRY)
+        raise SpecError(f"{spec.source}: chainrule grade marks the layered specs that chainrule derive writes out, "
+                        f"such as {known}; this one has blocks {', '.join(map(str, _kinds(spec)))}")
     module = importlib.import_module(kind.module)
     derivation = getattr(module, kind.derive)(spec, lang=lang)
     truth = _truth(derivation)
