@@ -324,6 +324,17 @@ def test_replay_without_answers_is_the_derivation():
         assert all(np.allclose(r[k], v) for k, v in d.grids.items() if k in r) and r["loss"] == d.loss
 
 
+def test_batchnorm_replay_without_answers_is_the_derivation():
+    pytest.importorskip("chainrule.explain.batchnorm")
+    from chainrule.explain.batchnorm import derive_batchnorm
+    from chainrule.grading.replay_batchnorm import replay
+
+    spec = load_layered_spec("batchnorm")
+    d, r = derive_batchnorm(spec), replay(spec)
+    assert set(d.grids) - set(r) == {"x", "t", "gamma", "beta"}
+    assert all(np.allclose(r[k], v, rtol=1e-12, atol=1e-12) for k, v in d.grids.items() if k in r)
+
+
 def test_a_registered_derivation_plugs_in(tmp_path, monkeypatch):
     """A module with only its derive function and classic_mistakes (no replay, no cell_lines)."""
     mod = types.ModuleType("fake_norm")
@@ -397,6 +408,18 @@ def test_batchnorm_missing_mean_terms(tmp_path, capsys):
     main(["grade", "batchnorm", write(tmp_path, toml(dL_dx=direct)), "--lang", "zh"])
     out = capsys.readouterr().out
     assert "μ 和 σ²" in out and english_words(out) == []
+
+
+def test_batchnorm_carried_from_a_wrong_mean(tmp_path):
+    pytest.importorskip("chainrule.explain.batchnorm")
+    mu = 10.4                                                     # right: 40/4 = 10
+    var = sum((v - mu) ** 2 for v in BN_X) / 4                    # (6.7² + 2.7² + 0.9² + 6.9²)/4 = 25.15
+    assert round(var, 10) == 25.15
+    sigma = (var + 0.01) ** 0.5
+    xhat = [[(v - mu) / sigma] for v in BN_X]
+    report = graded(tmp_path, "batchnorm", mu=mu, var=var, xhat=xhat)
+    assert [(m.key, m.status) for m in report.marks] == [("mu", "wrong")] + [("var", "carried")] + [("xhat", "carried")] * 4
+    assert [origin for origin, _ in report.carried_groups] == [("μ (mu)",)]
 
 
 def _rnn_by_hand():

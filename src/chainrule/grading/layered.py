@@ -14,7 +14,9 @@ A registry maps a layered spec to its derivation module. Such a module exposes
   quantities it changes (an empty dict: the mistake gives the right numbers on this spec); the causes
   are ``mistake.<id>`` / ``mistake_name.<id>`` in ``grading/messages.py``;
 - optionally ``replay(spec, given) -> {quantity: array}``: every quantity computed from the learner's
-  own earlier answers (without it, no answer is recognised as carried);
+  own earlier answers (without it, no answer is recognised as carried); with a ``mistake`` parameter,
+  each mistake is also replayed from the learner's answers. A replay may also live outside the module
+  (``LayeredKind.replay``: batch norm's is ``grading/replay_batchnorm.py``);
 - optionally ``cell_lines(derivation) -> {(quantity, index): (symbol, line)}`` (without it, the
   derivation entries whose keys read ``<quantity>_<i><j>`` give the lines).
 """
@@ -54,6 +56,7 @@ class LayeredKind:
     matches: object
     values: object = None  # spec -> format values of its messages ({"o": "p"}: the letter the loss reads)
     examples: str = ""     # the shipped specs it grades, named in the refusal of any other
+    replay: str = ""       # "module:function" of a replay kept outside the derivation module, if any
 
 
 REGISTRY: list[LayeredKind] = []
@@ -74,7 +77,8 @@ register(LayeredKind("conv", "chainrule.explain.conv", "derive_conv",
 
 
 register(LayeredKind("batchnorm", "chainrule.explain.batchnorm", "derive_batchnorm",
-                     lambda s: _kinds(s) == ["batchnorm"], None, "batchnorm"))
+                     lambda s: _kinds(s) == ["batchnorm"], None, "batchnorm",
+                     "chainrule.grading.replay_batchnorm:replay"))
 register(LayeredKind("rnn", "chainrule.explain.rnn", "derive_rnn",
                      lambda s: _kinds(s)[:1] == ["rnn"], None, "rnn"))
 
@@ -320,6 +324,9 @@ def grade_layered(spec, answers_path: str, sig_digits: int | None = 3, rtol: flo
     mistakes = {m: {k: np.asarray(v, dtype=np.float64) for k, v in changed.items()}
                 for m, changed in module.classic_mistakes(spec).items()}
     replay = getattr(module, "replay", None)
+    if kind.replay:
+        where, _, name = kind.replay.partition(":")
+        replay = getattr(importlib.import_module(where), name)
     expected = {k: np.asarray(v, dtype=np.float64) for k, v in replay(spec, answers).items()} if replay else {}
     order = [k for k in truth if k not in expected] + [k for k in expected if k in truth]
 
