@@ -16,7 +16,7 @@ A registry maps a layered spec to its derivation module. Such a module exposes
 - optionally ``replay(spec, given) -> {quantity: array}``: every quantity computed from the learner's
   own earlier answers (without it, no answer is recognised as carried); with a ``mistake`` parameter,
   each mistake is also replayed from the learner's answers. A replay may also live outside the module
-  (``LayeredKind.replay``: batch norm's is ``grading/replay_batchnorm.py``);
+  (``LayeredKind.replay``: batch norm's and the RNN's are ``grading/replay_batchnorm.py``, ``replay_rnn.py``);
 - optionally ``cell_lines(derivation) -> {(quantity, index): (symbol, line)}`` (without it, the
   derivation entries whose keys read ``<quantity>_<i><j>`` give the lines).
 """
@@ -80,7 +80,8 @@ register(LayeredKind("batchnorm", "chainrule.explain.batchnorm", "derive_batchno
                      lambda s: _kinds(s) == ["batchnorm"], None, "batchnorm",
                      "chainrule.grading.replay_batchnorm:replay"))
 register(LayeredKind("rnn", "chainrule.explain.rnn", "derive_rnn",
-                     lambda s: _kinds(s)[:1] == ["rnn"], None, "rnn"))
+                     lambda s: _kinds(s)[:1] == ["rnn"], None, "rnn",
+                     "chainrule.grading.replay_rnn:replay"))
 
 
 def kind_of(spec) -> LayeredKind | None:
