@@ -42,10 +42,10 @@ def replay(spec, given: dict | None = None) -> dict:
     rnn, lin = spec.blocks
     act = F.tanh if rnn.get("nonlinearity", "tanh") == "tanh" else F.relu
     T, _ = spec.input_shape
-    H, O = int(rnn["hidden_size"]), int(lin["out"])
+    H, n_out = int(rnn["hidden_size"]), int(lin["out"])
     steps = [T - 1] if rnn.get("last", False) else list(range(T))  # the steps with a readout (0-based)
     X = np.asarray(spec.x, dtype=np.float64)
-    Y = np.asarray(spec.y, dtype=np.float64).reshape(-1, O)
+    Y = np.asarray(spec.y, dtype=np.float64).reshape(-1, n_out)
     W = {"W_ih": np.asarray(rnn["weight_ih"], dtype=np.float64), "W_hh": np.asarray(rnn["weight_hh"], dtype=np.float64),
          "V": np.asarray(lin["weight"], dtype=np.float64)}
     for k, key in (("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
