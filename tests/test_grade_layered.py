@@ -335,6 +335,16 @@ def test_batchnorm_replay_without_answers_is_the_derivation():
     assert all(np.allclose(r[k], v, rtol=1e-12, atol=1e-12) for k, v in d.grids.items() if k in r)
 
 
+def test_rnn_replay_without_answers_is_the_derivation():
+    rnn = pytest.importorskip("chainrule.explain.rnn")
+    from chainrule.grading.replay_rnn import replay
+
+    spec = load_layered_spec("rnn")
+    d, r = rnn.derive_rnn(spec), replay(spec)
+    assert set(d.grids) - set(r) == {"x", "h0", "W_ih", "W_hh", "V", "y"}
+    assert all(np.allclose(r[k], v, rtol=1e-12, atol=1e-12) for k, v in d.grids.items() if k in r)
+
+
 def test_a_registered_derivation_plugs_in(tmp_path, monkeypatch):
     """A module with only its derive function and classic_mistakes (no replay, no cell_lines)."""
     mod = types.ModuleType("fake_norm")
@@ -441,17 +451,26 @@ def _rnn_by_hand():
     only_own = [[v[i] * dyhat[t] for i in range(2)] for t in range(3)]   # without the path through a_(t+1)
     d_whh = [[sum(da[t][i] * hs[t][j] for t in range(3)) for j in range(2)] for i in range(2)]
     last = [[da[2][i] * hs[2][j] for j in range(2)] for i in range(2)]   # the last step's term only
-    return da, d_whh, last, only_own
+    return da, d_whh, last, only_own, dh, hs
 
 
 def test_rnn_not_summed_over_time(tmp_path, capsys):
     pytest.importorskip("chainrule.explain.rnn")
-    da, d_whh, last, only_own = _rnn_by_hand()
+    da, d_whh, last, only_own, _, _ = _rnn_by_hand()
     assert grade("rnn", write(tmp_path, toml(dL_da=da, dL_dW_hh=d_whh))).all_right
     report = graded(tmp_path, "rnn", dL_da=da, dL_dW_hh=last)
     assert report.causes["dL_dW_hh"] == cause("not_summed_over_time")
     report = graded(tmp_path, "rnn", dL_dh=[only_own[0], ["?", "?"], ["?", "?"]])
     assert report.causes["dL_dh"] == cause("no_recurrent_path")
+    # a wrong ∂L/∂h_3 (doubled): ∂L/∂a_3 worked from it, and ∂L/∂W_hh from that, are carried
+    _, _, _, _, dh, hs = _rnn_by_hand()
+    dh3 = [2 * v for v in dh[2]]
+    da3 = [dh3[i] * (1 - hs[3][i] ** 2) for i in range(2)]
+    blank = ["?", "?"]
+    report = graded(tmp_path, "rnn", dL_dh=[blank, blank, dh3], dL_da=[da[0], da[1], da3])
+    assert {(m.key, m.index[0], m.status) for m in report.marks if m.status != "right"} == {
+        ("dL_dh", 2, "wrong"), ("dL_da", 2, "carried")}
+    assert [origin for origin, _ in report.carried_groups] == [("∂L/∂h (dL_dh)",)]
     main(["grade", "rnn", write(tmp_path, toml(dL_da=da, dL_dW_hh=last)), "--lang", "zh"])
     out = capsys.readouterr().out
     assert "时间步" in out and english_words(out) == []
