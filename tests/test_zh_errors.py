@@ -164,14 +164,15 @@ def test_what_export_and_worksheet_print_beside_their_output_in_chinese(tmp_path
 
 # --------------------------------------------------------------------------- every message has a template
 SCANNED = {"spec.py": None, "io.py": {"read_text", "read_bytes", "parse_config", "_unique", "_check_nesting"},
-           "layered.py": None, "grade.py": None, "limits.py": None, "classroom.py": None, "check.py": None,
+           "layered.py": None, "grade.py": None, "grading/layered.py": None, "limits.py": None, "classroom.py": None, "check.py": None,
            "explain/conv.py": None, "explain/batchnorm.py": None, "explain/rnn.py": None, "explain/derivation.py": None, "export/graph.py": None, "network.py": None,
            "animate.py": None, **{f"commands/{c}.py": None for c in ("check", "derive", "draw", "export", "grade",
                                                                       "new", "show", "worksheet")}}
 # written from parts the scan cannot see (the part is a variable), or refused by argparse before they can happen
 UNSEEN = {"1: 1", "1: not valid JSON: 1", "1: not valid TOML: 1", "grade: lang must be one of 1, got 1",
           "derive: lang must be one of 1, got 1", "derive: notation must be one of 1, got 1",
-          "animate: fps must be in (0, 50], got 1", "f.toml: key 'k': expected a number or 1, got shape 1"}
+          "animate: fps must be in (0, 50], got 1", "f.toml: key 'k': expected a number or 1, got shape 1",
+          "1: key '1': expected 1, got 1"}  # grading/layered.py's shapes in words: tests/test_grade_layered.py
 
 
 def _messages(node):

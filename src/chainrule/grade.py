@@ -13,6 +13,7 @@ and from the engine's numbers. Mistakes that give the right numbers on a spec ar
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from . import limits, notation
@@ -261,12 +262,29 @@ def _fallback_symbol(spec, key: str) -> str:
     return key
 
 
+def _layered(spec):
+    """The layered spec ``spec`` is or names (a path or a shipped layered spec's name), else None."""
+    from .layered import LayeredSpec, load_layered_spec
+
+    if isinstance(spec, LayeredSpec):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        return load_layered_spec(spec)
+    return None
+
+
 def grade(spec, answers_path: str, sig_digits: int | None = 3, rtol: float | None = None,
           lang: str = "en") -> Report:
     """Mark every answer in ``answers_path`` against the engine's run of ``spec``; ``lang`` "en" or
-    "zh" for the causes and derivation lines."""
+    "zh" for the causes and derivation lines. A layered spec (``conv``, ``conv-pool``, ...) is marked
+    cell by cell against its derivation and gives a ``grading.layered.LayeredReport``."""
     if lang not in LANGS:
         raise ValueError(f"grade: lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    layered = _layered(spec)
+    if layered is not None:  # a convolution (conv, conv-pool, ...): grids cell by cell (grading/layered.py)
+        from .grading.layered import grade_layered
+
+        return grade_layered(layered, answers_path, sig_digits=sig_digits, rtol=rtol, lang=lang)
     spec = load_spec(spec)
     where = str(answers_path)
     items = _steps_of(_parse_file(where), where)

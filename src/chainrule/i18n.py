@@ -176,9 +176,33 @@ CATALOG = [
      "{path}：检查需要设定中固定的样本（键 'x' 和 'y'）"),
     ("{path}: check compares deterministic gradients; dropout draws a new mask per call",
      "{path}：检查比较的是确定的梯度；`dropout` 每次调用都会抽取新的掩码"),
+    # ------------------------------------------------------------------ grading/layered.py: layered answer files
+    ("{path}: no answers found (give e.g. loss = ..., or dL_dk = [[...], [...]])",
+     "{path}：没有找到答案（例如写 `loss = ...`，或 `dL_dk = [[...], [...]]`）"),
+    ("{path}: chainrule grade marks the layered specs that chainrule derive writes out, such as {opts}; this one "
+     "has blocks {opts2}", "{path}：`chainrule grade` 批改 `chainrule derive` 能写出的分层设定，例如 {opts}；"
+     "这个设定的块是 {opts2}"),
+    ("{path}: the bias is drawn at random without a 'seed', so the numbers cannot be replayed; give the spec a seed "
+     "(or bias = false)", "{path}：没有 'seed' 时偏置是随机抽取的，数值无法重演；请给设定一个 `seed`（或 `bias = false`）"),
     # ------------------------------------------------------------------ a file and a key: spec.py, layered.py, grade.py
     ("{path}: key '{key}': {detail}", "{path}：键 '{key}'：{detail}"),
     # ------------------------------------------------------------------ details (after "file: key 'k': ")
+    # layered answers: a grid in the wrong shape (grading/layered.py)
+    ("unknown (this derivation's answers: {opts}); did you mean '{key}'?",
+     "未知的键（这个推导的答案：{opts}）；是不是 '{key}'？"),
+    ("unknown (this derivation's answers: {opts})", "未知的键（这个推导的答案：{opts}）"),
+    ("expected a {r}×{c} grid ({r2} rows of {c2} numbers), got {detail}",
+     "应为 {r}×{c} 的网格（{r2} 行，每行 {c2} 个数），实际是{detail}"),
+    ("expected a list of {n} numbers, got {detail}", "应为 {n} 个数的列表，实际是{detail}"),
+    ("expected nested lists of shape {shape}, got {detail}", "应为形状为 {shape} 的嵌套列表，实际是{detail}"),
+    ("expected a number, got a list of {n} numbers", "应为一个数，实际是 {n} 个数的列表"),
+    ("expected a number, got a {r}×{c} grid", "应为一个数，实际是 {r}×{c} 的网格"),
+    ("expected a number, got nested lists of shape {shape}", "应为一个数，实际是形状为 {shape} 的嵌套列表"),
+    ("a {r}×{c} grid", " {r}×{c} 的网格"),
+    ("a list of {n} numbers", " {n} 个数的列表"),
+    ("a number", "一个数"),
+    ("nested lists of shape {shape}", "形状为 {shape} 的嵌套列表"),
+    ("rows of different lengths", "长短不一的行"),
     ("expected a number, got {value}", "应为数，实际是 {value}"),
     ("expected an integer, got {value}", "应为整数，实际是 {value}"),
     ("expected a whole number, got {value}", "应为整数，实际是 {value}"),

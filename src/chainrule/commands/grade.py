@@ -8,6 +8,7 @@ docs/grade.md. Exit status: 0 all right, 1 some wrong, 2 bad input. Example:
 
   chainrule grade seed my_answers.toml
   chainrule grade mazur answers.json --format md --sig-digits 4
+  chainrule grade conv answers.toml   (a convolution cell by cell: y, dL_dy, dL_dk, dL_dx, k_after, ...)
   chainrule grade --class sheets/ answers/ --gradebook grades.csv   (a class: see docs/worksheets.md)
 """
 
@@ -125,7 +126,9 @@ def run(args) -> int:
     if args.gradebook or args.chart:
         raise ValueError("--gradebook and --chart go with --class")
     report = grade(args.spec, args.answers, sig_digits=args.sig_digits, rtol=args.rtol, lang=args.lang)
-    if args.format == "json":
+    if getattr(report, "layered", False):  # a layered derivation's report (grading/layered.py) renders itself
+        text = report.render(args.format)
+    elif args.format == "json":
         text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     elif args.format == "md":
         text = render_md(report)

@@ -448,11 +448,7 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
     padded = np.zeros((oh + 2 * (kh - 1), ow + 2 * (kw - 1)))
     padded[kh - 1:kh - 1 + oh, kw - 1:kw - 1 + ow] = GY  # the layout of the picture, from the recorded ∂L/∂y
     shown = [*SHOWN_INPUT_PIXELS, (h, w)]
-    eqs = []
-    for u, v in shown:
-        pairs = [((_sym("dL/dy", u - i, v - j), GY[u - i - 1, v - j - 1]), (_sym("k", i + 1, j + 1), K[i, j]))
-                 for i in range(kh) for j in range(kw) if 0 <= u - i - 1 < oh and 0 <= v - j - 1 < ow]
-        eqs.append(_entry(f"dL_dx_{u}{v}", _sym("dL/dx", u, v), _products(pairs, GX[u - 1, v - 1], p), GX[u - 1, v - 1]))
+    eqs = [_dx_entry(u, v, GY, K, GX, p) for u, v in shown]
     items += [("h", 4, T["dx"]), ("p", T["dx_text"]), ("grid", T["padded"], "dL_dy_padded", padded),
               ("grid", T["flipped"], "k_flipped", K[::-1, ::-1]), ("p", T["dx_some"]), ("eqs", eqs),
               ("grid", T["dx_grid"], "dL_dx", GX)]
@@ -488,6 +484,14 @@ def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDer
                [[c["symbol"], num_text(c["engine"], p), num_text(c["numeric"], p), f"{c['relative_error']:.1e}"]
                 for c in check])]
     return ConvDerivation(spec, lang, p, items, grids, check, L)
+
+
+def _dx_entry(u, v, GY, K, GX, p):
+    """∂L/∂x_uv (1-based) as its sum of products ∂L/∂y_(u−i+1)(v−j+1)·k_ij over the outputs it feeds."""
+    (oh, ow), (kh, kw) = GY.shape, K.shape
+    pairs = [((_sym("dL/dy", u - i, v - j), GY[u - i - 1, v - j - 1]), (_sym("k", i + 1, j + 1), K[i, j]))
+             for i in range(kh) for j in range(kw) if 0 <= u - i - 1 < oh and 0 <= v - j - 1 < ow]
+    return _entry(f"dL_dx_{u}{v}", _sym("dL/dx", u, v), _products(pairs, GX[u - 1, v - 1], p), GX[u - 1, v - 1])
 
 
 def _dy_section(items, grids, T, p, Y, TG, GY):
@@ -552,3 +556,171 @@ def _finite_differences(net, conv, x, target, GK, GB, p):
         rows.append({"key": "dL_db", "symbol": "∂L/∂b", "engine": GB, "numeric": num,
                      "relative_error": relative_error(GB, num)})
     return rows
+
+
+# ----------------------------------------------------------------------------- grading (chainrule grade)
+# The quantities a learner works, in the order they are worked: the keys of ``to_dict()["grids"]`` plus
+# the loss (and ∂L/∂b, b after the step where the convolution has a bias). ``replay`` computes them all
+# with the engine's ops from the learner's own earlier answers; ``classic_mistakes`` each the way a
+# classic mistake does. Both are read by ``chainrule.grading.layered``.
+MISTAKES = ("forward_flipped", "bias_forgotten", "half_forgotten", "sign", "pool_spread", "pool_average", "pool_first_cell",
+            "kernel_not_flipped", "dk_flipped", "dk_transposed", "ascent")
+
+
+def _numbers(spec):
+    """x, k, t as float64 grids and the bias (None without one): the numbers the derivation starts from."""
+    from ..layered import LayeredNetwork
+
+    if spec.blocks[0].get("bias", True) and spec.seed is None:  # a fresh random bias in every network built
+        raise SpecError(f"{spec.source}: layers[0] (conv2d): the bias is drawn at random without a 'seed', so the "
+                        f"numbers cannot be replayed; give the spec a seed (or bias = false)")
+    conv = LayeredNetwork(spec).double_exact().body[0]
+    K = np.array(conv.weight.array, dtype=np.float64)[0, 0]
+    B = None if conv.bias is None else float(np.asarray(conv.bias.array)[0])
+    return np.asarray(spec.x, dtype=np.float64)[0], K, np.asarray(spec.y, dtype=np.float64)[0], B
+
+
+def _grid_tensor(a, grad=False):
+    from .. import float64, tensor
+
+    return tensor(np.asarray(a, dtype=np.float64)[None, None], dtype=float64, requires_grad=grad)
+
+
+def _sgd(value, grad, lr):
+    """One step of the engine's SGD on a copy of ``value`` (a grid or a scalar)."""
+    from .. import float64, tensor
+    from ..nn import Parameter
+    from ..optim import SGD
+
+    w = Parameter(tensor(np.array(value, dtype=np.float64), dtype=float64))
+    w.grad = tensor(np.array(grad, dtype=np.float64), dtype=float64)
+    SGD([w], lr=lr).step()
+    return np.array(w.array)
+
+
+def replay(spec, given: dict | None = None, mistake: str | None = None) -> dict:
+    """Every quantity of the step computed by the engine's ops the way ``mistake`` (one of ``MISTAKES``)
+    would, each from the learner's own earlier answers where ``given`` holds them (a NaN cell was left
+    blank: the computed value stands in). A quantity in ``given`` is still returned as computed, so the
+    grader can tell an answer carried from an earlier one. With neither, the derivation's own numbers."""
+    from ..functional_nn import avg_pool2d, conv2d, max_pool2d
+
+    g = given or {}
+    q = {}
+
+    def use(name, computed):
+        """Record the computed value; go on with the learner's where given."""
+        q[name] = computed
+        if name not in g:
+            return computed
+        a = np.asarray(g[name], dtype=np.float64)
+        return np.where(np.isnan(a), computed, a) if np.ndim(computed) else (computed if np.isnan(a) else float(a))
+
+    X, K, TG, B = _numbers(spec)
+    pooled = len(spec.blocks) == 2
+    bias = None if B is None else _grid_tensor(B).reshape(1)
+    # forward: the engine's conv2d, which correlates (a learner who flips the kernel convolves)
+    y = conv2d(_grid_tensor(X), _grid_tensor(K[::-1, ::-1] if mistake == "forward_flipped" else K),
+               None if mistake == "bias_forgotten" else bias)
+    Y = use("y", np.array(y.array)[0, 0])
+    out_value = Y
+    if pooled:
+        size = spec.blocks[1]["kernel_size"]
+        y_leaf = _grid_tensor(Y, grad=True)
+        p = max_pool2d(y_leaf, size)
+        out_value = use("p", np.array(p.array)[0, 0])
+    grad_name = "dL_dp" if pooled else "dL_dy"
+    out = _grid_tensor(out_value, grad=True)
+    loss = 0.5 * ((out - _grid_tensor(TG)) ** 2).sum()
+    loss.backward()
+    factor = 2.0 if mistake == "half_forgotten" else 1.0  # L = Σ(o − t)², ∂L/∂o = 2(o − t)
+    use("loss", factor * float(np.asarray(loss.array)))
+    sign = -1.0 if mistake == "sign" else 1.0            # ∂L/∂o = t − o
+    dout = use(grad_name, sign * factor * np.array(out.grad.array)[0, 0])
+    if pooled:
+        if mistake in ("pool_spread", "pool_average"):  # an average pool's gradient (× the window's area: spread)
+            y_avg = _grid_tensor(Y, grad=True)
+            avg_pool2d(y_avg, size).backward(_grid_tensor(dout))
+            area = size * size if isinstance(size, int) else size[0] * size[1]
+            dy = np.array(y_avg.grad.array)[0, 0] * (area if mistake == "pool_spread" else 1.0)
+        elif mistake == "pool_first_cell":  # every window's gradient to its top-left cell
+            step = size if isinstance(size, int) else size[0]
+            dy = np.zeros_like(Y)
+            dy[0:dout.shape[0] * step:step, 0:dout.shape[1] * step:step] = dout
+        else:  # the op's own routing to each window's winner
+            p.backward(_grid_tensor(dout))
+            dy = np.array(y_leaf.grad.array)[0, 0]
+        dout = use("dL_dy", dy)
+    dy = dout
+    # ∂L/∂k (and ∂L/∂b): the conv op's own vector-Jacobian product with the learner's ∂L/∂y
+    k_leaf = _grid_tensor(K, grad=True)
+    b_leaf = None if B is None else _grid_tensor(B, grad=True)
+    conv2d(_grid_tensor(X), k_leaf, None if b_leaf is None else b_leaf.reshape(1)).backward(_grid_tensor(dy))
+    dk = np.array(k_leaf.grad.array)[0, 0]
+    if mistake == "dk_flipped":     # the input convolved with ∂L/∂y (flipped) instead of correlated
+        dk = np.array(conv2d(_grid_tensor(X), _grid_tensor(dy[::-1, ::-1])).array)[0, 0]
+    elif mistake == "dk_transposed":  # ∂L/∂k_ij written at k_ji
+        dk = dk.T.copy()
+    dk = use("dL_dk", dk)
+    db = None if B is None else use("dL_db", float(np.asarray(b_leaf.grad.array).ravel()[0]))
+    # ∂L/∂x: ∂L/∂y padded with zeros, correlated (the engine's conv2d) with the kernel flipped
+    kh, kw = K.shape
+    padded = np.pad(dy, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    flipped = K.copy() if mistake == "kernel_not_flipped" else K[::-1, ::-1].copy()
+    use("dL_dx", np.array(conv2d(_grid_tensor(padded), _grid_tensor(flipped)).array)[0, 0])
+    # the update, by the engine's SGD; "ascent" takes the same step the other way
+    k_after = _sgd(K, dk, spec.lr)
+    use("k_after", 2 * K - k_after if mistake == "ascent" else k_after)
+    if B is not None:
+        b_after = float(_sgd(B, db, spec.lr))
+        use("b_after", 2 * B - b_after if mistake == "ascent" else b_after)
+    return q
+
+
+def mistakes_for(spec) -> tuple:
+    """The classic mistakes that can happen on this spec (pooling ones behind a pool, a transpose with a
+    square kernel, a forgotten bias where there is one)."""
+    pooled = len(spec.blocks) == 2
+    kh, kw = np.shape(spec.blocks[0]["weight"])[2:]
+    bias = spec.blocks[0].get("bias", True)
+    return tuple(m for m in MISTAKES if (pooled or not m.startswith("pool_")) and (m != "dk_transposed" or kh == kw)
+                 and (bias or m != "bias_forgotten"))
+
+
+def classic_mistakes(spec) -> dict:
+    """mistake id -> {quantity: its value as the mistake computes it}, only the quantities it changes
+    (an empty dict: on this spec the mistake gives the right numbers)."""
+    truth = replay(spec)
+    out = {}
+    for m in mistakes_for(spec):
+        world = replay(spec, mistake=m)
+        out[m] = {k: v for k, v in world.items() if not np.allclose(v, truth[k], rtol=1e-12, atol=1e-12)}
+    return out
+
+
+def cell_lines(derivation) -> dict:
+    """(quantity, cell index) -> (symbol, written line) for every cell a learner answers: the
+    derivation's own equations, every input pixel's ∂L/∂x written the same way, and a short line for
+    the cells the derivation states in words (∂L/∂y = 0 behind the pool, the padding, the flipped kernel)."""
+    from ..grading.messages import message
+
+    lang, p, g = derivation.lang, derivation.precision, derivation.grids
+    out = {}
+    for e in derivation.entries:
+        key = e["key"]
+        if key in ("loss", "dL_db", "b_after"):
+            out[(key, ())] = (e["symbol"], e["expression"])
+            continue
+        name, _, digits = key.removesuffix("_after").rpartition("_")
+        name += "_after" if key.endswith("_after") else ""
+        if name in g and len(digits) == 2:
+            out[(name, (int(digits[0]) - 1, int(digits[1]) - 1))] = (e["symbol"], e["expression"])
+    GY, K, GX = (np.asarray(g[k]) for k in ("dL_dy", "k", "dL_dx"))
+    for u in range(GX.shape[0]):
+        for v in range(GX.shape[1]):
+            e = _dx_entry(u + 1, v + 1, GY, K, GX, p)
+            out[("dL_dx", (u, v))] = (e["symbol"], e["expression"])
+    for (i, j) in np.ndindex(GY.shape):
+        if ("dL_dy", (i, j)) not in out:  # behind the pool: a cell that won no window
+            out[("dL_dy", (i, j))] = (_sym("dL/dy", i + 1, j + 1)[0], message(lang, "line_not_winner", y=f"y_{i + 1}{j + 1}"))
+    return out

@@ -160,3 +160,133 @@ ACT_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "Le
 
 def message(lang: str, name: str, **values) -> str:
     return MESSAGES[lang][name].format(**values)
+
+
+# Layered derivations (grading/layered.py): the report's own phrases, and each classic mistake by its id
+# ("mistake.<id>": the cause of a wrong answer, "mistake_name.<id>": its short name for "cannot tell").
+# A derivation module that adds mistakes (explain/batchnorm.py, explain/rnn.py) adds its ids here.
+LAYERED_MESSAGES = {
+    "en": {
+        "quantity_right": "{label}: all {n} right",
+        "quantity_some": "{label}: {right} of {n} right, {wrong} wrong, {carried} carried",
+        "cause_all": "likely cause (every wrong cell): {cause}",
+        "more_cells": "… and {n} more wrong cell(s) like these",
+        "first_layered": "first mistake: {symbol} ({key})",
+        "line_not_winner": "0: {y} won no pooling window, so no gradient reaches it",
+        "md_head_layered": ["", "quantity", "cell", "your answer", "correct", "derivation", "note"],
+        "mistake.forward_flipped": "the kernel flipped in the forward pass (a true convolution): chainrule's conv2d, "
+                                   "like PyTorch's, lays k on each window unflipped (a correlation), "
+                                   "y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1)",
+        "mistake.bias_forgotten": "the bias forgotten in the forward pass: every output pixel adds b once, "
+                                  "y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1) + b",
+        "mistake.half_forgotten": "the ½ of the loss forgotten (a factor of 2): with L = ½Σ({o} − t)², "
+                                  "∂L/∂{o} = {o} − t",
+        "mistake.sign": "a sign error in ∂L/∂{o}: it is {o} − t (output minus target), not t − {o}",
+        "mistake.pool_spread": "the pooling gradient spread to every cell of the window: a max pool passes "
+                               "∂L/∂p only to the cell that won the window, the others get 0",
+        "mistake.pool_average": "the pooling gradient averaged over the window (as for an average pool): a max "
+                                "pool passes all of ∂L/∂p to the cell that won the window, the others get 0",
+        "mistake.pool_first_cell": "the pooling gradient routed to the window's first (top-left) cell: it goes to "
+                                   "the cell that holds the window's maximum",
+        "mistake.kernel_not_flipped": "the kernel not flipped for ∂L/∂x: ∂L/∂x is ∂L/∂y (padded with zeros) "
+                                      "correlated with the kernel flipped in both directions, "
+                                      "∂L/∂x_uv = Σ_ij ∂L/∂y_(u−i+1)(v−j+1)·k_ij",
+        "mistake.dk_flipped": "∂L/∂k from ∂L/∂y flipped (the input convolved with ∂L/∂y): ∂L/∂k is the input "
+                              "correlated with ∂L/∂y, ∂L/∂k_ij = Σ_ab ∂L/∂y_ab·x_(a+i−1)(b+j−1)",
+        "mistake.dk_transposed": "∂L/∂k transposed: ∂L/∂k_ij belongs at row i, column j "
+                                 "(this is the value of ∂L/∂k_ji)",
+        "mistake.ascent": "the update went the wrong way: k ← k − η·∂L/∂k (minus, down the gradient)",
+        "mistake_name.forward_flipped": "flipping the kernel in the forward pass",
+        "mistake_name.bias_forgotten": "forgetting the bias",
+        "mistake_name.half_forgotten": "forgetting the ½ of the loss",
+        "mistake_name.sign": "a sign error in ∂L/∂{o}",
+        "mistake_name.pool_spread": "spreading the pooling gradient to every cell of the window",
+        "mistake_name.pool_average": "averaging the pooling gradient over the window",
+        "mistake_name.pool_first_cell": "routing the pooling gradient to the window's first cell",
+        "mistake_name.kernel_not_flipped": "not flipping the kernel for ∂L/∂x",
+        "mistake_name.dk_flipped": "flipping ∂L/∂y for ∂L/∂k",
+        "mistake_name.dk_transposed": "transposing ∂L/∂k",
+        "mistake_name.ascent": "updating the wrong way",
+        # batch norm (explain/batchnorm.py)
+        "mistake.missing_mean_terms": "batch norm's gradient without the terms through μ and σ²: both depend on "
+                                      "every x_i, so ∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.missing_variance_term": "the term through σ² left out of ∂L/∂x_i: σ² depends on every x_i, "
+                                         "∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.unbiased_variance": "σ² over N − 1: batch norm normalises with the biased variance Σ(x_i − μ)²/N "
+                                     "(N − 1 is only for the running variance)",
+        "mistake.running_var_biased": "the running variance moved with the biased σ²: it takes σ²·N/(N − 1)",
+        "mistake_name.missing_mean_terms": "leaving out the terms through μ and σ²",
+        "mistake_name.missing_variance_term": "leaving out the term through σ²",
+        "mistake_name.unbiased_variance": "dividing σ² by N − 1",
+        "mistake_name.running_var_biased": "moving the running variance with the biased σ²",
+        # the RNN (explain/rnn.py)
+        "mistake.not_summed_over_time": "the gradient not summed over time steps: a shared weight is used at every "
+                                        "step, so its gradient adds one term per step, ∂L/∂W = Σ_t (the term of step t)",
+        "mistake.no_recurrent_path": "the path through the next step left out: h_t reaches the loss through ŷ_t and "
+                                     "through a_(t+1), so ∂L/∂h_t = V^T·∂L/∂ŷ_t + W_hh^T·∂L/∂a_(t+1)",
+        "mistake.tanh_derivative_missing": "the derivative of tanh left out: ∂L/∂a_t = ∂L/∂h_t·(1 − h_t²)",
+        "mistake.relu_derivative_missing": "the derivative of ReLU left out: ∂L/∂a_t = ∂L/∂h_t·1[a_t > 0]",
+        "mistake_name.not_summed_over_time": "not summing the gradient over time steps",
+        "mistake_name.no_recurrent_path": "leaving out the path through the next step",
+        "mistake_name.tanh_derivative_missing": "leaving out the derivative of tanh",
+        "mistake_name.relu_derivative_missing": "leaving out the derivative of ReLU",
+    },
+    "zh": {
+        "quantity_right": "{label}：{n} 个全对",
+        "quantity_some": "{label}：{n} 个中 {right} 个正确，{wrong} 个错误，{carried} 个连带错误",
+        "cause_all": "可能的原因（每个错误的格子）：{cause}",
+        "more_cells": "…… 另有 {n} 个同样的错误格子",
+        "first_layered": "第一个错误：{symbol}（{key}）",
+        "line_not_winner": "0：{y} 没有在任何池化窗口中胜出，所以没有梯度传到它",
+        "md_head_layered": ["", "量", "格子", "你的答案", "正确答案", "推导", "说明"],
+        "mistake.forward_flipped": "前向传播时把卷积核翻转了（真正的卷积）：chainrule 的 conv2d 与 PyTorch 相同，"
+                                   "把 k 不翻转地放在每个窗口上（互相关），y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1)",
+        "mistake.bias_forgotten": "前向传播时漏掉了偏置：每个输出像素各加一次 b，y_ij = Σ_ab k_ab·x_(i+a−1)(j+b−1) + b",
+        "mistake.half_forgotten": "漏掉了损失函数的 ½（差了 2 倍）：L = ½Σ({o} − t)² 时 ∂L/∂{o} = {o} − t",
+        "mistake.sign": "∂L/∂{o} 的符号错了：应是 {o} − t（输出减目标值），不是 t − {o}",
+        "mistake.pool_spread": "把池化的梯度分给了窗口中的每个格子：最大池化只把 ∂L/∂p 传给窗口中胜出的格子，其他格子得 0",
+        "mistake.pool_average": "把池化的梯度在窗口内平均分配了（像平均池化那样）：最大池化把 ∂L/∂p 全部传给窗口中"
+                                "胜出的格子，其他格子得 0",
+        "mistake.pool_first_cell": "把池化的梯度传给了窗口的第一个（左上角）格子：应传给窗口中最大值所在的格子",
+        "mistake.kernel_not_flipped": "求 ∂L/∂x 时没有翻转卷积核：∂L/∂x 是补零后的 ∂L/∂y 与上下左右翻转后的卷积核的"
+                                      "互相关，∂L/∂x_uv = Σ_ij ∂L/∂y_(u−i+1)(v−j+1)·k_ij",
+        "mistake.dk_flipped": "求 ∂L/∂k 时把 ∂L/∂y 翻转了（输入与 ∂L/∂y 做了卷积）：∂L/∂k 是输入与 ∂L/∂y 的互相关，"
+                              "∂L/∂k_ij = Σ_ab ∂L/∂y_ab·x_(a+i−1)(b+j−1)",
+        "mistake.dk_transposed": "∂L/∂k 转置了：∂L/∂k_ij 应在第 i 行第 j 列（这是 ∂L/∂k_ji 的值）",
+        "mistake.ascent": "更新方向反了：k ← k − η·∂L/∂k（是减号，沿梯度下降）",
+        "mistake_name.forward_flipped": "前向传播时翻转卷积核",
+        "mistake_name.bias_forgotten": "漏掉偏置",
+        "mistake_name.half_forgotten": "漏掉损失函数的 ½",
+        "mistake_name.sign": "∂L/∂{o} 的符号错误",
+        "mistake_name.pool_spread": "把池化梯度分给窗口中的每个格子",
+        "mistake_name.pool_average": "把池化梯度在窗口内平均",
+        "mistake_name.pool_first_cell": "把池化梯度传给窗口的第一个格子",
+        "mistake_name.kernel_not_flipped": "求 ∂L/∂x 时不翻转卷积核",
+        "mistake_name.dk_flipped": "求 ∂L/∂k 时翻转 ∂L/∂y",
+        "mistake_name.dk_transposed": "把 ∂L/∂k 转置",
+        "mistake_name.ascent": "更新方向反了",
+        # 批归一化、循环网络
+        "mistake.missing_mean_terms": "批归一化的梯度漏掉了经过 μ 和 σ² 的项：两者都依赖每个 x_i，"
+                                      "∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.missing_variance_term": "∂L/∂x_i 漏掉了经过 σ² 的项：σ² 依赖每个 x_i，"
+                                         "∂L/∂x_i = ∂L/∂x̂_i/σ + ∂L/∂μ/N + ∂L/∂σ²·2(x_i − μ)/N",
+        "mistake.unbiased_variance": "σ² 除以了 N − 1：批归一化用有偏方差 Σ(x_i − μ)²/N 归一化（N − 1 只用于滑动方差）",
+        "mistake.running_var_biased": "滑动方差用了有偏的 σ²：应使用 σ²·N/(N − 1)",
+        "mistake_name.missing_mean_terms": "漏掉经过 μ 和 σ² 的项",
+        "mistake_name.missing_variance_term": "漏掉经过 σ² 的项",
+        "mistake_name.unbiased_variance": "σ² 除以 N − 1",
+        "mistake_name.running_var_biased": "滑动方差用有偏的 σ²",
+        "mistake.not_summed_over_time": "梯度没有对各时间步求和：共享的权重在每一步都被使用，"
+                                        "所以它的梯度是每一步一项之和，∂L/∂W = Σ_t（第 t 步的项）",
+        "mistake.no_recurrent_path": "漏掉了经过下一步的路径：h_t 经过 ŷ_t 和 a_(t+1) 两条路影响损失，"
+                                     "∂L/∂h_t = V^T·∂L/∂ŷ_t + W_hh^T·∂L/∂a_(t+1)",
+        "mistake.tanh_derivative_missing": "漏掉了 tanh 的导数：∂L/∂a_t = ∂L/∂h_t·(1 − h_t²)",
+        "mistake.relu_derivative_missing": "漏掉了 ReLU 的导数：∂L/∂a_t = ∂L/∂h_t·1[a_t > 0]",
+        "mistake_name.not_summed_over_time": "梯度不对时间步求和",
+        "mistake_name.no_recurrent_path": "漏掉经过下一步的路径",
+        "mistake_name.tanh_derivative_missing": "漏掉 tanh 的导数",
+        "mistake_name.relu_derivative_missing": "漏掉 ReLU 的导数",
+    },
+}
+for _lang, _table in LAYERED_MESSAGES.items():
+    MESSAGES[_lang].update(_table)
