@@ -165,7 +165,7 @@ def test_what_export_and_worksheet_print_beside_their_output_in_chinese(tmp_path
 # --------------------------------------------------------------------------- every message has a template
 SCANNED = {"spec.py": None, "io.py": {"read_text", "read_bytes", "parse_config", "_unique", "_check_nesting"},
            "layered.py": None, "grade.py": None, "grading/layered.py": None, "limits.py": None, "classroom.py": None, "check.py": None,
-           "explain/conv.py": None, "explain/batchnorm.py": None, "explain/rnn.py": None, "explain/derivation.py": None, "export/graph.py": None, "network.py": None,
+           "explain/conv.py": None, "explain/batchnorm.py": None, "explain/rnn.py": None, "explain/derivation.py": None, "export/graph.py": None, "export/layered.py": None, "export/layered_code.py": None, "network.py": None,
            "animate.py": None, **{f"commands/{c}.py": None for c in ("check", "derive", "draw", "export", "grade",
                                                                       "new", "show", "worksheet")}}
 # written from parts the scan cannot see (the part is a variable), or refused by argparse before they can happen

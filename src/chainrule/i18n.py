@@ -106,6 +106,9 @@ CATALOG = [
      "`worksheet`：设定 '{name}' 用的是 `{code}`；练习单只用于普通 SGD（`optimizer = \"sgd\"`）"),
     ("worksheet: spec '{name}': no fair variant in {n} draws (last rejected: {engine})",
      "`worksheet`：设定 '{name}'：抽了 {n} 次都没有公平的变体（最后一次被拒的原因：{engine}）"),
+    ("export: {path} has {n} parameters; a script writes each one as a number, at most {m}: train it with "
+     "`chainrule train` instead",
+     "`export`：{path} 有 {n} 个参数；脚本把每个参数写成一个数，最多 {m} 个：请改用 `chainrule train` 训练它"),
     ("{path}: key 'bias': export writes one bias per neuron; a trained bias shared by layer {n} is not supported "
      "(freeze it with frozen = [\"{code}\"], or set bias = true)",
      "{path}：键 'bias'：`export` 为每个神经元写一个偏置；不支持第 {n} 层训练中的共享偏置"
