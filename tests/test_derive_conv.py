@@ -130,15 +130,35 @@ def test_json_keys(doc):
     assert len(keys) == len(set(keys)) == 9 + 1 + 9 + 4 + 4 + 4
 
 
-def test_bias_is_written_and_updated(tmp_path):
+def test_a_fixed_bias_is_written_and_updated_as_by_hand():
+    raw = raw_spec()
+    raw["layers"][0]["bias"] = [0.5]
+    hand = by_hand()  # without the bias; every output pixel gains 0.5
+    gy = [[v + 0.5 - t for v, t in zip(row, trow)] for row, trow in zip(hand["y"], raw["y"][0])]
+    d = json.loads(derive_conv(parse_layered(raw, "conv-bias")).to_json())
+    assert np.allclose(d["grids"]["y"], np.asarray(hand["y"]) + 0.5, rtol=1e-12)
+    gb = entry(d, "dL_db")
+    assert gb["value"] == pytest.approx(sum(map(sum, gy)), rel=1e-12)
+    assert "+ 0.5 = " in entry(d, "y_11")["expression"]
+    assert [c["key"] for c in d["check"]][-1] == "dL_db"
+
+
+def test_a_random_bias_without_a_seed_is_refused_and_with_one_replays():
     raw = raw_spec()
     raw["layers"][0]["bias"] = True
-    spec = parse_layered(raw, "conv-bias")
-    d = json.loads(derive_conv(spec).to_json())
-    gb = [e for e in d["entries"] if e["key"] == "dL_db"][0]
-    assert gb["value"] == pytest.approx(sum(map(sum, d["grids"]["dL_dy"])))
-    assert "+ b = " in [e for e in d["entries"] if e["key"] == "y_11"][0]["expression"]
-    assert [c["key"] for c in d["check"]][-1] == "dL_db"
+    with pytest.raises(SpecError, match=r"conv-bias: layers\[0\] \(conv2d\): the bias is drawn at random"):
+        derive_conv(parse_layered(raw, "conv-bias"))
+    raw["seed"] = 3
+    first, again = (derive_conv(parse_layered(raw, "conv-bias")).to_json() for _ in range(2))
+    assert first == again
+
+
+def test_bias_values_have_one_number_per_output_channel():
+    raw = raw_spec()
+    raw["layers"][0]["bias"] = [0.5, 1.0]
+    with pytest.raises(SpecError, match=r"key 'bias': expected shape \(1,\) in the layout \(out,\), got \(2,\)"):
+        parse_layered(raw, "conv-bias")
+        derive_conv(parse_layered(raw, "conv-bias"))
 
 
 @pytest.mark.parametrize("fmt", ["md", "text"])

@@ -185,8 +185,10 @@ CATALOG = [
     ("{path}: chainrule grade marks the layered specs that chainrule derive writes out, such as {opts}; this one "
      "has blocks {opts2}", "{path}：`chainrule grade` 批改 `chainrule derive` 能写出的分层设定，例如 {opts}；"
      "这个设定的块是 {opts2}"),
-    ("{path}: the bias is drawn at random without a 'seed', so the numbers cannot be replayed; give the spec a seed "
-     "(or bias = false)", "{path}：没有 'seed' 时偏置是随机抽取的，数值无法重演；请给设定一个 `seed`（或 `bias = false`）"),
+    ("{path}: the bias is drawn at random without a 'seed', so the numbers would change from run to run; fix it "
+     "(bias = [0.5]), give the spec a seed, or set bias = false",
+     "{path}：没有 'seed' 时偏置是随机抽取的，每次运行数值都会变；请固定它（`bias = [0.5]`）、给设定一个 `seed`，"
+     "或设 `bias = false`"),
     # ------------------------------------------------------------------ a file and a key: spec.py, layered.py, grade.py
     ("{path}: key '{key}': {detail}", "{path}：键 '{key}'：{detail}"),
     # ------------------------------------------------------------------ details (after "file: key 'k': ")

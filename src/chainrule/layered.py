@@ -67,7 +67,7 @@ KINDS = {
             "weight_ih": False, "weight_hh": False, "bias_ih": False, "bias_hh": False},
 }
 # The weights a block may fix in the spec, and the module attribute each one is copied into.
-FIXED = {"conv2d": {"weight": "weight"}, "linear": {"weight": "weight"},
+FIXED = {"conv2d": {"weight": "weight", "bias": "bias"}, "linear": {"weight": "weight", "bias": "bias"},
          "rnn": {"weight_ih": "weight_ih_l0", "weight_hh": "weight_hh_l0", "bias_ih": "bias_ih_l0",
                  "bias_hh": "bias_hh_l0"}}
 TOP_KEYS = {"name", "description", "input", "layers", "loss", "optimizer", "lr", "momentum", "beta1", "beta2", "eps",
@@ -240,7 +240,7 @@ def _block(spec, k, b, shape):
         m = nn.Conv2d(shape[0], _number(at, "out_channels", b["out_channels"], integer=True, low=1),
                       _size(at, "kernel_size", b["kernel_size"]), _size(at, "stride", b.get("stride", 1)),
                       _size(at, "padding", b.get("padding", 0)), _size(at, "dilation", b.get("dilation", 1)),
-                      _number(at, "groups", b.get("groups", 1), integer=True, low=1), bool(b.get("bias", True)))
+                      _number(at, "groups", b.get("groups", 1), integer=True, low=1), has_bias(b))
     elif kind == "maxpool2d":
         m = nn.MaxPool2d(_size(at, "kernel_size", b["kernel_size"]), b.get("stride"), b.get("padding", 0))
     elif kind == "avgpool2d":
@@ -270,9 +270,9 @@ def _block(spec, k, b, shape):
     elif kind == "rnn":
         m = _rnn_block(at, b, shape)
     else:  # a linear layer on a flat sample, or on every step of a sequence (nn.Linear reads the last axis)
-        m = nn.Linear(shape[-1], _number(at, "out", b["out"], integer=True, low=1), bool(b.get("bias", True)))
+        m = nn.Linear(shape[-1], _number(at, "out", b["out"], integer=True, low=1), has_bias(b))
     for key, attr in FIXED.get(kind, {}).items():
-        if key in b:
+        if key in b and not isinstance(b[key], bool):
             param = getattr(m, attr, None)
             if param is None:
                 raise SpecError(f"{at}: key '{key}': the block has no {key} (bias = false)")
@@ -322,7 +322,7 @@ class LayeredNetwork(nn.Module):
             for i, k in self.block_of.items():
                 b = self.spec.blocks[k]
                 for key, attr in {**FIXED, "batchnorm": {"weight": "weight", "bias": "bias"}}.get(b["kind"], {}).items():
-                    if key in b:
+                    if key in b and not isinstance(b[key], bool):
                         getattr(self.body[i], attr).copy_(np.asarray(b[key], dtype=np.float64))
         return self
 
@@ -349,7 +349,19 @@ class LayeredNetwork(nn.Module):
         return F.mse_loss(out, y)
 
 
+def has_bias(block: dict) -> bool:
+    """A conv2d or linear block's ``bias``: true (the default, drawn at random like PyTorch's), false, or
+    the bias's numbers (one per output channel or neuron), which fix it."""
+    return block.get("bias", True) is not False
+
+
+def random_bias(block: dict) -> bool:
+    """Whether the block has a bias that the spec does not fix (so only a ``seed`` makes it replayable)."""
+    return block.get("bias", True) is True
+
+
 _LAYOUTS = {("conv2d", "weight"): "(out, in, kh, kw)", ("linear", "weight"): "(out, in)",
+            ("conv2d", "bias"): "(out,)", ("linear", "bias"): "(out,)",
             ("rnn", "weight_ih"): "(hidden_size, features)", ("rnn", "weight_hh"): "(hidden_size, hidden_size)",
             ("rnn", "bias_ih"): "(hidden_size,)", ("rnn", "bias_hh"): "(hidden_size,)"}
 

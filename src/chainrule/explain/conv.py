@@ -19,6 +19,7 @@ import numpy as np
 from ..autograd import no_grad, tensor_order
 from ..check import relative_error
 from ..errors import SpecError
+from ..layered import random_bias
 from .symbols import num_latex, num_text
 
 DEFAULT_PRECISION = 6
@@ -294,6 +295,10 @@ def _validate(spec):
             raise SpecError(f"{where}: layers[0] (conv2d): derive writes out {key} = {default} only, got {b[key]!r}")
     if b.get("activation", "none") != "none":
         raise SpecError(f"{where}: layers[0] (conv2d): derive writes out a convolution without activation")
+    if random_bias(b) and spec.seed is None:  # a fresh random bias in every network built
+        raise SpecError(f"{where}: layers[0] (conv2d): the bias is drawn at random without a 'seed', so the "
+                        f"numbers would change from run to run; fix it (bias = [0.5]), give the spec a seed, "
+                        f"or set bias = false")
     if spec.loss != "half_sse" or spec.optimizer != "sgd":
         raise SpecError(f"{where}: derive writes out loss = \"half_sse\" with optimizer = \"sgd\" "
                         f"(got {spec.loss!r}, {spec.optimizer!r})")
@@ -571,9 +576,7 @@ def _numbers(spec):
     """x, k, t as float64 grids and the bias (None without one): the numbers the derivation starts from."""
     from ..layered import LayeredNetwork
 
-    if spec.blocks[0].get("bias", True) and spec.seed is None:  # a fresh random bias in every network built
-        raise SpecError(f"{spec.source}: layers[0] (conv2d): the bias is drawn at random without a 'seed', so the "
-                        f"numbers cannot be replayed; give the spec a seed (or bias = false)")
+    _validate(spec)
     conv = LayeredNetwork(spec).double_exact().body[0]
     K = np.array(conv.weight.array, dtype=np.float64)[0, 0]
     B = None if conv.bias is None else float(np.asarray(conv.bias.array)[0])
