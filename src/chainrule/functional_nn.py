@@ -119,7 +119,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     _positive("max_pool2d", "stride", stride)
     _positive("max_pool2d", "dilation", dilation)
     attrs = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=bool(ceil_mode))
-    out = apply(OPS["max_pool2d"], x, **attrs)
+    out = apply(OPS["max_pool2d"], x, **attrs, saved={})
     if not return_indices:
         return out[0] if unbatched else out
     rows, cols, _ = OPS["max_pool2d"].indices(_np(x), attrs)
