@@ -4,9 +4,10 @@ Both ops share three array helpers, because each one's backward is the other one
 
 * ``conv_forward``: every window of the (padded) input copied out once (im2col), then one batched
   matrix product with the kernel per group;
-* ``conv_input_grad``: the kernel's transpose times the output gradient, each kernel offset's slab
-  added back onto the input grid (col2im: a loop over the kh·kw offsets, never over pixels). This
-  is "the full convolution of ∂L/∂z with the flipped kernel" written as a scatter;
+* ``conv_input_grad``: per kernel offset, that slice of the kernel transposed times the output
+  gradient, added back onto its slab of the input grid (col2im: a loop over the kh·kw offsets,
+  never over pixels). This is "the full convolution of ∂L/∂z with the flipped kernel" written as a
+  scatter;
 * ``conv_weight_grad``: the correlation of the input with the output gradient, as one product.
 
 A convolution's ∂L/∂x is ``conv_input_grad`` and a transposed convolution's forward is the same
@@ -71,19 +72,26 @@ def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None
 
 
 def conv_input_grad(g, w, x_shape, stride, padding, dilation, groups):
-    """∂L/∂x of a convolution (and the forward of a transposed one): (N, C, H, W) of ``x_shape``."""
+    """∂L/∂x of a convolution (and the forward of a transposed one): (N, C, H, W) of ``x_shape``.
+
+    For each kernel offset (i, j), the kernel's slice w[:, :, i, j] transposed times ∂L/∂z is the
+    gradient of the input pixels that offset touched; it is added onto its strided slab of the input
+    grid. The grid is laid out (C, H, W, N), so every slab's rows are long contiguous runs, and each
+    offset's product is added while it is small, instead of materialising all kh·kw of them at once."""
     n, c, h, wd = x_shape
     o, cg, kh, kw = w.shape
     oh, ow = g.shape[2:]
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-    wt = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)  # (groups, C/g·kh·kw, O/g)
-    gcols = (wt @ g.reshape(n, groups, o // groups, oh * ow)).reshape(n, c, kh, kw, oh, ow)
-    canvas = np.zeros((n, c, max(h + 2 * ph, dh * (kh - 1) + sh * (oh - 1) + 1),
-                       max(wd + 2 * pw, dw * (kw - 1) + sw * (ow - 1) + 1)), dtype=gcols.dtype)
-    for i in range(kh):  # one vectorised add per kernel offset
+    g2 = g.transpose(1, 2, 3, 0).reshape(groups, o // groups, oh * ow * n)  # (groups, O/g, OH·OW·N)
+    wt = w.reshape(groups, o // groups, cg, kh, kw).transpose(3, 4, 0, 2, 1)  # (kh, kw, groups, C/g, O/g)
+    canvas = np.zeros((groups, cg, max(h + 2 * ph, dh * (kh - 1) + sh * (oh - 1) + 1),
+                       max(wd + 2 * pw, dw * (kw - 1) + sw * (ow - 1) + 1), n), dtype=np.result_type(g, w))
+    for i in range(kh):  # one product and one vectorised add per kernel offset
         for j in range(kw):
-            canvas[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += gcols[:, :, i, j]
-    return canvas[:, :, ph:ph + h, pw:pw + wd]
+            slab = canvas[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            slab += (wt[i, j] @ g2).reshape(groups, cg, oh, ow, n)
+    grid = canvas.reshape(c, *canvas.shape[2:])[:, ph:ph + h, pw:pw + wd]
+    return np.ascontiguousarray(grid.transpose(3, 0, 1, 2))  # back to (N, C, H, W)
 
 
 def _check(op, x, w, b, groups, in_axis):
@@ -183,7 +191,6 @@ class ConvTranspose2d(Op):
         if min(size) < 1:
             raise ShapeError(f"conv_transpose2d: the output size {tuple(size)} is too small (input {x.shape}, weight {w.shape})")
         out = conv_input_grad(x, w, (n, w.shape[1] * groups, *size), stride, padding, dilation, groups)
-        out = np.ascontiguousarray(out)
         if b is not None:
             out += b.reshape(1, -1, 1, 1)
         return out
