@@ -2,8 +2,8 @@
 
 Both ops share three array helpers, because each one's backward is the other one's forward:
 
-* ``conv_forward``: every window of the (padded) input copied out once (im2col), then one batched
-  matrix product with the kernel per group;
+* ``conv_forward``: every window of the (padded) input copied out once (im2col), in (N, C, H, W)
+  order or channels last (whichever copies in longer runs), then one matrix product with the kernel;
 * ``conv_input_grad``: per kernel offset, that slice of the kernel transposed times the output
   gradient, added back onto its slab of the input grid (col2im: a loop over the kh·kw offsets,
   never over pixels). This is "the full convolution of ∂L/∂z with the flipped kernel" written as a
@@ -46,20 +46,40 @@ def _cols(x, kh, kw, stride, padding, dilation, oh, ow):
     return view
 
 
+def _cols_last(x, kh, kw, stride, padding, dilation, oh, ow):
+    """Every window of ``x`` (N, C, H, W), channels last: a strided view (N, OH, OW, kh, kw, C) of a
+    padded (N, H, W, C) copy, in which each window's row (kw pixels × C channels) is contiguous."""
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    n, c, h, wd = x.shape
+    xp = np.zeros((n, h + 2 * ph, wd + 2 * pw, c), dtype=x.dtype) if ph or pw else np.empty((n, h, wd, c), x.dtype)
+    xp[:, ph:ph + h, pw:pw + wd] = x.transpose(0, 2, 3, 1)
+    s_n, s_h, s_w, s_c = xp.strides
+    return as_strided(xp, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
+
+
 def conv_forward(x, w, stride, padding, dilation, groups, saved=None):
     """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw): (N, O, OH, OW).
 
-    ``saved`` (a dict) receives the im2col windows, which the weight's gradient reuses."""
+    ``saved`` (a dict) receives the im2col windows, which the weight's gradient reuses. Copying the
+    windows out costs more than the product, and a copy is fast when its innermost run is long: a
+    window row is OW values long in (N, C, H, W) order and kw·C long with channels last, so the
+    layout with the longer run is used (channels last for deep, small layers: 6 channels of 12×12)."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh = out_size(h, kh, stride[0], padding[0], dilation[0])
     ow = out_size(wd, kw, stride[1], padding[1], dilation[1])
-    cols = scratch((n, groups, cg * kh * kw, oh * ow), x.dtype)  # the last step's windows' memory, once free
-    np.copyto(cols.reshape(n, c, kh, kw, oh, ow), _cols(x, kh, kw, stride, padding, dilation, oh, ow))
+    if groups == 1 and dilation[1] == 1 and c * kw > ow:  # channels last: (N·OH·OW, kh·kw·C) windows
+        cols = scratch((n * oh * ow, kh * kw * c), x.dtype)  # the last step's windows' memory, once free
+        np.copyto(cols.reshape(n, oh, ow, kh, kw, c), _cols_last(x, kh, kw, stride, padding, dilation, oh, ow))
+        out = cols @ w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)  # (N·OH·OW, O)
+        out = out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)  # a view in (N, O, OH, OW) order
+    else:  # (N, groups, C/g·kh·kw, OH·OW) windows, one batched product per group
+        cols = scratch((n, groups, cg * kh * kw, oh * ow), x.dtype)
+        np.copyto(cols.reshape(n, c, kh, kw, oh, ow), _cols(x, kh, kw, stride, padding, dilation, oh, ow))
+        out = (w.reshape(groups, o // groups, cg * kh * kw) @ cols).reshape(n, o, oh, ow)
     if saved is not None:
         saved["cols"] = cols
-    out = w.reshape(groups, o // groups, cg * kh * kw) @ cols  # (N, groups, O/groups, OH·OW)
-    return out.reshape(n, o, oh, ow)
+    return out
 
 
 def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None):
@@ -67,6 +87,9 @@ def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None
     n = x.shape[0]
     o, cg, kh, kw = w_shape
     oh, ow = g.shape[2:]
+    if cols is not None and cols.ndim == 2:  # the forward's channels-last windows: one product over N·OH·OW
+        gw = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o).T @ cols  # (O, kh·kw·C)
+        return np.ascontiguousarray(gw.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2))
     if cols is None:
         cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
     g2 = g.reshape(n, groups, o // groups, oh * ow)
