@@ -72,7 +72,8 @@ def conv_forward(x, w, stride, padding, dilation, groups, saved=None):
         cols = scratch((n * oh * ow, kh * kw * c), x.dtype)  # the last step's windows' memory, once free
         np.copyto(cols.reshape(n, oh, ow, kh, kw, c), _cols_last(x, kh, kw, stride, padding, dilation, oh, ow))
         out = cols @ w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)  # (N·OH·OW, O)
-        out = out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)  # a view in (N, O, OH, OW) order
+        # back to (N, O, OH, OW) memory: the layers after it (and their gradients) then share one layout
+        out = np.ascontiguousarray(out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
     else:  # (N, groups, C/g·kh·kw, OH·OW) windows, one batched product per group
         cols = scratch((n, groups, cg * kh * kw, oh * ow), x.dtype)
         np.copyto(cols.reshape(n, c, kh, kw, oh, ow), _cols(x, kh, kw, stride, padding, dilation, oh, ow))
