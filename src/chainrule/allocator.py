@@ -17,8 +17,6 @@ Nothing calls it implicitly: a library should not change its host's allocator on
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import sys
 import threading
 
@@ -64,6 +62,9 @@ def keep_freed_memory(mmap_threshold_mb: int = 32, trim_threshold_mb: int = 512)
     freed memory for reuse (glibc's ``mallopt``). Returns False, changing nothing, off glibc."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here, not at import: ctypes.util loads subprocess, and conv2d imports this module
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
