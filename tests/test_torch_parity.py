@@ -559,3 +559,16 @@ def test_cross_entropy_backward_twice_with_retain_graph():
         return loss, first, z.grad
 
     assert_same(body)
+
+
+def test_max_pool2d_output_changed_in_place_before_backward():
+    """max_pool2d's backward reads its input and arg-max, not its output (PyTorch saves the indices), so
+    an in-place ReLU on the pooled output is allowed and the gradient still routes to the winners."""
+    def body(L):
+        x = L.tensor(np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4) % 7 - 3, requires_grad=True)
+        y = L.nn.functional.max_pool2d(x * 1, 2)
+        y.relu_()
+        (y * L.tensor(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2))).sum().backward()
+        return y, x.grad
+
+    assert_same(body)

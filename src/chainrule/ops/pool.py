@@ -76,7 +76,8 @@ class MaxPool2d(Op):
     so backward does not search the windows again."""
 
     name = "max_pool2d"
-    uses_output = True  # backward compares the input with the recorded maxima
+    # backward reads the input and the winners, not its output (as PyTorch, which saves the indices):
+    # changing the pooled output in place before backward is fine
     formula = "z[n,c,y,x] = max over the window (i, j) of x[n,c, s·y + d·i − p, s·x + d·j − p]"
     formula_latex = r"z_{n,c,y,x}=\max_{i,j} x_{n,c,\,sy+di-p,\,sx+dj-p}"
     derivative = ("∂L/∂x = ∂L/∂z routed to the arg-max of each window (the first one on ties, as PyTorch); "
