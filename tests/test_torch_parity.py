@@ -545,3 +545,30 @@ def test_to_torch_of_recurrent_and_convolutional_layers(make, shape):
     a, b = ours(cr.tensor(x)), theirs(torch.tensor(x))
     a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)
     np.testing.assert_allclose(arr(a), arr(b), rtol=1e-5, atol=1e-6)
+
+
+def test_cross_entropy_backward_twice_with_retain_graph():
+    """The fused cross-entropy keeps its softmax from the forward for the first backward; a second
+    backward through the retained graph must give the same gradient again (accumulated: twice it)."""
+    def body(L):
+        z = L.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], dtype=L.float64, requires_grad=True)
+        loss = L.nn.functional.cross_entropy(z * 2, L.tensor([2, 0]))
+        loss.backward(retain_graph=True)
+        first = z.grad.clone()
+        loss.backward()
+        return loss, first, z.grad
+
+    assert_same(body)
+
+
+def test_max_pool2d_output_changed_in_place_before_backward():
+    """max_pool2d's backward reads its input and arg-max, not its output (PyTorch saves the indices), so
+    an in-place ReLU on the pooled output is allowed and the gradient still routes to the winners."""
+    def body(L):
+        x = L.tensor(np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4) % 7 - 3, requires_grad=True)
+        y = L.nn.functional.max_pool2d(x * 1, 2)
+        y.relu_()
+        (y * L.tensor(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2))).sum().backward()
+        return y, x.grad
+
+    assert_same(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import is_grad_enabled
 from .errors import ShapeError
 from .ops import REGISTRY as OPS
 from .tensor import Tensor, _const, _lift, _shape_str, apply, check_dim
@@ -157,6 +158,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     x = _t(input)
     if (weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f"
             and not (labels == ignore_index).any()):
+        if x._requires_grad and is_grad_enabled():  # a backward may follow: keep the softmax for it
+            return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction, saved={})
         return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction)
     from .functional_nn import cross_entropy_general
 

@@ -30,6 +30,10 @@ def _np(x):
 
 def _pair(name, value, what) -> tuple:
     """An int or a pair of ints, as PyTorch's _pair accepts."""
+    if type(value) is int:  # the common case, every forward pass of a layer (bool is not int here)
+        return (value, value)
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return value
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
         raise TypeError(f"{name}: {what} must be an int or a pair of ints, got {value!r}")
@@ -119,7 +123,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     _positive("max_pool2d", "stride", stride)
     _positive("max_pool2d", "dilation", dilation)
     attrs = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=bool(ceil_mode))
-    out = apply(OPS["max_pool2d"], x, **attrs)
+    out = apply(OPS["max_pool2d"], x, **attrs, saved={})
     if not return_indices:
         return out[0] if unbatched else out
     rows, cols, _ = OPS["max_pool2d"].indices(_np(x), attrs)

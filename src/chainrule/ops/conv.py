@@ -2,11 +2,12 @@
 
 Both ops share three array helpers, because each one's backward is the other one's forward:
 
-* ``conv_forward``: every window of the (padded) input copied out once (im2col), then one batched
-  matrix product with the kernel per group;
-* ``conv_input_grad``: the kernel's transpose times the output gradient, each kernel offset's slab
-  added back onto the input grid (col2im: a loop over the kh·kw offsets, never over pixels). This
-  is "the full convolution of ∂L/∂z with the flipped kernel" written as a scatter;
+* ``conv_forward``: every window of the (padded) input copied out once (im2col), in (N, C, H, W)
+  order or channels last (whichever copies in longer runs), then one matrix product with the kernel;
+* ``conv_input_grad``: per kernel offset, that slice of the kernel transposed times the output
+  gradient, added back onto its slab of the input grid (col2im: a loop over the kh·kw offsets,
+  never over pixels). This is "the full convolution of ∂L/∂z with the flipped kernel" written as a
+  scatter;
 * ``conv_weight_grad``: the correlation of the input with the output gradient, as one product.
 
 A convolution's ∂L/∂x is ``conv_input_grad`` and a transposed convolution's forward is the same
@@ -14,6 +15,8 @@ function; a transposed convolution's ∂L/∂x is ``conv_forward``.
 
 ``F.conv2d`` passes an empty dict as the attribute ``saved``: the forward keeps its im2col windows
 there for the weight's gradient (PyTorch's save_for_backward), instead of copying them out twice.
+The windows are written into a ``chainrule.allocator.scratch`` buffer, so a training loop reuses
+the same memory every step (fresh pages for them cost a third of a LeNet step).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..allocator import scratch
 from ..errors import DTypeError, ShapeError
 from .base import Op, register
 
@@ -30,7 +34,7 @@ def out_size(size: int, k: int, stride: int, padding: int, dilation: int) -> int
 
 
 def _cols(x, kh, kw, stride, padding, dilation, oh, ow):
-    """Every window of ``x`` (N, C, H, W): an array (N, C, kh, kw, OH, OW) (a copy, im2col)."""
+    """Every window of ``x`` (N, C, H, W): a strided view (N, C, kh, kw, OH, OW) (copied out by the caller: im2col)."""
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
     if ph or pw:  # zeros around the image (np.pad costs more than this for small inputs)
         xp = np.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
@@ -42,19 +46,41 @@ def _cols(x, kh, kw, stride, padding, dilation, oh, ow):
     return view
 
 
+def _cols_last(x, kh, kw, stride, padding, dilation, oh, ow):
+    """Every window of ``x`` (N, C, H, W), channels last: a strided view (N, OH, OW, kh, kw, C) of a
+    padded (N, H, W, C) copy, in which each window's row (kw pixels × C channels) is contiguous."""
+    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
+    n, c, h, wd = x.shape
+    xp = np.zeros((n, h + 2 * ph, wd + 2 * pw, c), dtype=x.dtype) if ph or pw else np.empty((n, h, wd, c), x.dtype)
+    xp[:, ph:ph + h, pw:pw + wd] = x.transpose(0, 2, 3, 1)
+    s_n, s_h, s_w, s_c = xp.strides
+    return as_strided(xp, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
+
+
 def conv_forward(x, w, stride, padding, dilation, groups, saved=None):
     """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw): (N, O, OH, OW).
 
-    ``saved`` (a dict) receives the im2col windows, which the weight's gradient reuses."""
+    ``saved`` (a dict) receives the im2col windows, which the weight's gradient reuses. Copying the
+    windows out costs more than the product, and a copy is fast when its innermost run is long: a
+    window row is OW values long in (N, C, H, W) order and kw·C long with channels last, so the
+    layout with the longer run is used (channels last for deep, small layers: 6 channels of 12×12)."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh = out_size(h, kh, stride[0], padding[0], dilation[0])
     ow = out_size(wd, kw, stride[1], padding[1], dilation[1])
-    cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
+    if groups == 1 and dilation[1] == 1 and c * kw > ow:  # channels last: (N·OH·OW, kh·kw·C) windows
+        cols = scratch((n * oh * ow, kh * kw * c), x.dtype)  # the last step's windows' memory, once free
+        np.copyto(cols.reshape(n, oh, ow, kh, kw, c), _cols_last(x, kh, kw, stride, padding, dilation, oh, ow))
+        out = cols @ w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)  # (N·OH·OW, O)
+        # back to (N, O, OH, OW) memory: the layers after it (and their gradients) then share one layout
+        out = np.ascontiguousarray(out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+    else:  # (N, groups, C/g·kh·kw, OH·OW) windows, one batched product per group
+        cols = scratch((n, groups, cg * kh * kw, oh * ow), x.dtype)
+        np.copyto(cols.reshape(n, c, kh, kw, oh, ow), _cols(x, kh, kw, stride, padding, dilation, oh, ow))
+        out = (w.reshape(groups, o // groups, cg * kh * kw) @ cols).reshape(n, o, oh, ow)
     if saved is not None:
         saved["cols"] = cols
-    out = w.reshape(groups, o // groups, cg * kh * kw) @ cols  # (N, groups, O/groups, OH·OW)
-    return out.reshape(n, o, oh, ow)
+    return out
 
 
 def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None):
@@ -62,6 +88,9 @@ def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None
     n = x.shape[0]
     o, cg, kh, kw = w_shape
     oh, ow = g.shape[2:]
+    if cols is not None and cols.ndim == 2:  # the forward's channels-last windows: one product over N·OH·OW
+        gw = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o).T @ cols  # (O, kh·kw·C)
+        return np.ascontiguousarray(gw.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2))
     if cols is None:
         cols = _cols(x, kh, kw, stride, padding, dilation, oh, ow).reshape(n, groups, cg * kh * kw, oh * ow)
     g2 = g.reshape(n, groups, o // groups, oh * ow)
@@ -71,19 +100,26 @@ def conv_weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None
 
 
 def conv_input_grad(g, w, x_shape, stride, padding, dilation, groups):
-    """∂L/∂x of a convolution (and the forward of a transposed one): (N, C, H, W) of ``x_shape``."""
+    """∂L/∂x of a convolution (and the forward of a transposed one): (N, C, H, W) of ``x_shape``.
+
+    For each kernel offset (i, j), the kernel's slice w[:, :, i, j] transposed times ∂L/∂z is the
+    gradient of the input pixels that offset touched; it is added onto its strided slab of the input
+    grid. The grid is laid out (C, H, W, N), so every slab's rows are long contiguous runs, and each
+    offset's product is added while it is small, instead of materialising all kh·kw of them at once."""
     n, c, h, wd = x_shape
     o, cg, kh, kw = w.shape
     oh, ow = g.shape[2:]
     (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-    wt = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)  # (groups, C/g·kh·kw, O/g)
-    gcols = (wt @ g.reshape(n, groups, o // groups, oh * ow)).reshape(n, c, kh, kw, oh, ow)
-    canvas = np.zeros((n, c, max(h + 2 * ph, dh * (kh - 1) + sh * (oh - 1) + 1),
-                       max(wd + 2 * pw, dw * (kw - 1) + sw * (ow - 1) + 1)), dtype=gcols.dtype)
-    for i in range(kh):  # one vectorised add per kernel offset
+    g2 = g.transpose(1, 2, 3, 0).reshape(groups, o // groups, oh * ow * n)  # (groups, O/g, OH·OW·N)
+    wt = w.reshape(groups, o // groups, cg, kh, kw).transpose(3, 4, 0, 2, 1)  # (kh, kw, groups, C/g, O/g)
+    canvas = np.zeros((groups, cg, max(h + 2 * ph, dh * (kh - 1) + sh * (oh - 1) + 1),
+                       max(wd + 2 * pw, dw * (kw - 1) + sw * (ow - 1) + 1), n), dtype=np.result_type(g, w))
+    for i in range(kh):  # one product and one vectorised add per kernel offset
         for j in range(kw):
-            canvas[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += gcols[:, :, i, j]
-    return canvas[:, :, ph:ph + h, pw:pw + wd]
+            slab = canvas[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            slab += (wt[i, j] @ g2).reshape(groups, cg, oh, ow, n)
+    grid = canvas.reshape(c, *canvas.shape[2:])[:, ph:ph + h, pw:pw + wd]
+    return np.ascontiguousarray(grid.transpose(3, 0, 1, 2))  # back to (N, C, H, W)
 
 
 def _check(op, x, w, b, groups, in_axis):
@@ -295,7 +331,6 @@ class ConvTranspose2d(Op):
         if min(size) < 1:
             raise ShapeError(f"conv_transpose2d: the output size {tuple(size)} is too small (input {x.shape}, weight {w.shape})")
         out = conv_input_grad(x, w, (n, w.shape[1] * groups, *size), stride, padding, dilation, groups)
-        out = np.ascontiguousarray(out)
         if b is not None:
             out += b.reshape(1, -1, 1, 1)
         return out

@@ -135,10 +135,10 @@ class HalfSSELoss(Op):
 
 
 def _check_labels(labels, classes):
-    if not np.issubdtype(labels.dtype, np.integer):
+    if labels.dtype.kind not in "iu":
         raise ShapeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
-    bad = np.flatnonzero((labels < 0) | (labels >= classes))
-    if bad.size:
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):  # two reductions; find the culprit only on failure
+        bad = np.flatnonzero((labels < 0) | (labels >= classes))
         i = int(bad[0])
         raise ShapeError(
             f"cross_entropy: label {int(labels[i])} at index {i} is out of range for {classes} classes "
@@ -160,7 +160,9 @@ class CrossEntropyLoss(Op):
                "loss_1": "−{terms}", "loss_1_latex": "-{terms}",
                "d": "({s} − {t})/{n}", "d_latex": r"\frac{{{s}-{t}}}{{{n}}}", "d_1": "{s} − {t}", "d_1_latex": "{s}-{t}"}
 
-    def forward(self, logits, labels=None, reduction="mean"):
+    def forward(self, logits, labels=None, reduction="mean", saved=None):
+        """``saved`` (a dict, given when a backward may follow) receives log softmax and softmax, from
+        the same pass of exponentials, so backward does not compute them again."""
         logits2 = logits[None, :] if logits.ndim == 1 else logits
         labels2 = np.atleast_1d(labels)
         if logits2.ndim != 2 or labels2.shape != (logits2.shape[0],):
@@ -169,7 +171,12 @@ class CrossEntropyLoss(Op):
                 f"and labels {np.shape(labels)}"
             )
         _check_labels(labels2, logits2.shape[1])
-        losses = -log_softmax(logits2, axis=1)[np.arange(len(labels2)), labels2]
+        if saved is None:
+            log_p = log_softmax(logits2, axis=1)
+        else:
+            log_p, saved["softmax"] = log_softmax_and_softmax(logits2, axis=1)
+            saved["log_softmax"] = log_p
+        losses = -log_p[np.arange(len(labels2)), labels2]
         if logits.ndim == 1 and reduction == "none":
             losses = losses.reshape(())
         return _reduce(losses, reduction)
@@ -179,7 +186,11 @@ class CrossEntropyLoss(Op):
         logits2 = logits[None, :] if logits.ndim == 1 else logits
         labels2 = np.atleast_1d(labels)
         rows = np.arange(len(labels2))
-        log_p, grad = log_softmax_and_softmax(logits2, axis=1)
+        saved = n.attrs.get("saved") or {}
+        if "softmax" in saved:  # the forward's; the gradient is written into it, so take it only once
+            log_p, grad = saved.pop("log_softmax"), saved.pop("softmax")
+        else:
+            log_p, grad = log_softmax_and_softmax(logits2, axis=1)
         # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
         grad[rows, labels2] = np.expm1(log_p[rows, labels2])
         g = _scale(g, len(labels2), reduction)

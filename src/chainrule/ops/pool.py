@@ -70,10 +70,14 @@ def _scatter(slabs, padded_shape, x_shape, stride, padding, dilation):
 @register
 class MaxPool2d(Op):
     """Max over each window, computed as a running maximum over the kh·kw kernel offsets (one strided
-    slab each); backward finds each window's first maximum the same way, offset by offset."""
+    slab each), which also records the offset that won each window (the first maximum on ties, as
+    PyTorch). Backward routes ∂L/∂z to the winners, offset by offset; ``F.max_pool2d`` passes an
+    empty dict as the attribute ``saved``, where the forward keeps the winners (PyTorch's indices)
+    so backward does not search the windows again."""
 
     name = "max_pool2d"
-    uses_output = True  # backward compares the input with the recorded maxima
+    # backward reads the input and the winners, not its output (as PyTorch, which saves the indices):
+    # changing the pooled output in place before backward is fine
     formula = "z[n,c,y,x] = max over the window (i, j) of x[n,c, s·y + d·i − p, s·x + d·j − p]"
     formula_latex = r"z_{n,c,y,x}=\max_{i,j} x_{n,c,\,sy+di-p,\,sx+dj-p}"
     derivative = ("∂L/∂x = ∂L/∂z routed to the arg-max of each window (the first one on ties, as PyTorch); "
@@ -97,7 +101,7 @@ class MaxPool2d(Op):
         return x, out
 
     @staticmethod
-    def _slab(xp, a, out, i, j):
+    def _slab(a, out, i, j):
         (sh, sw), (dh, dw) = a["stride"], a["dilation"]
         return (slice(None), slice(None), slice(i * dh, i * dh + sh * (out[0] - 1) + 1, sh),
                 slice(j * dw, j * dw + sw * (out[1] - 1) + 1, sw))
@@ -106,48 +110,59 @@ class MaxPool2d(Op):
         kh, kw = a["kernel_size"]
         return [divmod(k, kw) for k in range(kh * kw)]
 
-    def forward(self, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False):
-        _check_pool(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
-        a = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    def _run(self, x, a):
+        """(maxima, winners, padded shape): the running maximum over the kernel offsets, and for each
+        window the number k = i·kw + j of the offset that holds its first maximum."""
         xp, out = self._padded(x, a)
         offsets = self._offsets(a)
-        best = xp[self._slab(xp, a, out, *offsets[0])].copy()
-        for i, j in offsets[1:]:  # a running maximum over the kernel offsets, one strided slab each
-            np.maximum(best, xp[self._slab(xp, a, out, i, j)], out=best)
-        return best
+        best = xp[self._slab(a, out, *offsets[0])].copy()
+        won = np.zeros(best.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
+        for k, (i, j) in enumerate(offsets[1:], 1):  # one strided slab per kernel offset
+            slab = xp[self._slab(a, out, i, j)]
+            # strictly greater: an earlier offset keeps a tie; a later improvement has the larger k,
+            # so the maximum of the k's is the last improvement (cheaper than a masked write)
+            np.maximum(won, (slab > best) * won.dtype.type(k), out=won)
+            np.maximum(best, slab, out=best)
+        return best, won, xp.shape
 
-    def _winners(self, x, a, out_values):
-        """Yield (slab index, mask) per kernel offset: the cells that hold their window's maximum and
-        no earlier offset held it (the first one on ties, as PyTorch's kernel keeps it)."""
-        xp, out = self._padded(x, a)
-        taken = np.zeros(out_values.shape, dtype=bool)
-        for i, j in self._offsets(a):
-            index = self._slab(xp, a, out, i, j)
-            win = xp[index] == out_values
-            win &= ~taken
-            taken |= win
-            yield index, win, (i, j)
+    def forward(self, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False,
+                saved=None):
+        _check_pool(self.name, x, kernel_size, stride, padding, dilation, ceil_mode)
+        a = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+        best, won, _ = self._run(x, a)
+        if saved is not None:
+            saved["won"] = won
+        return best
 
     def indices(self, x, attrs):
         """Arg-max of every window as (row, column) in the padded grid, and the padded shape."""
-        xp, out = self._padded(x, attrs)
-        best = self.forward(x, **attrs)
-        rows = np.zeros(best.shape, dtype=np.int64)
-        cols = np.zeros(best.shape, dtype=np.int64)
-        for _, win, (i, j) in self._winners(x, attrs, best):
-            rows[win], cols[win] = i * attrs["dilation"][0], j * attrs["dilation"][1]
-        rows += np.arange(out[0]).reshape(-1, 1) * attrs["stride"][0]
-        cols += np.arange(out[1]) * attrs["stride"][1]
-        return rows, cols, xp.shape
+        _, won, padded = self._run(x, attrs)
+        kw = attrs["kernel_size"][1]
+        rows = (won // kw).astype(np.int64) * attrs["dilation"][0]
+        cols = (won % kw).astype(np.int64) * attrs["dilation"][1]
+        rows += np.arange(won.shape[2]).reshape(-1, 1) * attrs["stride"][0]
+        cols += np.arange(won.shape[3]) * attrs["stride"][1]
+        return rows, cols, padded
 
     def vjp(self, n, g, x):
         a = n.attrs
-        xp, out = self._padded(x, a)
-        canvas = np.zeros(xp.shape, dtype=g.dtype)
+        won = (a.get("saved") or {}).get("won")
+        if won is None:  # recorded without ``saved``: find the winners again
+            won = self._run(x, a)[1]
         zero = np.zeros((), dtype=g.dtype)
-        for index, win, _ in self._winners(x, a, n.out):
-            canvas[index] += np.where(win, g, zero)
-        ph, pw = a["padding"]
+        (kh, kw), (oh, ow) = a["kernel_size"], g.shape[2:]
+        if a["stride"] == (kh, kw) and a["padding"] == (0, 0) and a["dilation"] == (1, 1) and x.shape[2:] == (oh * kh, ow * kw):
+            # the windows tile the input: write each offset's cells of the gradient in place, no canvas to add into
+            gx = np.empty((x.shape[0], x.shape[1], oh, kh, ow, kw), dtype=g.dtype)
+            for k, (i, j) in enumerate(self._offsets(a)):
+                np.copyto(gx[:, :, :, i, :, j], np.where(won == k, g, zero))
+            return (gx.reshape(x.shape),)
+        (sh, sw), (dh, dw), (ph, pw) = a["stride"], a["dilation"], a["padding"]
+        padded = (x.shape[0], x.shape[1], max(x.shape[2] + 2 * ph, (oh - 1) * sh + dh * (kh - 1) + 1),
+                  max(x.shape[3] + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1))  # the forward's padded grid
+        canvas = np.zeros(padded, dtype=g.dtype)
+        for k, (i, j) in enumerate(self._offsets(a)):
+            canvas[self._slab(a, (oh, ow), i, j)] += np.where(won == k, g, zero)
         return (canvas[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
 
     # Code export. NumPy: the windows as a view and their maximum; backward routes each window's gradient

@@ -30,27 +30,44 @@ class RMSprop(Optimizer):
         _non_negative("RMSprop", group, "alpha", "alpha value")
 
     def _update(self, w, g, state, group):
+        # Every state array is updated in place, with the same operations in the same order as the
+        # rule above (so the same bits), and one scratch array per step for √v + ε and the step.
         lr, alpha, eps, wd, momentum = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
         if wd:
             g = g + wd * w
         state["step"] = state.get("step", 0) + 1
         square_avg = state.get("square_avg")
-        square_avg = (1 - alpha) * (g * g) if square_avg is None else alpha * square_avg + (1 - alpha) * (g * g)
-        state["square_avg"] = square_avg
+        g2 = g * g
+        g2 *= 1 - alpha
+        if square_avg is None:
+            state["square_avg"] = square_avg = g2
+        else:  # v ← αv + (1 − α)g²
+            square_avg *= alpha
+            square_avg += g2
         if group["centered"]:
-            grad_avg = state.get("grad_avg", np.zeros_like(g))
-            grad_avg = grad_avg + (1 - alpha) * (g - grad_avg)
-            state["grad_avg"] = grad_avg
-            avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            grad_avg = state.get("grad_avg")
+            if grad_avg is None:
+                grad_avg = state["grad_avg"] = np.zeros_like(g)
+            step = g - grad_avg  # ḡ ← ḡ + (1 − α)(g − ḡ)
+            step *= 1 - alpha
+            grad_avg += step
+            avg = np.multiply(grad_avg, grad_avg, out=step)
+            np.subtract(square_avg, avg, out=avg)
+            np.sqrt(avg, out=avg)
         else:
-            avg = np.sqrt(square_avg) + eps
+            avg = np.sqrt(square_avg)
+        avg += eps
+        step = np.divide(g, avg, out=avg)  # g / (√v + ε)
         if momentum > 0:
-            buf = state.get("momentum_buffer", np.zeros_like(g))
-            buf = momentum * buf + g / avg
-            state["momentum_buffer"] = buf
-            w -= lr * buf
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.zeros_like(g)
+            buf *= momentum  # b ← μb + g/(√v + ε)
+            buf += step
+            step = np.multiply(buf, lr, out=step)
         else:
-            w -= lr * (g / avg)
+            step *= lr
+        w -= step
         return w
 
 
@@ -77,9 +94,12 @@ class Adagrad(Optimizer):
         step = state["step"] = state.get("step", 0) + 1
         total = state.get("sum")
         if total is None:
-            total = np.full_like(g, group["initial_accumulator_value"])
-        total = total + g * g
-        state["sum"] = total
+            total = state["sum"] = np.full_like(g, group["initial_accumulator_value"])
+        total += g * g  # in place, as every array below: the same operations in the same order as the rule
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        w -= clr * (g / (np.sqrt(total) + group["eps"]))
+        update = np.sqrt(total)
+        update += group["eps"]
+        np.divide(g, update, out=update)
+        update *= clr
+        w -= update
         return w
