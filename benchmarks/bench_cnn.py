@@ -49,15 +49,19 @@ def digits_cnn(m):
                         m.ReLU(), m.MaxPool2d(2), m.Flatten(), m.Linear(128, 10))
 
 
-def best_of(step, repeats, number):
-    step()  # warm up
-    best = float("inf")
+def best_of_interleaved(steps, repeats, number):
+    """The best per-step time (ms) of each step function, measured in alternating rounds so a burst of
+    load from other processes falls on both sides rather than on one."""
+    for step in steps:
+        step()  # warm up
+    best = [float("inf")] * len(steps)
     for _ in range(repeats):
-        start = time.process_time()
-        for _ in range(number):
-            step()
-        best = min(best, (time.process_time() - start) / number)
-    return best * 1000
+        for i, step in enumerate(steps):
+            start = time.process_time()
+            for _ in range(number):
+                step()
+            best[i] = min(best[i], (time.process_time() - start) / number)
+    return [b * 1000 for b in best]
 
 
 def run(name, make, x, y, repeats, number):
@@ -80,7 +84,7 @@ def run(name, make, x, y, repeats, number):
         tloss_fn(theirs(tx), ty).backward()
         topt.step()
 
-    ours_ms, torch_ms = best_of(ours_step, repeats, number), best_of(torch_step, repeats, number)
+    ours_ms, torch_ms = best_of_interleaved((ours_step, torch_step), repeats, number)
     print(f"{name:<28} {ours_ms:>10.2f} {torch_ms:>10.2f} {ours_ms / torch_ms:>8.2f}x")
     return ours_ms, torch_ms
 
