@@ -1012,7 +1012,456 @@ assert report.counts["wrong"] == 0
 """),
 ])
 
-LESSONS = [L1, L2, L3, L4, L5, L6]
+# ------------------------------------------------------------------------------------------------ 7
+L7 = ("07-conv-rnn", [
+    md("""
+# Lesson 7 · A convolution and an RNN step by hand
+
+Two layers that **share weights**: a convolution slides one small kernel over the whole image, and a
+recurrent cell applies the same matrices at every time step. Sharing is why their gradients are
+*sums* — over every position the kernel visited, over every step the cell took. We work both by hand
+in NumPy, check each number against the engine, and compute the two rules that are easy to get wrong:
+the **flipped kernel** in ∂L/∂x and the **sum over time** in ∂L/∂W_hh.
+""", """
+# 第 7 课 · 手算卷积与循环神经网络的一步
+
+两种**共享权重**的层：卷积把一个小卷积核滑过整张图像，循环单元在每个时间步使用同一组矩阵。正因为共享，
+它们的梯度都是*求和*——对卷积核到过的每个位置求和，对单元走过的每一步求和。我们用 `NumPy` 手算这两种层，
+把每个数都与引擎核对，并算清两条容易出错的规则：∂L/∂x 中**翻转的卷积核**，以及 ∂L/∂W_hh 中**对时间的求和**。
+"""),
+    code(SETUP),
+    md("""
+## The `conv` spec: a 4×4 input and a 2×2 kernel
+
+chainrule ships a convolution small enough to work on paper: one channel, a 4×4 input x, a 2×2 kernel
+k, stride 1, no padding, no bias, so the output y is 3×3; the loss is L = ½Σ(y − t)² against a 3×3
+target t.
+""", """
+## `conv` 网络：4×4 的输入与 2×2 的卷积核
+
+chainrule 自带一个小到可以在纸上计算的卷积：单通道，4×4 的输入 x，2×2 的卷积核 k，步长 1，无填充，无偏置，
+所以输出 y 是 3×3；损失函数 L = ½Σ(y − t)²，t 是 3×3 的目标。
+"""),
+    code("""
+from chainrule.layered import load_layered_spec, parse_layered
+
+spec = load_layered_spec("conv")
+x = np.array(spec.x[0], dtype=float)                        # the input, 4×4 (its one channel)
+k = np.array(spec.blocks[0]["weight"], dtype=float)[0, 0]   # the kernel, 2×2
+t = np.array(spec.y[0], dtype=float)                        # the target, 3×3
+print(x, k, t, sep="\\n\\n")
+"""),
+    md("""
+## Forward pass, by hand
+
+Output pixel y_ij is the kernel laid on the 2×2 window of x whose top-left corner is x_ij: four
+products, added. For the first one, y₁₁ = 1×1 + 0.5×2 + (−1)×0 + 2×1 = 4. (Deep learning's
+"convolution" does not flip the kernel in the forward pass — mathematicians call this a
+cross-correlation; PyTorch's `conv2d` and chainrule's compute exactly this.)
+""", """
+## 前向传播，手算
+
+输出像素 y_ij 是把卷积核放在 x 中以 x_ij 为左上角的 2×2 窗口上：四个乘积相加。第一个是
+y₁₁ = 1×1 + 0.5×2 + (−1)×0 + 2×1 = 4。（深度学习里的“卷积”在前向传播中并不翻转卷积核——数学上这叫互相关；
+PyTorch 的 `conv2d` 和 chainrule 的计算的正是它。）
+"""),
+    code("""
+y = np.zeros((3, 3))
+for i in range(3):
+    for j in range(3):
+        window = x[i:i + 2, j:j + 2]
+        y[i, j] = (k * window).sum()                        # four products, added
+        products = " + ".join(f"{a:g}×{b:g}" for a, b in zip(k.ravel(), window.ravel()))
+        print(f"y_{i + 1}{j + 1} = {products} = {y[i, j]:g}")
+assert y[0, 0] == 1 * 1 + 0.5 * 2 + (-1) * 0 + 2 * 1 == 4
+"""),
+    md("""
+The same with the engine, as in PyTorch: tensors are (batch, channels, height, width) and the kernel
+is (out channels, in channels, height, width). `cr.conv2d` is the function, `nn.Conv2d` the layer
+that holds the kernel as its `weight`.
+""", """
+用引擎算同样的东西，与 PyTorch 的写法相同：张量的形状是（批次，通道，高，宽），卷积核是（输出通道，输入通道，高，宽）。
+`cr.conv2d` 是函数，`nn.Conv2d` 是把卷积核存为 `weight` 的层。
+"""),
+    code("""
+from chainrule import nn
+
+cr.set_default_dtype(cr.float64)            # hand-worked numbers, compared in double precision
+X = cr.tensor(x[None, None], requires_grad=True)
+K = cr.tensor(k[None, None], requires_grad=True)
+Y = cr.conv2d(X, K)
+print(Y)
+assert np.allclose(Y.detach().numpy()[0, 0], y)
+
+layer = nn.Conv2d(1, 1, kernel_size=2, bias=False)
+with cr.no_grad():
+    layer.weight.copy_(K)
+assert np.allclose(layer(X).detach().numpy(), Y.detach().numpy())
+"""),
+    md("""
+## Backward pass: ∂L/∂y, then ∂L/∂k
+
+L = ½Σ(y − t)² gives ∂L/∂y_ab = y_ab − t_ab, one number per output pixel. The kernel weight k_ij
+was used in **every** output pixel (that is the sharing), multiplied by a different input pixel each
+time, so its gradient adds one term per output pixel:
+
+∂L/∂k_ij = Σ_ab ∂L/∂y_ab · x_(a+i−1)(b+j−1)
+
+— the input **correlated with ∂L/∂y**, the same sliding window as the forward pass with ∂L/∂y as
+the kernel. For k₁₁: 1×1 + 1×2 + (−0.5)×0 + 0.5×0 + 0.5×1 + 0.5×3 + 0.5×2 + 1×1 + 0×0 = 7.
+""", """
+## 反向传播：先求 ∂L/∂y，再求 ∂L/∂k
+
+由 L = ½Σ(y − t)² 得 ∂L/∂y_ab = y_ab − t_ab，每个输出像素一个数。卷积核权重 k_ij 参与了**每一个**输出像素
+（这就是共享），每次乘的是不同的输入像素，所以它的梯度对每个输出像素各加一项：
+
+∂L/∂k_ij = Σ_ab ∂L/∂y_ab · x_(a+i−1)(b+j−1)
+
+——即输入**与 ∂L/∂y 做互相关**，与前向传播的滑动窗口相同，只是把 ∂L/∂y 当作卷积核。以 k₁₁ 为例：
+1×1 + 1×2 + (−0.5)×0 + 0.5×0 + 0.5×1 + 0.5×3 + 0.5×2 + 1×1 + 0×0 = 7。
+"""),
+    code("""
+def correlate(a, w):
+    \"\"\"Slide w over a (stride 1, no padding): each output is a sum of products, as in the forward pass.\"\"\"
+    rows, cols = a.shape[0] - w.shape[0] + 1, a.shape[1] - w.shape[1] + 1
+    return np.array([[(a[i:i + w.shape[0], j:j + w.shape[1]] * w).sum() for j in range(cols)] for i in range(rows)])
+
+
+L = 0.5 * ((Y - cr.tensor(t[None, None])) ** 2).sum()
+L.backward()
+dy = y - t                                  # ∂L/∂y
+dk = correlate(x, dy)                       # ∂L/∂k: the input correlated with ∂L/∂y
+print(L.item(), dy, dk, sep="\\n\\n")
+assert np.allclose(correlate(x, k), y) and L.item() == 0.5 * (dy ** 2).sum()
+assert dk[0, 0] == 1 * 1 + 1 * 2 + (-0.5) * 0 + 0.5 * 0 + 0.5 * 1 + 0.5 * 3 + 0.5 * 2 + 1 * 1 + 0 * 0 == 7
+assert np.allclose(dk, K.grad.numpy()[0, 0])
+"""),
+    md("""
+## ∂L/∂x: a full convolution with the flipped kernel
+
+An input pixel x_uv sits in the window of up to four output pixels, each time under a *different*
+kernel weight. x₂₂ is under k₂₂ in y₁₁'s window, under k₂₁ in y₁₂'s, under k₁₂ in y₂₁'s and under
+k₁₁ in y₂₂'s, so
+
+∂L/∂x₂₂ = 1×2 + 1×(−1) + 0.5×0.5 + 0.5×1 = 1.75.
+
+Read the kernel weights in that sum: k₂₂, k₂₁, k₁₂, k₁₁ — the kernel **backwards**. In general
+∂L/∂x_uv = Σ_ij ∂L/∂y_(u−i+1)(v−j+1) · k_ij (terms outside y are 0): pad ∂L/∂y with a ring of
+zeros and slide the kernel **turned by 180°** over it — a *full* convolution.
+""", """
+## ∂L/∂x：与翻转的卷积核做完全卷积
+
+一个输入像素 x_uv 最多落在四个输出像素的窗口里，每次对应*不同*的卷积核权重。x₂₂ 在 y₁₁ 的窗口中对应 k₂₂，
+在 y₁₂ 的窗口中对应 k₂₁，在 y₂₁ 的窗口中对应 k₁₂，在 y₂₂ 的窗口中对应 k₁₁，所以
+
+∂L/∂x₂₂ = 1×2 + 1×(−1) + 0.5×0.5 + 0.5×1 = 1.75。
+
+看这个和式中卷积核权重的顺序：k₂₂、k₂₁、k₁₂、k₁₁——卷积核被**倒过来**读。一般地，
+∂L/∂x_uv = Σ_ij ∂L/∂y_(u−i+1)(v−j+1) · k_ij（落在 y 以外的项为 0）：给 ∂L/∂y 补一圈零，
+再把**旋转 180° 的卷积核**滑过它——这就是*完全*卷积。
+"""),
+    code("""
+padded = np.pad(dy, 1)                      # 5×5: ∂L/∂y inside a ring of zeros
+flipped = k[::-1, ::-1]                     # the kernel turned by 180°
+dx = correlate(padded, flipped)
+print(flipped, dx, sep="\\n\\n")
+assert dx[1, 1] == 1 * 2 + 1 * (-1) + 0.5 * 0.5 + 0.5 * 1 == 1.75
+assert np.allclose(dx, X.grad.numpy()[0, 0])
+# the same thing has a name in PyTorch: the transposed convolution of ∂L/∂y with the (unflipped) kernel
+assert np.allclose(cr.conv_transpose2d(cr.tensor(dy[None, None]), K.detach()).numpy()[0, 0], dx)
+"""),
+    md("""
+### Forgetting the flip
+
+Slide the kernel as it is, unflipped, over the padded ∂L/∂y: for x₂₂ the window of ∂L/∂y is
+(1, 1; 0.5, 0.5), and 1×1 + 1×0.5 + 0.5×(−1) + 0.5×2 = 2 instead of 1.75. Over the whole input:
+""", """
+### 忘记翻转
+
+把卷积核原样（不翻转）滑过补零后的 ∂L/∂y：对 x₂₂，∂L/∂y 的窗口是 (1, 1; 0.5, 0.5)，
+1×1 + 1×0.5 + 0.5×(−1) + 0.5×2 = 2，而不是 1.75。整张输入的结果如下：
+"""),
+    code("""
+no_flip = correlate(padded, k)              # the slip: the kernel not turned
+print(no_flip, no_flip - dx, sep="\\n\\n")
+wrong = ~np.isclose(no_flip, dx)
+print(f"{wrong.sum()} / {wrong.size}")
+assert no_flip[1, 1] == 2 and wrong.sum() >= 12
+"""),
+    md("""
+Most of the 16 numbers come out wrong. The slip survives only where the kernel's symmetry or zeros
+in ∂L/∂y hide it, so a check on one pixel can pass by luck; a finite-difference check of every pixel
+(or `cr.gradcheck`) cannot be fooled.
+
+## The figure and the derivation
+
+`chainrule draw conv` draws the step as grids of numbers and `chainrule derive conv` writes every
+pixel out; in Python they are `cr.viz.draw_conv` and `derive_conv`, whose grids are the numbers we
+just worked.
+""", """
+16 个数中大多数都错了。只有在卷积核的对称性或 ∂L/∂y 中的零恰好掩盖它时，这个错误才不显形，所以只检查一个像素可能侥幸通过；
+对每个像素做有限差分检验（或用 `cr.gradcheck`）则不会被骗过。
+
+## 图与公式推导
+
+`chainrule draw conv` 把这一步画成数字网格，`chainrule derive conv` 逐个像素写出推导；在 `Python` 中它们是
+`cr.viz.draw_conv` 和 `derive_conv`，其中的网格就是我们刚才算出的数。
+"""),
+    code("""
+from chainrule.explain.conv import derive_conv
+
+derivation = derive_conv(spec, lang=LANG)
+grids = derivation.to_dict()["grids"]
+for key, mine in (("y", y), ("dL_dy", dy), ("dL_dk", dk), ("dL_dx", dx)):
+    assert np.allclose(grids[key], mine), key
+cr.viz.draw_conv(derivation, lang=LANG)
+"""),
+    code("""
+print(derivation)
+"""),
+    md("""
+## Max pooling: the gradient goes to the winner
+
+The `conv-pool` spec puts a 2×2 max pool (stride 2) after the same kind of convolution: a 5×5 input
+gives a 4×4 y, and each pooled pixel p_ab is the largest of its 2×2 window of y. A small change to
+any *other* cell of the window does not change p_ab, so ∂p_ab/∂y is 1 at the window's maximum and
+0 elsewhere: ∂L/∂p travels back to the winning cell only, and 12 of the 16 cells of ∂L/∂y are 0.
+""", """
+## 最大池化：梯度只流向胜出的格子
+
+`conv-pool` 网络在同样的卷积之后接一个 2×2 的最大池化（步长 2）：5×5 的输入得到 4×4 的 y，每个池化像素 p_ab
+是它在 y 中 2×2 窗口里的最大值。窗口中*其他*格子的微小变化不会改变 p_ab，所以 ∂p_ab/∂y 在窗口最大值处为 1，
+其余为 0：∂L/∂p 只传回胜出的格子，∂L/∂y 的 16 个格子中有 12 个是 0。
+"""),
+    code("""
+pool_spec = load_layered_spec("conv-pool")
+xp = np.array(pool_spec.x[0], dtype=float)
+kp = np.array(pool_spec.blocks[0]["weight"], dtype=float)[0, 0]
+tp = np.array(pool_spec.y[0], dtype=float)
+yp = correlate(xp, kp)                                   # 4×4
+p, dyp = np.zeros((2, 2)), np.zeros((4, 4))
+winners = {}
+for a in range(2):
+    for b in range(2):
+        window = yp[2 * a:2 * a + 2, 2 * b:2 * b + 2]
+        r, c = np.unravel_index(window.argmax(), window.shape)
+        p[a, b], winners[a, b] = window[r, c], (2 * a + r, 2 * b + c)
+dp = p - tp                                              # ∂L/∂p
+for (a, b), (r, c) in winners.items():
+    dyp[r, c] = dp[a, b]                                 # the winner takes the whole gradient
+print(yp, p, dyp, sep="\\n\\n")
+
+Yp = cr.conv2d(cr.tensor(xp[None, None]), cr.tensor(kp[None, None], requires_grad=True))
+Yp.retain_grad()
+P = cr.max_pool2d(Yp, 2)
+(0.5 * ((P - cr.tensor(tp[None, None])) ** 2).sum()).backward()
+assert np.allclose(P.detach().numpy()[0, 0], p)
+assert np.allclose(Yp.grad.numpy()[0, 0], dyp) and np.count_nonzero(dyp) == 4
+"""),
+    code("""
+cr.viz.draw_conv(pool_spec, lang=LANG)
+"""),
+    md("""
+## An RNN cell, three steps by hand
+
+A recurrent cell reads a sequence x₁, x₂, x₃ and keeps a state h:
+h_t = tanh(W_ih x_t + W_hh h_(t−1) + b). Here one input and two hidden units, with
+W_ih = (1, −0.5)ᵀ, W_hh = (0.5, −1; 0.25, 0.5), b = (0, 0.25), a starting state h₀ = (0.5, −0.5),
+inputs x = 1, 0.5, −1, and a loss on the last state only: L = ½‖h₃ − y‖² with y = (0.5, −0.5).
+
+The first step: W_ih·1 + W_hh h₀ + b = (1, −0.5) + (0.25 + 0.5, 0.125 − 0.25) + (0, 0.25)
+= (1.75, −0.375), and h₁ = tanh of that = (0.9414, −0.3584).
+""", """
+## 循环单元：手算三步
+
+循环单元读入序列 x₁、x₂、x₃，并保存一个状态 h：h_t = tanh(W_ih x_t + W_hh h_(t−1) + b)。这里有一个输入、
+两个隐藏单元，W_ih = (1, −0.5)ᵀ，W_hh = (0.5, −1; 0.25, 0.5)，b = (0, 0.25)，初始状态 h₀ = (0.5, −0.5)，
+输入 x = 1、0.5、−1，损失只看最后的状态：L = ½‖h₃ − y‖²，y = (0.5, −0.5)。
+
+第一步：W_ih·1 + W_hh h₀ + b = (1, −0.5) + (0.25 + 0.5, 0.125 − 0.25) + (0, 0.25) = (1.75, −0.375)，
+h₁ 是它的 tanh：(0.9414, −0.3584)。
+"""),
+    code("""
+W_ih = np.array([[1.0], [-0.5]])
+W_hh = np.array([[0.5, -1.0], [0.25, 0.5]])
+b = np.array([0.0, 0.25])
+h0 = np.array([0.5, -0.5])
+xs = [1.0, 0.5, -1.0]
+target = np.array([0.5, -0.5])
+
+hs = [h0]
+for step, x_t in enumerate(xs, 1):
+    z = W_ih[:, 0] * x_t + W_hh @ hs[-1] + b
+    hs.append(np.tanh(z))
+    print(f"t = {step}: z = {np.round(z, 4)}, h = {np.round(hs[-1], 4)}")
+loss = 0.5 * ((hs[3] - target) ** 2).sum()
+print(f"L = {loss:.6f}")
+assert np.allclose(W_ih[:, 0] * 1.0 + W_hh @ h0 + b, [1.75, -0.375])
+assert np.allclose(hs[1], np.tanh([1.75, -0.375]))
+"""),
+    md("""
+`nn.RNNCell` is one step, with PyTorch's parameter names and shapes. PyTorch keeps two biases,
+`bias_ih` and `bias_hh`, that are simply added; we put b in the first and zero in the second.
+`nn.RNN` runs the whole sequence (time first) and gives every state.
+""", """
+`nn.RNNCell` 是一步，参数的名称与形状和 PyTorch 相同。PyTorch 有两个偏置 `bias_ih` 和 `bias_hh`，两者直接相加；
+我们把 b 放进第一个，第二个置零。`nn.RNN` 运行整个序列（时间维在前），给出每一步的状态。
+"""),
+    code("""
+cell = nn.RNNCell(1, 2)
+with cr.no_grad():
+    cell.weight_ih.copy_(cr.tensor(W_ih))
+    cell.weight_hh.copy_(cr.tensor(W_hh))
+    cell.bias_ih.copy_(cr.tensor(b))
+    cell.bias_hh.zero_()
+h = cr.tensor(h0[None])                         # (batch, hidden)
+for x_t in xs:
+    h = cell(cr.tensor([[x_t]]), h)             # the same cell, the same weights, every step
+L = 0.5 * ((h - cr.tensor(target[None])) ** 2).sum()
+L.backward()
+print(h, L.item())
+assert np.allclose(h.detach().numpy()[0], hs[3]) and np.isclose(L.item(), loss)
+
+rnn = nn.RNN(1, 2)
+with cr.no_grad():
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        getattr(rnn, name + "_l0").copy_(getattr(cell, name))
+out, h_n = rnn(cr.tensor(xs).reshape(3, 1, 1), cr.tensor(h0).reshape(1, 1, 2))
+print(out.detach().numpy()[:, 0])
+assert np.allclose(out.detach().numpy()[:, 0], hs[1:])
+"""),
+    md("""
+## Backpropagation through time
+
+W_hh is used at all three steps, so ∂L/∂W_hh has one term per step. Write δ_t = ∂L/∂z_t for the
+pre-activation of step t. At the last step δ₃ = (h₃ − y) ⊙ (1 − h₃²) (tanh' = 1 − tanh²); one step
+back, the state h_(t−1) fed z_t through W_hh, so δ_(t−1) = (W_hhᵀ δ_t) ⊙ (1 − h²_(t−1)). Step t
+contributes δ_t h_(t−1)ᵀ, and
+
+∂L/∂W_hh = δ₃ h₂ᵀ + δ₂ h₁ᵀ + δ₁ h₀ᵀ.
+""", """
+## 随时间反向传播
+
+W_hh 在三步中都被用到，所以 ∂L/∂W_hh 每一步各有一项。记 δ_t = ∂L/∂z_t（第 t 步激活之前的值）。最后一步
+δ₃ = (h₃ − y) ⊙ (1 − h₃²)（tanh 的导数是 1 − tanh²）；往回一步，状态 h_(t−1) 经过 W_hh 进入 z_t，
+所以 δ_(t−1) = (W_hhᵀ δ_t) ⊙ (1 − h²_(t−1))。第 t 步贡献 δ_t h_(t−1)ᵀ，于是
+
+∂L/∂W_hh = δ₃ h₂ᵀ + δ₂ h₁ᵀ + δ₁ h₀ᵀ。
+"""),
+    code("""
+delta = (hs[3] - target) * (1 - hs[3] ** 2)                 # δ₃
+terms, deltas = {}, {}
+for step in (3, 2, 1):
+    deltas[step] = delta
+    terms[step] = np.outer(delta, hs[step - 1])              # step t's share: δ_t h_(t−1)ᵀ
+    print(f"t = {step}: δ = {np.round(delta, 6)}\\n  δ h_{step - 1}ᵀ =\\n{np.round(terms[step], 6)}")
+    if step > 1:
+        delta = (W_hh.T @ delta) * (1 - hs[step - 1] ** 2)  # one step further back
+dW_hh = terms[3] + terms[2] + terms[1]
+dW_ih = sum(np.outer(deltas[s], [xs[s - 1]]) for s in (1, 2, 3))
+print("∂L/∂W_hh =", np.round(dW_hh, 6), sep="\\n")
+assert np.allclose(dW_hh, cell.weight_hh.grad.numpy())
+assert np.allclose(dW_ih, cell.weight_ih.grad.numpy())
+assert np.allclose(deltas[1] + deltas[2] + deltas[3], cell.bias_hh.grad.numpy())
+"""),
+    md("""
+Keeping only the last step's term — as if h₂ did not depend on W_hh — is the recurrent twin of
+forgetting the flip: a number that looks plausible and is wrong. Finite differences on L, computed
+in NumPy without the engine, settle it; `cr.gradcheck` does the same for every element.
+""", """
+只保留最后一步的那一项——好像 h₂ 与 W_hh 无关——是“忘记翻转”在循环网络中的翻版：一个看似合理却错误的数。
+用 `NumPy` 直接对 L 做有限差分（不经过引擎）就能判定；`cr.gradcheck` 对每个元素做同样的检验。
+"""),
+    code("""
+def loss_np(w_hh):
+    h = h0
+    for x_t in xs:
+        h = np.tanh(W_ih[:, 0] * x_t + w_hh @ h + b)
+    return 0.5 * ((h - target) ** 2).sum()
+
+
+eps, fd = 1e-6, np.zeros((2, 2))
+for idx in np.ndindex(2, 2):
+    bump = np.zeros((2, 2))
+    bump[idx] = eps
+    fd[idx] = (loss_np(W_hh + bump) - loss_np(W_hh - bump)) / (2 * eps)
+print(np.round(fd, 6), np.round(terms[3], 6), sep="\\n\\n")
+assert np.allclose(fd, dW_hh, atol=1e-8)
+assert not np.allclose(fd, terms[3], atol=1e-2)             # the last term alone is wrong
+
+
+def loss_of(w_hh):
+    h = cr.tensor(h0[None])
+    for x_t in xs:
+        h = cr.tanh(cr.tensor([[x_t]]) @ cr.tensor(W_ih).T + h @ w_hh.T + cr.tensor(b))
+    return 0.5 * ((h - cr.tensor(target[None])) ** 2).sum()
+
+
+assert cr.gradcheck(loss_of, (cr.tensor(W_hh, requires_grad=True),))
+print("gradcheck ✓")
+"""),
+    md("""
+## Exercises
+
+1. A convolution of the same shape with other numbers, given below. By hand, work the output y, ∂L/∂y,
+   ∂L/∂k and ∂L/∂x (remember the flip), replace each `"?"` with your number and run the cell; y₁₁
+   is given as an example.
+2. The RNN above with x₃ = 1 instead of −1: give h₃ and ∂L/∂W_hh (the sum of the three steps' terms).
+""", """
+## 练习
+
+1. 同样形状、不同数字的卷积，见下。手算输出 y、∂L/∂y、∂L/∂k 和 ∂L/∂x（别忘了翻转），把每个 `"?"` 换成你的结果并运行；
+   y₁₁ 已作为示例给出。
+2. 上面的循环网络，把 x₃ 从 −1 改成 1：求 h₃ 和 ∂L/∂W_hh（三步各项之和）。
+"""),
+    code("""
+exercise = parse_layered({
+    "name": "exercise-7", "input": [1, 4, 4], "loss": "half_sse", "optimizer": "sgd", "lr": 0.1,
+    "x": [[[0, 1, 2, 1], [1, 0, 1, 2], [2, 1, 0, 1], [1, 2, 1, 0]]],
+    "y": [[[1, 2, 2], [2, 1, 2], [2, 2, 1]]],
+    "layers": [{"kind": "conv2d", "out_channels": 1, "kernel_size": 2, "bias": False,
+                "weight": [[[[1, -1], [0.5, 1]]]]}]}, "exercise-7")
+print(np.array(exercise.x[0]), np.array(exercise.blocks[0]["weight"])[0, 0], np.array(exercise.y[0]), sep="\\n\\n")
+"""),
+    code("""
+def mark(answers, expected, digits=3):
+    \"\"\"Each filled-in number against the engine's value to `digits` significant digits; "?" is skipped.\"\"\"
+    right, wrong = 0, []
+    for key, given in answers.items():
+        want = np.asarray(expected[key], dtype=float)
+        for idx in np.ndindex(want.shape):
+            value = np.array(given, dtype=object)[idx]
+            if isinstance(value, str):
+                continue
+            if np.isclose(float(value), want[idx], rtol=0.5 * 10.0 ** (1 - digits), atol=1e-12):
+                right += 1
+            else:
+                wrong.append(f"{key}{list(idx)}")
+    print(("正确" if LANG == "zh" else "right") + f": {right}", ("错误" if LANG == "zh" else "wrong") + f": {wrong}")
+    return wrong
+
+
+answers = {
+    "y": [[-0.5, "?", "?"], ["?", "?", "?"], ["?", "?", "?"]],        # y₁₁ = 1×0 + (−1)×1 + 0.5×1 + 1×0
+    "dL_dy": [["?", "?", "?"], ["?", "?", "?"], ["?", "?", "?"]],
+    "dL_dk": [["?", "?"], ["?", "?"]],
+    "dL_dx": [["?", "?", "?", "?"], ["?", "?", "?", "?"], ["?", "?", "?", "?"], ["?", "?", "?", "?"]],
+}
+assert mark(answers, derive_conv(exercise).to_dict()["grids"]) == []
+"""),
+    code("""
+answers = {"h3": ["?", "?"], "dW_hh": [["?", "?"], ["?", "?"]]}
+xs_ex = [1.0, 0.5, 1.0]
+h = cr.tensor(h0[None])
+for x_t in xs_ex:
+    h = cell(cr.tensor([[x_t]]), h)
+cell.zero_grad()
+(0.5 * ((h - cr.tensor(target[None])) ** 2).sum()).backward()
+assert mark(answers, {"h3": h.detach().numpy()[0], "dW_hh": cell.weight_hh.grad.numpy()}) == []
+"""),
+])
+
+LESSONS = [L1, L2, L3, L4, L5, L6, L7]
 
 
 def notebook(cells, lang):
