@@ -15,8 +15,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(ROOT, "docs", "lessons")
 TITLES = {"en": "chainrule lessons", "zh": "chainrule 课程"}
-PENDING = {"en": "Lesson 7 (a convolution and an RNN step by hand) waits for the conv/RNN derivations.",
-           "zh": "第 7 课（手算卷积与 RNN 的一步）尚待卷积/RNN 的公式推导完成。"}
 
 
 def offline(html: str) -> str:
@@ -45,7 +43,7 @@ def index(rels) -> str:
     for rel in rels:
         lang, name = rel.split(os.sep)
         rows[lang].append(f'<li><a href="{lang}/{name.replace(".ipynb", ".html")}">{name[:-6]}</a></li>')
-    body = "".join(f"<h2>{TITLES[lang]} ({lang})</h2><ul>{''.join(items)}</ul><p>{PENDING[lang]}</p>"
+    body = "".join(f"<h2>{TITLES[lang]} ({lang})</h2><ul>{''.join(items)}</ul>"
                    for lang, items in rows.items())
     path = os.path.join(OUT, "index.html")
     with open(path, "w", encoding="utf-8") as fh:

@@ -38,7 +38,8 @@ def _build_module():
 def test_every_lesson_exists_in_both_languages_and_matches_build(tmp_path):
     names = {os.path.basename(n) for n in NOTEBOOKS}
     assert {"01-seed.ipynb", "02-mazur.ipynb", "03-matrices.ipynb", "04-build-an-op.ipynb",
-            "05-train-for-real.ipynb", "06-what-goes-wrong.ipynb"} <= names
+            "05-train-for-real.ipynb", "06-what-goes-wrong.ipynb",
+            "07-conv-rnn.ipynb"} <= names
     for name in names:
         assert os.path.join("en", name) in NOTEBOOKS and os.path.join("zh", name) in NOTEBOOKS
     _build_module().build(str(tmp_path))
@@ -69,3 +70,12 @@ def test_lesson_executes(rel, tmp_path):
     text = "".join(o.get("text", "") for c in exercises for o in c.outputs)
     assert "right" in text or "正确" in text, f"{rel}: the exercise printed no grade"
     assert sys.executable
+
+
+def test_lesson_7_in_chinese_has_no_english_words_outside_code():
+    from test_zh import english_words
+
+    nb = nbformat.read(os.path.join(LESSONS, "zh", "07-conv-rnn.ipynb"), as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "卷积" in prose and "随时间反向传播" in prose
+    assert english_words(prose) == []
