@@ -1350,9 +1350,9 @@ assert np.allclose(states.detach().numpy()[0], hs[1:])
     md("""
 ## Backpropagation through time
 
-W_hh is used at all three steps, so ∂L/∂W_hh has one term per step. Write δ_t = ∂L/∂z_t for the
-pre-activation z_t = W_ih x_t + W_hh h_(t−1). The state h_t reaches the loss in two ways: through its
-own readout ŷ_t, and through z_(t+1) into every later step. Going backwards from t = 3, where there is
+W_hh is used at all three steps, so ∂L/∂W_hh has one term per step. Write δ_t = ∂L/∂a_t for the
+pre-activation a_t = W_ih x_t + W_hh h_(t−1). The state h_t reaches the loss in two ways: through its
+own readout ŷ_t, and through a_(t+1) into every later step. Going backwards from t = 3, where there is
 no later step,
 
 δ_t = (Vᵀ(ŷ_t − y_t) + W_hhᵀ δ_(t+1)) ⊙ (1 − h_t²)      (tanh′ = 1 − tanh²)
@@ -1363,8 +1363,8 @@ and step t contributes δ_t h_(t−1)ᵀ:
 """, """
 ## 随时间反向传播
 
-W_hh 在三步中都被用到，所以 ∂L/∂W_hh 每一步各有一项。记 δ_t = ∂L/∂z_t，z_t = W_ih x_t + W_hh h_(t−1) 是激活之前的值。
-状态 h_t 通过两条路径影响损失：经过它自己的读出 ŷ_t，以及经过 z_(t+1) 进入之后的每一步。从 t = 3（没有之后的步）往回算：
+W_hh 在三步中都被用到，所以 ∂L/∂W_hh 每一步各有一项。记 δ_t = ∂L/∂a_t，a_t = W_ih x_t + W_hh h_(t−1) 是激活之前的值。
+状态 h_t 通过两条路径影响损失：经过它自己的读出 ŷ_t，以及经过 a_(t+1) 进入之后的每一步。从 t = 3（没有之后的步）往回算：
 
 δ_t = (Vᵀ(ŷ_t − y_t) + W_hhᵀ δ_(t+1)) ⊙ (1 − h_t²)      （tanh′ = 1 − tanh²）
 
@@ -1431,19 +1431,51 @@ assert cr.gradcheck(loss_of, (cr.tensor(W_hh, requires_grad=True),))
 print("gradcheck ✓")
 """),
     md("""
+## The figure and the derivation
+
+`chainrule draw rnn` draws the network unrolled over its three steps, with every value and gradient,
+and the three terms of ∂L/∂W_hh added under it; `chainrule derive rnn` writes every line. In Python
+they are `cr.viz.draw_rnn` and `derive_rnn`, and their numbers are the ones we just worked.
+""", """
+## 图与公式推导
+
+`chainrule draw rnn` 把网络按三个时间步展开画出，标出每个值和梯度，并在下方把 ∂L/∂W_hh 的三项相加；
+`chainrule derive rnn` 逐行写出推导。在 `Python` 中它们是 `cr.viz.draw_rnn` 和 `derive_rnn`，其中的数就是我们刚才算出的。
+"""),
+    code("""
+from chainrule.explain.rnn import derive_rnn
+
+rnn_spec = load_layered_spec("rnn")
+block, head = rnn_spec.blocks
+assert np.allclose(block["weight_ih"], W_ih) and np.allclose(block["weight_hh"], W_hh)
+assert np.allclose(head["weight"], V) and np.allclose(block["h0"], h0)
+assert np.allclose(rnn_spec.x[:, 0], xs) and np.allclose(rnn_spec.y[:, 0], ys)
+rnn_derivation = derive_rnn(rnn_spec, lang=LANG)
+rnn_grids = rnn_derivation.to_dict()["grids"]
+assert np.allclose(rnn_grids["h"], hs[1:]) and np.allclose(np.ravel(rnn_grids["yhat"]), outs)
+assert np.allclose(rnn_grids["dL_dW_hh_terms"], [terms[1], terms[2], terms[3]])
+assert np.allclose(rnn_grids["dL_dW_hh"], dW_hh)
+cr.viz.draw_rnn(rnn_derivation, lang=LANG)
+"""),
+    code("""
+print(rnn_derivation)
+"""),
+    md("""
 ## Exercises
 
-1. A convolution of the same shape with other numbers, given below. By hand, work the output y, ∂L/∂y,
-   ∂L/∂k and ∂L/∂x (remember the flip), replace each `"?"` with your number and run the cell; y₁₁
-   is given as an example.
-2. The `rnn` network with x₃ = 1 instead of 2: give ŷ₃ and ∂L/∂W_hh (the three steps' terms, added).
-   h₁ and h₂ do not change; ŷ₁ is given.
+1. A convolution of the same shape with other numbers, given below. By hand, work the output y,
+   ∂L/∂y, ∂L/∂k and ∂L/∂x (remember the flip), replace each `"?"` with your number and run the cell:
+   `chainrule grade` marks every number, writes the line that gives the right one and names the
+   classic mistake behind a wrong one (an unflipped kernel, for instance). y₁₁ is given as an example.
+2. The `rnn` network with x₃ = 1 instead of 2: give ŷ₂, ŷ₃ and ∂L/∂W_hh (the three steps' terms,
+   added). ŷ₁ is given. The same answers in a file are graded by `chainrule grade SPEC answers.toml`.
 """, """
 ## 练习
 
-1. 同样形状、不同数字的卷积，见下。手算输出 y、∂L/∂y、∂L/∂k 和 ∂L/∂x（别忘了翻转），把每个 `"?"` 换成你的结果并运行；
-   y₁₁ 已作为示例给出。
-2. `rnn` 网络，把 x₃ 从 2 改成 1：求 ŷ₃ 和 ∂L/∂W_hh（三步各项之和）。h₁ 和 h₂ 不变；ŷ₁ 已给出。
+1. 同样形状、不同数字的卷积，见下。手算输出 y、∂L/∂y、∂L/∂k 和 ∂L/∂x（别忘了翻转），把每个 `"?"` 换成你的结果并运行：
+   `chainrule grade` 批改每个数，写出得到正确结果的那一行，并指出错误背后常见的原因（例如卷积核没有翻转）。y₁₁ 已作为示例给出。
+2. `rnn` 网络，把 x₃ 从 2 改成 1：求 ŷ₂、ŷ₃ 和 ∂L/∂W_hh（三步各项之和）。ŷ₁ 已给出。
+   写在文件里的同样答案可以用 `chainrule grade SPEC answers.toml` 批改。
 """),
     code("""
 exercise = parse_layered({
@@ -1456,23 +1488,6 @@ ex_k = np.array(exercise.blocks[0]["weight"])[0, 0]
 print(np.array(exercise.x[0]), ex_k, np.array(exercise.y[0]), sep="\\n\\n")
 """),
     code("""
-def mark(answers, expected):
-    \"\"\"Each number filled in, against the engine's to 3 significant digits; "?" is skipped.\"\"\"
-    right, wrong = 0, []
-    for key, given in answers.items():
-        want, given = np.asarray(expected[key], dtype=float), np.array(given, dtype=object)
-        for idx in np.ndindex(want.shape):
-            if isinstance(given[idx], str):
-                continue
-            if np.isclose(float(given[idx]), want[idx], rtol=5e-3, atol=1e-12):
-                right += 1
-            else:
-                wrong.append(f"{key}{list(idx)}")
-    words = ("正确", "错误") if LANG == "zh" else ("right", "wrong")
-    print(f"{words[0]}: {right}, {words[1]}: {wrong}")
-    return wrong
-
-
 answers = {
     "y": [[-0.5, "?", "?"], ["?", "?", "?"], ["?", "?", "?"]],   # y₁₁ = 0 − 1 + 0.5 + 0
     "dL_dy": [["?", "?", "?"], ["?", "?", "?"], ["?", "?", "?"]],
@@ -1480,16 +1495,19 @@ answers = {
     "dL_dx": [["?", "?", "?", "?"], ["?", "?", "?", "?"],
               ["?", "?", "?", "?"], ["?", "?", "?", "?"]],
 }
-assert mark(answers, derive_conv(exercise).to_dict()["grids"]) == []
+report = check_answers(exercise, answers, lang=LANG)
+assert report.counts["wrong"] == 0
 """),
     code("""
-answers = {"y_hat": [outs[0], "?", "?"], "dW_hh": [["?", "?"], ["?", "?"]]}
-cell.zero_grad()
-readout.zero_grad()
-_, L_ex = engine_loss([1.0, -0.5, 1.0])                # x₃ = 1
-L_ex.backward()
-hs_ex, outs_ex = unroll([1.0, -0.5, 1.0])
-assert mark(answers, {"y_hat": outs_ex, "dW_hh": cell.weight_hh.grad.numpy()}) == []
+rnn_exercise = parse_layered({
+    "name": "exercise-7-rnn", "input": [3, 1], "loss": "half_sse", "optimizer": "sgd", "lr": 0.1,
+    "x": [[1], [-0.5], [1]], "y": [[1], [0.5], [1]],                  # x₃ = 1
+    "layers": [{"kind": "rnn", "hidden_size": 2, "nonlinearity": "tanh", "bias": False, "h0": [0.5, -0.5],
+                "weight_ih": [[0.5], [-1]], "weight_hh": [[0.5, -0.25], [0.25, 0.5]]},
+               {"kind": "linear", "out": 1, "bias": False, "weight": [[1, -1]]}]}, "exercise-7-rnn")
+answers = {"yhat": [1.5132, "?", "?"], "dL_dW_hh": [["?", "?"], ["?", "?"]]}
+report = check_answers(rnn_exercise, answers, lang=LANG)
+assert report.counts["wrong"] == 0
 """),
 ])
 

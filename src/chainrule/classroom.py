@@ -280,5 +280,6 @@ def check_answers(spec, answers: dict, lang: str = "en", sig_digits: int = 3):
             print("nothing to grade yet: replace a \"?\" with your number" if lang != "zh"
                   else "还没有可批改的答案：把 \"?\" 换成你算出的数")
             return None
-    print(render_text(report))
+    # a layered derivation's report (a convolution, an RNN: grading/layered.py) renders itself
+    print(report.render("text") if getattr(report, "layered", False) else render_text(report))
     return report
