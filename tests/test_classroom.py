@@ -81,3 +81,20 @@ def test_mistake_kind_drops_neuron_names():
         "a factor taken from the wrong neuron"
     assert mistake_kind("the value of another neuron (neuron 2 instead of 1)") == "the value of another neuron"
     assert mistake_kind(None).startswith("no classic mistake")
+
+
+def test_check_answers_prints_a_layered_report(capsys):
+    """The lessons' check_answers grades a convolution's grids (lesson 7). Worked by hand on the shipped
+    conv spec (∂L/∂y = (1, 1, −0.5; 0.5, 0.5, 0.5; 0.5, 1, 0), k = (1, 0.5; −1, 2)): y₁₁ = 1×1 + 0.5×2 +
+    (−1)×0 + 2×1 = 4; ∂L/∂x₂₃ = ∂L/∂y₂₃·k₁₁ + ∂L/∂y₂₂·k₁₂ + ∂L/∂y₁₃·k₂₁ + ∂L/∂y₁₂·k₂₂ = 0.5 + 0.25 + 0.5 + 2
+    = 3.25 (right); for ∂L/∂x₂₂ the unflipped kernel gives 1×1 + 1×0.5 + 0.5×(−1) + 0.5×2 = 2 instead of
+    1×2 + 1×(−1) + 0.5×0.5 + 0.5×1 = 1.75 (wrong, and the grader names the flip)."""
+    from chainrule.classroom import check_answers
+
+    blank = [["?"] * 4 for _ in range(4)]
+    dx = [row[:] for row in blank]
+    dx[1][1], dx[1][2] = 2, 3.25
+    report = check_answers("conv", {"y": [[4, "?", "?"], ["?", "?", "?"], ["?", "?", "?"]], "dL_dx": dx})
+    out = capsys.readouterr().out
+    assert report.counts["right"] == 2 and report.counts["wrong"] == 1
+    assert "right" in out and "1.75" in out and "flip" in out
