@@ -1479,12 +1479,13 @@ print(rnn_derivation)
    写在文件里的同样答案可以用 `chainrule grade SPEC answers.toml` 批改。
 """),
     code("""
+conv_block = {"kind": "conv2d", "out_channels": 1, "kernel_size": 2, "bias": False,
+              "weight": [[[[1, -1], [0.5, 1]]]]}
 exercise = parse_layered({
-    "name": "exercise-7", "input": [1, 4, 4], "loss": "half_sse", "optimizer": "sgd", "lr": 0.1,
+    "name": "exercise-7", "input": [1, 4, 4], "loss": "half_sse", "lr": 0.1,
     "x": [[[0, 1, 2, 1], [1, 0, 1, 2], [2, 1, 0, 1], [1, 2, 1, 0]]],
     "y": [[[1, 2, 2], [2, 1, 2], [2, 2, 1]]],
-    "layers": [{"kind": "conv2d", "out_channels": 1, "kernel_size": 2, "bias": False,
-                "weight": [[[[1, -1], [0.5, 1]]]]}]}, "exercise-7")
+    "layers": [conv_block]}, "exercise-7")
 ex_k = np.array(exercise.blocks[0]["weight"])[0, 0]
 print(np.array(exercise.x[0]), ex_k, np.array(exercise.y[0]), sep="\\n\\n")
 """),
@@ -1500,12 +1501,14 @@ report = check_answers(exercise, answers, lang=LANG)
 assert report.counts["wrong"] == 0
 """),
     code("""
+rnn_block = {"kind": "rnn", "hidden_size": 2, "nonlinearity": "tanh", "bias": False,
+             "h0": [0.5, -0.5], "weight_ih": [[0.5], [-1]], "weight_hh": [[0.5, -0.25], [0.25, 0.5]]}
+readout_block = {"kind": "linear", "out": 1, "bias": False, "weight": [[1, -1]]}
 rnn_exercise = parse_layered({
-    "name": "exercise-7-rnn", "input": [3, 1], "loss": "half_sse", "optimizer": "sgd", "lr": 0.1,
-    "x": [[1], [-0.5], [1]], "y": [[1], [0.5], [1]],                  # x₃ = 1
-    "layers": [{"kind": "rnn", "hidden_size": 2, "nonlinearity": "tanh", "bias": False, "h0": [0.5, -0.5],
-                "weight_ih": [[0.5], [-1]], "weight_hh": [[0.5, -0.25], [0.25, 0.5]]},
-               {"kind": "linear", "out": 1, "bias": False, "weight": [[1, -1]]}]}, "exercise-7-rnn")
+    "name": "exercise-7-rnn", "input": [3, 1], "loss": "half_sse", "lr": 0.1,
+    "x": [[1], [-0.5], [1]],                                     # x₃ = 1 instead of 2
+    "y": [[1], [0.5], [1]],
+    "layers": [rnn_block, readout_block]}, "exercise-7-rnn")
 answers = {"yhat": [1.5132, "?", "?"], "dL_dW_hh": [["?", "?"], ["?", "?"]]}
 report = check_answers(rnn_exercise, answers, lang=LANG)
 assert report.counts["wrong"] == 0
