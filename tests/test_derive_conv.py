@@ -202,3 +202,10 @@ def test_docs_are_the_command_output(capsys, lang, name):
     main(["derive", "conv", "--lang", lang, "--format", "md"])
     mask = re.compile(r"\d\.\de-\d+")
     assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))
+
+
+def test_a_negative_target_is_written_in_parentheses():
+    raw = raw_spec()
+    raw["y"][0][0][0] = -3  # y_11 = 4 (by hand: 1·1 + 0.5·2 + (−1)·0 + 2·1), so ∂L/∂y_11 = 4 − (−3) = 7
+    d = json.loads(derive_conv(parse_layered(raw, "conv-negative")).to_json())
+    assert entry(d, "dL_dy_11")["expression"].endswith("= 4 − (−3) = 7")

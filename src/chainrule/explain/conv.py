@@ -503,9 +503,9 @@ def _dy_section(items, grids, T, p, Y, TG, GY):
     """∂L/∂y = y − t for every output pixel (the loss reads y directly)."""
     oh, ow = Y.shape
     eqs = [_entry(f"dL_dy_{a + 1}{c + 1}", _sym("dL/dy", a + 1, c + 1),
-                  (f"y_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(Y[a, c], p)} − {num_text(TG[a, c], p)} = "
+                  (f"y_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(Y[a, c], p)} − {num_text(TG[a, c], p, True)} = "
                    f"{num_text(GY[a, c], p)}",
-                   f"y_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p)}="
+                   f"y_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(Y[a, c], p)}-{num_latex(TG[a, c], p, True)}="
                    f"{num_latex(GY[a, c], p)}"), GY[a, c])
            for a in range(oh) for c in range(ow)]
     items += [("h", 4, T["dy"]), ("p", T["dy_text"]), ("eqs", eqs), ("grid", T["dy_grid"], "dL_dy", GY)]
@@ -517,9 +517,9 @@ def _pool_backward(items, grids, T, lang, p, P, TG, GP, GY, WR, WC, pnode, ps, p
     window; the value written is the engine's own ∂L/∂y at that cell."""
     qh, qw = P.shape
     eqs = [_entry(f"dL_dp_{a + 1}{c + 1}", _sym("dL/dp", a + 1, c + 1),
-                  (f"p_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(P[a, c], p)} − {num_text(TG[a, c], p)} = "
+                  (f"p_{a + 1}{c + 1} − t_{a + 1}{c + 1} = {num_text(P[a, c], p)} − {num_text(TG[a, c], p, True)} = "
                    f"{num_text(GP[a, c], p)}",
-                   f"p_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(P[a, c], p)}-{num_latex(TG[a, c], p)}="
+                   f"p_{{{a + 1}{c + 1}}}-t_{{{a + 1}{c + 1}}}={num_latex(P[a, c], p)}-{num_latex(TG[a, c], p, True)}="
                    f"{num_latex(GP[a, c], p)}"), GP[a, c])
            for a in range(qh) for c in range(qw)]
     items += [("h", 4, T["dp"]), ("p", T["dp_text"]), ("eqs", eqs), ("grid", T["dp_grid"], "dL_dp", GP)]
