@@ -30,7 +30,7 @@ from ..autograd import no_grad, tensor_order
 from ..check import relative_error
 from ..errors import ChainruleError, SpecError
 from .conv import ConvDerivation, _entry
-from .symbols import num_latex, num_text
+from .symbols import derive_options, num_latex, num_text
 
 DEFAULT_PRECISION = 7  # the shipped spec's numbers are exact in 7 significant digits (0.1797968 = 0.192 − 0.1 + 0.0877968)
 FD_EPS = 1e-6
@@ -314,11 +314,7 @@ def _lt(text: str) -> str:
 
 
 def derive_batchnorm(spec, lang: str = "en", precision: int | None = None) -> BatchNormDerivation:
-    if lang not in LABELS:
-        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
-    p = DEFAULT_PRECISION if precision is None else int(precision)
-    if not 1 <= p <= 17:
-        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
+    p = derive_options(LABELS, lang, precision, DEFAULT_PRECISION)
     _validate(spec)
     T = LABELS[lang]
     F = _fused(spec)

@@ -20,7 +20,7 @@ from ..autograd import no_grad, tensor_order
 from ..check import relative_error
 from ..errors import SpecError
 from ..layered import random_bias
-from .symbols import num_latex, num_text
+from .symbols import derive_options, num_latex, num_text
 
 DEFAULT_PRECISION = 6
 FD_EPS = 1e-6
@@ -342,11 +342,7 @@ def _step(spec):
 
 
 def derive_conv(spec, lang: str = "en", precision: int | None = None) -> ConvDerivation:
-    if lang not in LABELS:
-        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
-    p = DEFAULT_PRECISION if precision is None else int(precision)
-    if not 1 <= p <= 17:
-        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
+    p = derive_options(LABELS, lang, precision, DEFAULT_PRECISION)
     _validate(spec)
     pooled = len(spec.blocks) == 2
     T = {**LABELS[lang], **POOL_LABELS[lang]} if pooled else LABELS[lang]
@@ -607,18 +603,10 @@ def replay(spec, given: dict | None = None, mistake: str | None = None) -> dict:
     blank: the computed value stands in). A quantity in ``given`` is still returned as computed, so the
     grader can tell an answer carried from an earlier one. With neither, the derivation's own numbers."""
     from ..functional_nn import avg_pool2d, conv2d, max_pool2d
+    from ..grading.given import Given
 
-    g = given or {}
-    q = {}
-
-    def use(name, computed):
-        """Record the computed value; go on with the learner's where given."""
-        q[name] = computed
-        if name not in g:
-            return computed
-        a = np.asarray(g[name], dtype=np.float64)
-        return np.where(np.isnan(a), computed, a) if np.ndim(computed) else (computed if np.isnan(a) else float(a))
-
+    given_ = Given(given)
+    use = given_.use
     X, K, TG, B = _numbers(spec)
     pooled = len(spec.blocks) == 2
     bias = None if B is None else _grid_tensor(B).reshape(1)
@@ -677,7 +665,7 @@ def replay(spec, given: dict | None = None, mistake: str | None = None) -> dict:
     if B is not None:
         b_after = float(_sgd(B, db, spec.lr))
         use("b_after", 2 * B - b_after if mistake == "ascent" else b_after)
-    return q
+    return given_.computed
 
 
 def mistakes_for(spec) -> tuple:

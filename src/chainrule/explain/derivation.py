@@ -20,7 +20,7 @@ from .checks import replay_optimizer, symmetric_units
 from .labels import ACTIVATION_NAMES, LABELS, LOSS_NAMES, OPTIMIZER_NAMES
 from .matrix import matrix_blocks
 from .model import Block, Eq
-from .symbols import PROFILES, d, num_text
+from .symbols import PROFILES, d, derive_options, num_text
 
 DEFAULT_PRECISION = 6
 MAX_CHECKED = 20  # in matrix form: the parameters with the largest gradients are checked
@@ -123,12 +123,8 @@ def _finite(obj):
 def derive(spec_or_path, steps: int = 1, lang: str = "en", notation: str | None = None,
            precision: int | None = None) -> Derivation:
     """Run ``steps`` training steps of a spec (path, shipped name, dict or Spec) and write them out."""
-    if lang not in LABELS:
-        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
+    precision = derive_options(LABELS, lang, precision, DEFAULT_PRECISION)
     steps = int(steps)  # its range is checked where every spec run starts (network.run)
-    precision = DEFAULT_PRECISION if precision is None else int(precision)
-    if not 1 <= precision <= 17:
-        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {precision}")
     spec = load_spec(spec_or_path)
     refuse_over("the number of steps to write out", steps, limits.DERIVE_STEPS, spec.source,
                 "a derivation is for reading: derive a few steps, and draw the loss curve for long runs")

@@ -24,7 +24,7 @@ from ..autograd import no_grad, tensor_order
 from ..check import relative_error
 from ..errors import SpecError
 from .conv import ConvDerivation, _entry
-from .symbols import num_latex, num_text
+from .symbols import derive_options, num_latex, num_text
 
 DEFAULT_PRECISION = 6
 FD_EPS = 1e-6
@@ -228,11 +228,7 @@ def _record(spec):
 
 
 def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDerivation:
-    if lang not in LABELS:
-        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
-    p = DEFAULT_PRECISION if precision is None else int(precision)
-    if not 1 <= p <= 17:
-        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
+    p = derive_options(LABELS, lang, precision, DEFAULT_PRECISION)
     _validate(spec)
     L_ = LABELS[lang]
     net, x, target, out, loss, hs, a_s, act_node, lin_node, rules = _record(spec)

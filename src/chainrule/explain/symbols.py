@@ -170,3 +170,14 @@ def d(num: Sym, den: Sym) -> Sym:
 
 
 LOSS: Sym = ("L", "L")
+
+
+def derive_options(labels, lang: str, precision, default: int) -> int:
+    """Check a derivation's ``lang`` (a key of its ``labels``) and ``precision`` (significant digits,
+    ``None`` for ``default``); return the precision as an int."""
+    if lang not in labels:
+        raise ValueError(f"derive: lang must be one of {', '.join(labels)}, got {lang!r}")
+    p = default if precision is None else int(precision)
+    if not 1 <= p <= 17:
+        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
+    return p

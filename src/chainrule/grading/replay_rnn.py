@@ -11,15 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _t(a, grad=False):
-    from .. import float64, tensor
-
-    return tensor(np.asarray(a, dtype=np.float64), dtype=float64, requires_grad=grad)
-
-
-def _grad(t):
-    return np.array(t.grad.array)
+from .given import Given, grad_of, leaf
 
 
 def replay(spec, given: dict | None = None) -> dict:
@@ -27,17 +19,11 @@ def replay(spec, given: dict | None = None) -> dict:
     from ..nn import Parameter
     from ..optim import SGD
 
-    g = given or {}
-    q = {}
+    given_ = Given(given)
+    g = given_.given
 
     def use(name, computed):
-        """Record the computed value; go on with the learner's where given."""
-        computed = np.asarray(computed, dtype=np.float64)
-        q[name] = computed
-        if name not in g:
-            return computed
-        a = np.asarray(g[name], dtype=np.float64).reshape(computed.shape)
-        return np.where(np.isnan(a), computed, a)
+        return given_.use(name, np.asarray(computed, dtype=np.float64))
 
     rnn, lin = spec.blocks
     act = F.tanh if rnn.get("nonlinearity", "tanh") == "tanh" else F.relu
@@ -54,53 +40,53 @@ def replay(spec, given: dict | None = None) -> dict:
     h0 = np.asarray(rnn.get("h0", np.zeros(H)), dtype=np.float64)
 
     def b(k):
-        return _t(W[k]) if k in W else None
+        return leaf(W[k]) if k in W else None
 
     # forward, step by step, each from the learner's h_(t−1)
     a_rows, h_rows = [], []
     a_given, h_given = g.get("a"), g.get("h")
     prev = h0
     for t in range(T):
-        a_t = F.linear(_t(X[t]), _t(W["W_ih"]), b("b_ih")) + F.linear(_t(prev), _t(W["W_hh"]), b("b_hh"))
+        a_t = F.linear(leaf(X[t]), leaf(W["W_ih"]), b("b_ih")) + F.linear(leaf(prev), leaf(W["W_hh"]), b("b_hh"))
         a_rows.append(np.array(a_t.array))
         a_used = _pick(a_given, t, a_rows[-1])
-        h_rows.append(np.array(act(_t(a_used)).array))
+        h_rows.append(np.array(act(leaf(a_used)).array))
         prev = _pick(h_given, t, h_rows[-1])
     A, HS = use("a", np.stack(a_rows)), use("h", np.stack(h_rows))
     prevs = [h0] + [HS[t] for t in range(T - 1)]
-    YH = use("yhat", np.stack([np.array(F.linear(_t(HS[t]), _t(W["V"])).array) for t in steps]))
-    yhat_leaf = _t(YH, grad=True)
-    loss = 0.5 * ((yhat_leaf - _t(Y)) ** 2).sum()
+    YH = use("yhat", np.stack([np.array(F.linear(leaf(HS[t]), leaf(W["V"])).array) for t in steps]))
+    yhat_leaf = leaf(YH, grad=True)
+    loss = 0.5 * ((yhat_leaf - leaf(Y)) ** 2).sum()
     loss.backward()
     use("loss", np.array(loss.array))
-    GY = use("dL_dyhat", _grad(yhat_leaf))
+    GY = use("dL_dyhat", grad_of(yhat_leaf))
     row = {t: r for r, t in enumerate(steps)}
     # backpropagation through time: ∂L/∂h_t from ŷ_t and from a_(t+1); ∂L/∂a_t through the activation
     dh_rows, da_rows = [None] * T, [None] * T
     dh_given, da_given = g.get("dL_dh"), g.get("dL_da")
     da_next = None
     for t in range(T - 1, -1, -1):
-        h_leaf = _t(HS[t], grad=True)
+        h_leaf = leaf(HS[t], grad=True)
         paths = []  # the last step always has a readout; every earlier one has the step after it
         if t in row:
-            paths.append((F.linear(h_leaf, _t(W["V"])) * _t(GY[row[t]])).sum())
+            paths.append((F.linear(h_leaf, leaf(W["V"])) * leaf(GY[row[t]])).sum())
         if da_next is not None:
-            paths.append((F.linear(h_leaf, _t(W["W_hh"])) * _t(da_next)).sum())
+            paths.append((F.linear(h_leaf, leaf(W["W_hh"])) * leaf(da_next)).sum())
         sum(paths[1:], paths[0]).backward()
-        dh_rows[t] = _grad(h_leaf)
+        dh_rows[t] = grad_of(h_leaf)
         dh_used = _pick(dh_given, t, dh_rows[t])
-        a_leaf = _t(A[t], grad=True)
-        act(a_leaf).backward(_t(dh_used))
-        da_rows[t] = _grad(a_leaf)
+        a_leaf = leaf(A[t], grad=True)
+        act(a_leaf).backward(leaf(dh_used))
+        da_rows[t] = grad_of(a_leaf)
         da_next = _pick(da_given, t, da_rows[t])
     use("dL_dh", np.stack(dh_rows))
     DA = use("dL_da", np.stack(da_rows))
 
     # each shared weight's gradient: one term per step (the linear op's vector-Jacobian product), summed
     def term(inp, upstream, shape):
-        w = _t(np.zeros(shape), grad=True)
-        F.linear(_t(inp), w).backward(_t(upstream))
-        return _grad(w)
+        w = leaf(np.zeros(shape), grad=True)
+        F.linear(leaf(inp), w).backward(leaf(upstream))
+        return grad_of(w)
 
     terms = {"W_hh": use("dL_dW_hh_terms", np.stack([term(prevs[t], DA[t], W["W_hh"].shape) for t in range(T)])),
              "W_ih": use("dL_dW_ih_terms", np.stack([term(X[t], DA[t], W["W_ih"].shape) for t in range(T)])),
@@ -114,12 +100,12 @@ def replay(spec, given: dict | None = None) -> dict:
         shown = value[None] if value.ndim == 1 else value
         grads[k] = use(f"dL_d{k}", shown).reshape(value.shape)
     for k, value in W.items():
-        w = Parameter(_t(value))
-        w.grad = _t(grads[k])
+        w = Parameter(leaf(value))
+        w.grad = leaf(grads[k])
         SGD([w], lr=spec.lr).step()
         after = np.array(w.array)
         use(f"{k}_after", after[None] if after.ndim == 1 else after)
-    return q
+    return given_.computed
 
 
 def _pick(given, t, computed):
