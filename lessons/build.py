@@ -1,15 +1,17 @@
 """Write the lesson notebooks, English and Chinese, from one source: ``python lessons/build.py``.
 
 Each lesson is a list of cells; a markdown cell holds both languages, a code cell is shared (the
-first cell sets ``LANG``). Notebooks are stored without outputs; tests/test_lessons.py executes every
+first cell sets ``LANG``; the Chinese notebook's comments come from ``ZH_COMMENTS``). Notebooks are stored without outputs; tests/test_lessons.py executes every
 one of them and fails on a cell error. "Checked outputs" are ``assert`` lines in the cells, against
 hand algebra or a published worked example, so a drifted number fails the run.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import tokenize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,6 +33,63 @@ from chainrule.network import run
 
 LANG = "{lang}"   # "en" or "zh": the language of figures, derivations and grades
 """
+
+# The Chinese notebooks' code comments: a code cell is shared, and notebook(cells, "zh") swaps each
+# comment below for its Chinese one (comment tokens only, so the code stays identical). A comment of
+# symbols alone (# ∂L/∂y') needs no entry; tests/test_lessons.py checks that none in English is left.
+ZH_COMMENTS = {
+    '# "en" or "zh": the language of figures, derivations and grades':
+        '# 图、推导与评分所用的语言：`"en"`（英文）或 `"zh"`（中文）',
+    "# w1[i][j] = w'_ij: from input i to hidden neuron j": "# w1[i][j] = w'_ij：从输入 i 到隐藏神经元 j",
+    "# z_2, z_3 never recomputed": "# z_2、z_3 没有重新计算",
+    "# the given numbers only: the rest is yours to work out": "# 只给出这些数，其余的由你来算",
+    "# ½(1 − 0.12)², worked for you": "# ½(1 − 0.12)²，已替你算好",
+    "# output δ": "# 输出层的 δ",
+    "# path sum: one term per output": "# 路径求和：每个输出一项",
+    "# it never goes up here": "# 在这里它从不上升",
+    "# compare with hand-worked numbers in double precision": "# 以双精度与手算的数比较",
+    "# the matrix rule: ∂L/∂W = (input rows)ᵀ · (δ rows)": "# 矩阵规则：∂L/∂W = (输入的行)ᵀ · (δ 的行)",
+    "# Mazur's ∂E/∂w5": "# Mazur 的 ∂E/∂w5",
+    "# log(1 + e^z) without overflow": "# 不会溢出的 log(1 + e^z)",
+    "# your VJP here": "# 在这里写你的向量-雅可比积",
+    "# the training statistics, not its own": "# 用训练集的统计量，而不是它自己的",
+    "# the batch's mean × its size: a sum over samples": "# 批次的均值 × 批次大小：对样本求和",
+    "# (a real loop trains here)": "# （真正的训练循环写在这里）",
+    "# different initial weights...": "# 不同的初始权重……",
+    "# ...replaced by the saved ones": "# ……被保存的权重替换",
+    "# the cosine ends at eta_min = 0": "# 余弦调度在 eta_min = 0 处结束",
+    "# a Drawing shows inline in the notebook": "# 图直接显示在笔记本里",
+    "# worked above": "# 上面已经算过",
+    "# sqrt of a negative number: NaN": "# 负数开平方：NaN",
+    "# the input, 4×4 (its one channel)": "# 输入，4×4（只有一个通道）",
+    "# the kernel, 2×2": "# 卷积核，2×2",
+    "# the target, 3×3": "# 目标，3×3",
+    "# four products, added": "# 四个乘积相加",
+    "# hand-worked numbers, compared in double precision": "# 手算的数，以双精度比较",
+    "# ∂L/∂k: the input correlated with ∂L/∂y": "# ∂L/∂k：输入与 ∂L/∂y 的互相关",
+    "# 5×5: ∂L/∂y inside a ring of zeros": "# 5×5：∂L/∂y 外面围一圈零",
+    "# the kernel turned by 180°": "# 卷积核翻转 180°",
+    "# PyTorch's name for it: the transposed convolution of ∂L/∂y with the kernel (unflipped)":
+        "# PyTorch 的叫法：∂L/∂y 与（不翻转的）卷积核做转置卷积",
+    "# the slip: the kernel not turned": "# 错误：卷积核没有翻转",
+    "# all of it to the winner": "# 全部流向胜出的格子",
+    "# (batch, hidden)": "# （批次，隐藏单元）",
+    "# the same cell at every step": "# 每一步都是同一个单元",
+    "# the slip: no path through later steps": "# 错误：没有经过后面各步的路径",
+    "# x₃ = 1 instead of 2": "# x₃ = 1，而不是 2",
+}
+
+
+def translate_comments(src: str, table: dict[str, str]) -> str:
+    """Swap each comment token found in table for its translation; everything else is left as it is."""
+    lines = src.splitlines(keepends=True)
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT and tok.string in table:
+            row, col = tok.start
+            line = lines[row - 1]
+            lines[row - 1] = line[:col] + table[tok.string] + line[col + len(tok.string):]
+    return "".join(lines)
+
 
 # ------------------------------------------------------------------------------------------------ 1
 L1 = ("01-seed", [
@@ -162,7 +221,7 @@ them, so layer 1 never learns; the third trains correctly. docs/seed-errata.md h
 chainrule writes correct scripts of all three kinds from the same recorded step:
 """, """
 第二个清单把新的第一层参数存进了 `layer_l_list`（字母 l），之后再也没有读取，所以第一层从未学习；第三个清单是对的。
-详见 docs/seed-errata.md。chainrule 可以从同一次记录的计算中导出三种正确的代码：
+全部细节见文档 `docs/seed-errata.md`（英文）。chainrule 可以从同一次记录的计算中导出三种正确的代码：
 """),
     code("""
 from chainrule.export import export
@@ -231,7 +290,7 @@ Matt Mazur's "A Step by Step Backpropagation Example" adds what the seed left ou
 """, """
 # 第 2 课 · 非线性与偏置：Mazur 的 2-2-2 网络
 
-Matt Mazur 的《A Step by Step Backpropagation Example》补上了原文省略的部分：每层之后的 **sigmoid** 激活
+Mazur 的文章《反向传播逐步演算示例》（原题 `A Step by Step Backpropagation Example`）补上了原文省略的部分：每层之后的 **sigmoid** 激活
 σ(z) = 1/(1 + e^(−z))，以及每层的**偏置**。输入 (0.05, 0.10)，期望输出 (0.01, 0.99)，学习率 0.5。
 他公布的数字就是我们的检验标准。
 """),
@@ -460,8 +519,8 @@ with `cr.gradcheck` — central finite differences in float64.
 """, """
 # 第 4 课 · 自己写一个运算
 
-chainrule 的每个运算把三样东西放在一起：**前向计算**（NumPy）、**VJP**（把输出的梯度拉回到每个输入：
-g ↦ g·∂out/∂in）和**书面规则**（推导中打印的公式）。这里我们添加 softplus(z) = log(1 + eᶻ)，它的导数是 σ(z)，
+chainrule 的每个运算把三样东西放在一起：**前向计算**（用 `NumPy`）、**向量-雅可比积**（`VJP`，把输出的梯度拉回到每个输入：
+g ↦ g·∂输出/∂输入）和**书面规则**（推导中打印的公式）。这里我们添加 softplus(z) = log(1 + eᶻ)，它的导数是 σ(z)，
 并用 `cr.gradcheck`（float64 的中心有限差分）检验。
 """),
     code(SETUP),
@@ -501,7 +560,7 @@ print("gradcheck passed")
 Forget the ½ inside the tanh form of σ and the gradient is wrong everywhere except at 0.
 `gradcheck` compares every element of the Jacobian and names the first mismatch.
 """, """
-## 错误的 VJP 会被发现
+## 错误的向量-雅可比积会被发现
 
 在 σ 的 tanh 形式里漏掉 ½，梯度除了 0 处以外都是错的。`gradcheck` 比较雅可比矩阵的每个元素，并指出第一个不一致之处。
 """),
@@ -527,7 +586,7 @@ records passes the same check.
 """, """
 ## 在网络中使用这个运算
 
-自定义运算和其他运算用法相同：用 softplus 的小网络可以训练，它记录的每个梯度都通过同样的检验。
+自定义运算和其他运算用法相同：用 `softplus` 的小网络可以训练，它记录的每个梯度都通过同样的检验。
 """),
     code("""
 cr.manual_seed(0)
@@ -595,7 +654,7 @@ resume, and **loss curves** to see what happened.
 """, """
 # 第 5 课 · 真正的训练：鸢尾花与手写数字
 
-到目前为止，每个网络只有几个权重、一两个样本。现在换成真实数据：Fisher 的**鸢尾花**（150 个样本，4 个测量值，3 个品种）
+到目前为止，每个网络只有几个权重、一两个样本。现在换成真实数据：费希尔的**鸢尾花**（150 个样本，4 个测量值，3 个品种）
 和 1,797 个**手写数字**（8×8 图像），两者都随 chainrule 一起提供。工具与 PyTorch 相同：用 `TensorDataset` 和
 `DataLoader` 取小批次，用**优化器**更新参数，用**学习率调度**调整步长，用**检查点**暂停与恢复训练，用**损失曲线**观察训练过程。
 """),
@@ -610,7 +669,7 @@ deviation — the validation rows must not leak into the statistics.
 """, """
 ## 数据
 
-`cr.data.load_dataset("iris")` 返回一张表：特征 `x`（150, 4）和类别标签 `y`。Fisher 1936 年的论文中每个品种各有 50 朵花。
+`cr.data.load_dataset("iris")` 返回一张表：特征 `x`（150, 4）和类别标签 `y`。费希尔 1936 年的论文中每个品种各有 50 朵花。
 我们从每个品种中各留出 20% 作为验证集（`stratify=True`），并用*训练集*的均值和标准差对每一列做标准化——验证集的数据不能混进这些统计量。
 """),
     code("""
@@ -634,7 +693,7 @@ A `TensorDataset` pairs the i-th row of each tensor: `train_set[i]` is (features
 `DataLoader` cuts it into mini-batches, in a fresh random order every epoch when `shuffle=True`.
 120 samples in batches of 32 make ⌈120/32⌉ = 4 batches: 32 + 32 + 32 + 24.
 """, """
-## Dataset 与 DataLoader
+## 数据集与数据加载器
 
 `TensorDataset` 把每个张量的第 i 行配成一对：`train_set[i]` 就是（特征，标签）。`DataLoader` 把它切成小批次，
 `shuffle=True` 时每一轮都重新随机排序。120 个样本、每批 32 个，共 ⌈120/32⌉ = 4 批：32 + 32 + 32 + 24。
@@ -704,7 +763,7 @@ validation rows under `cr.no_grad()` (nothing to differentiate there) and draw b
 """, """
 ## 训练鸢尾花分类器
 
-4-16-3 网络（隐藏层 tanh；softmax 在 `cross_entropy` 内部，它接收 logits），Adam，η = 0.01，训练 30 轮，每轮 4 个小批次。
+4-16-3 网络（隐藏层 tanh；softmax 在 `cross_entropy` 内部，它接收未经归一化的分数，即代码里的 `logits`），Adam，η = 0.01，训练 30 轮，每轮 4 个小批次。
 每轮结束后在 `cr.no_grad()` 下计算验证集上的损失（这里不需要求导），并画出两条曲线。
 """),
     code("""
@@ -782,7 +841,7 @@ ones stopped: one more step on each gives bit-identical weights.
 ## 检查点：暂停与恢复
 
 `cr.io.save_checkpoint` 把模型参数、优化器状态（Adam 的滑动平均）和任意 JSON 格式的 `meta` 原子地写进一个文件；
-`load_checkpoint` 读回它，不做任何反序列化（unpickle）。从文件载入的新模型和新优化器会从原来停下的地方**精确地**继续：
+`load_checkpoint` 读回它，不做任何反序列化（不用 `pickle`）。从文件载入的新模型和新优化器会从原来停下的地方**精确地**继续：
 两边各再走一步，得到的权重逐位相同。
 """),
     code("""
@@ -813,7 +872,7 @@ network: SGD with momentum 0.9, η from 0.1 down a cosine schedule, 10 epochs of
 """, """
 ## 手写数字
 
-`cr.data.load_digits()` 给出 1,797 张 8×8 像素、缩放到 [0, 1] 的图像（UCI 手写数字测试集，每个数字约 180 张）。
+`cr.data.load_digits()` 给出 1,797 张 8×8 像素、缩放到 [0, 1] 的图像（加州大学尔湾分校机器学习库中的手写数字测试集，每个数字约 180 张）。
 展平成 64 个数后，训练一个 64-64-10 的 ReLU 网络：动量 0.9 的 SGD，η 从 0.1 按余弦调度下降，训练 10 轮，每批 64 个样本。
 """),
     code("""
@@ -1529,7 +1588,8 @@ def notebook(cells, lang):
         if cell[0] == "md":
             out.append(nbformat.v4.new_markdown_cell(cell[1] if lang == "en" else cell[2]))
         else:
-            out.append(nbformat.v4.new_code_cell(cell[1].replace("{lang}", lang)))
+            src = cell[1].replace("{lang}", lang)
+            out.append(nbformat.v4.new_code_cell(src if lang == "en" else translate_comments(src, ZH_COMMENTS)))
         out[-1]["id"] = f"c{k:02d}"
     nb.cells = out
     return nb

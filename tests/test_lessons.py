@@ -8,8 +8,11 @@ Needs the `lessons` extra (nbclient, nbformat, ipykernel); scripts/test.sh insta
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
+import re
 import sys
+import tokenize
 
 import pytest
 
@@ -72,10 +75,49 @@ def test_lesson_executes(rel, tmp_path):
     assert sys.executable
 
 
-def test_lesson_7_in_chinese_has_no_english_words_outside_code():
+def _split_comments(src: str) -> tuple[str, list[str]]:
+    """A code cell's source without its comments (each line right-stripped), and the comments' text."""
+    lines, comments = src.splitlines(), []
+    for tok in reversed(list(tokenize.generate_tokens(io.StringIO(src).readline))):
+        if tok.type == tokenize.COMMENT:
+            row, col = tok.start
+            lines[row - 1] = lines[row - 1][:col]
+            comments.append(tok.string[1:])
+    return "\n".join(line.rstrip() for line in lines), comments[::-1]
+
+
+ZH_NOTEBOOKS = [rel for rel in NOTEBOOKS if rel.startswith("zh")]
+
+
+@pytest.mark.parametrize("rel", ZH_NOTEBOOKS)
+def test_chinese_lesson_has_no_english_words_outside_code(rel):
     from test_zh import english_words
 
-    nb = nbformat.read(os.path.join(LESSONS, "zh", "07-conv-rnn.ipynb"), as_version=4)
+    nb = nbformat.read(os.path.join(LESSONS, rel), as_version=4)
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert "卷积" in prose and "随时间反向传播" in prose
-    assert english_words(prose) == []
+    comments = [t for c in nb.cells if c.cell_type == "code" for t in _split_comments(c.source)[1]]
+    assert re.search(r"[\u4e00-\u9fff]", prose) and comments
+    assert english_words(prose) == [], f"{rel}: English in the markdown cells"
+    assert [c for c in comments if english_words(c)] == [], f"{rel}: English code comments (lessons/build.py ZH_COMMENTS)"
+    if rel.endswith("07-conv-rnn.ipynb"):
+        assert "卷积" in prose and "随时间反向传播" in prose
+
+
+@pytest.mark.parametrize("rel", ZH_NOTEBOOKS)
+def test_english_and_chinese_lessons_have_the_same_code(rel):
+    zh = nbformat.read(os.path.join(LESSONS, rel), as_version=4).cells
+    en = nbformat.read(os.path.join(LESSONS, "en", os.path.basename(rel)), as_version=4).cells
+    assert [c.cell_type for c in en] == [c.cell_type for c in zh]
+    for a, b in zip(en, zh):
+        if a.cell_type == "code":
+            code_en, comments_en = _split_comments(a.source)
+            code_zh, comments_zh = _split_comments(b.source)
+            assert code_en.replace('LANG = "en"', 'LANG = "zh"') == code_zh
+            assert len(comments_en) == len(comments_zh)
+
+
+def test_every_chinese_comment_in_the_table_is_used():
+    build = _build_module()
+    used = {t for _, cells in build.LESSONS for cell in cells if cell[0] == "code"
+            for t in _split_comments(cell[1])[1]}
+    assert {key[1:] for key in build.ZH_COMMENTS} <= used
