@@ -38,8 +38,7 @@ LANG = "{lang}"   # "en" or "zh": the language of figures, derivations and grade
 # comment below for its Chinese one (comment tokens only, so the code stays identical). A comment of
 # symbols alone (# ∂L/∂y') needs no entry; tests/test_lessons.py checks that none in English is left.
 ZH_COMMENTS = {
-    '# "en" or "zh": the language of figures, derivations and grades':
-        '# 图、推导与评分所用的语言：`"en"`（英文）或 `"zh"`（中文）',
+    '# "en" or "zh": the language of figures, derivations and grades': '# 图、推导与评分的语言（`"en"` 或 `"zh"`）',
     "# w1[i][j] = w'_ij: from input i to hidden neuron j": "# w1[i][j] = w'_ij：从输入 i 到隐藏神经元 j",
     "# z_2, z_3 never recomputed": "# z_2、z_3 没有重新计算",
     "# the given numbers only: the rest is yours to work out": "# 只给出这些数，其余的由你来算",
