@@ -224,7 +224,7 @@ chainrule writes correct scripts of all three kinds from the same recorded step:
 """),
     code("""
 from chainrule.export import export
-script = export("seed", to="python", steps=2)
+script = export("seed", to="python", steps=2, lang=LANG)
 print("\\n".join(script.splitlines()[:24]))
 """),
     md("""
@@ -1008,7 +1008,7 @@ hot = dict(load_spec("seed").raw, lr=1e-3, name="seed-hot")
 losses = run(hot, steps=5).losses
 print(losses)
 assert all(b > a for a, b in zip(losses, losses[1:]))
-warnings = cr.derive(hot).to_dict()["steps"][0]["warnings"]
+warnings = cr.derive(hot, lang=LANG).to_dict()["steps"][0]["warnings"]
 print(warnings)
 assert warnings
 """),
@@ -1028,7 +1028,7 @@ dead["init"] = dict(dead["init"], biases=[[-50.0, 0.0, 0.0], 0.0])
 step = run(dead, steps=1).steps[0]
 print(step.grads["W1"])
 assert np.all(step.grads["W1"][:, 0] == 0)
-print([w for w in cr.derive(dead).to_dict()["steps"][0]["warnings"] if "ReLU" in w])
+print([w for w in cr.derive(dead, lang=LANG).to_dict()["steps"][0]["warnings"] if "ReLU" in w])
 """),
     md("""
 ## Anomaly detection
