@@ -142,10 +142,15 @@ class Node:
     def __init__(self, op, parents, attrs, out, needs=None):
         self.op = op
         self.parents = parents
-        self.edges = tuple([p.grad_fn for p in parents])
+        if len(parents) == 2:  # most ops: the same as the loops below, unrolled (made for every op)
+            a, b = parents
+            self.edges = (a.grad_fn, b.grad_fn)
+            self.versions = (a._vc[0], b._vc[0]) if op.uses_inputs else None
+        else:
+            self.edges = tuple([p.grad_fn for p in parents])
+            self.versions = tuple([p._vc[0] for p in parents]) if op.uses_inputs else None
         self.attrs = attrs
         self.out = out
-        self.versions = tuple([p._vc[0] for p in parents]) if op.uses_inputs else None
         self.needs = needs  # which parents require grad, fixed when the op runs (as in PyTorch)
         self.seq = next(_clock)  # creation order: backward runs nodes from the largest seq down
         self.origin = self.hooks = self.retained = self.saved_out = None

@@ -73,40 +73,45 @@ def _forward_error(op, parents, exc) -> Exception:
 
 
 def apply(op, *parents, **attrs) -> "Tensor":
-    """Run ``op`` forward on the parents' arrays and record a node when a gradient is needed."""
+    """Run ``op`` forward on the parents' arrays and record a node when a gradient is needed.
+
+    Every op of every graph passes through here, so it is written for speed: one- and two-input
+    ops (nearly all of a graph) take their arrays and ``needs`` without a loop, and the result is
+    built with ``_new`` rather than ``Tensor()``, which would check and convert its data.
+    """
+    n = len(parents)
+    if n == 2:
+        a, b = parents
+        arrays = (a.array, b.array)
+        needs = (a._requires_grad, b._requires_grad)  # which inputs require grad, fixed now (PyTorch)
+    elif n == 1:
+        arrays = (parents[0].array,)
+        needs = (parents[0]._requires_grad,)
+    else:
+        arrays = [p.array for p in parents]
+        needs = tuple([p._requires_grad for p in parents])
     try:
         if anomaly._enabled:  # NaN/Inf is reported below as an AnomalyError, so NumPy's warning is noise
             with np.errstate(all="ignore"):
-                out = op.forward(*[p.array for p in parents], **attrs)
+                out = op.forward(*arrays, **attrs)
         else:
-            out = op.forward(*[p.array for p in parents], **attrs)
+            out = op.forward(*arrays, **attrs)
     except (ValueError, IndexError) as exc:
         if isinstance(exc, ChainruleError):
             raise
         raise _forward_error(op, parents, exc) from None
     if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    t = Tensor.__new__(Tensor)
-    t.array = out
-    t._grad = None
-    t._vc = [0]
-    t._hooks = None
-    t.name = None
-    t._base = None
-    needs = tuple([p._requires_grad for p in parents]) if autograd._grad_enabled else ()
-    if True in needs:
-        t._requires_grad = True
+        out = np.asarray(out)  # NumPy returns a scalar, not a 0-d array, from 0-d operands
+    if True in needs and autograd._grad_enabled:
         node = autograd.Node(op, parents, attrs, out, needs)
+        t = _new(out, node, True)
         if op.uses_output:
             node.saved_out = (t._vc, 0)
         if anomaly._enabled:
             node.origin = anomaly.user_frame()
             anomaly.check_forward(op.name, out, node.origin)
-        t.grad_fn = node
-    else:
-        t._requires_grad = False
-        t.grad_fn = None
-    return t
+        return t
+    return _new(out, None, False)
 
 
 def _lift(value, like: "Tensor") -> "Tensor":
@@ -156,6 +161,29 @@ def _true_div_pair(a: "Tensor", b: "Tensor"):
     return a, b
 
 
+def _binary(op, pair=_pair):
+    """``(__op__, __rop__)``: the methods behind a binary operator such as ``*``.
+
+    ``other`` (a number, an array or a tensor) is lifted to a tensor and the dtypes are promoted
+    by ``pair``; two tensors of one dtype, the usual case, need neither and go straight to the op
+    (true division still turns two integer tensors into floats, so it always asks ``pair``).
+    """
+    direct = pair is _pair
+
+    def method(self, other):
+        if direct and isinstance(other, Tensor) and other.array.dtype is self.array.dtype:
+            return apply(op, self, other)
+        return apply(op, *pair(self, _lift(other, self)))
+
+    def reflected(self, other):  # other ⊙ self, where other is not a tensor
+        return apply(op, *pair(_lift(other, self), self))
+
+    name = {"div": "truediv"}.get(op.name, op.name)
+    method.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
+    method.__qualname__, reflected.__qualname__ = f"Tensor.__{name}__", f"Tensor.__r{name}__"
+    return method, reflected
+
+
 def _holds_tensor(data) -> bool:
     return any(isinstance(d, Tensor) or (isinstance(d, (list, tuple)) and _holds_tensor(d)) for d in data)
 
@@ -169,20 +197,23 @@ def _arrays(data):
     return data
 
 
-def _const(arr: np.ndarray) -> "Tensor":
-    """A tensor around ``arr`` (no copy) that requires no grad."""
-    t = Tensor.__new__(Tensor)
+def _new(arr: np.ndarray, grad_fn, requires_grad: bool) -> "Tensor":
+    """A tensor around ``arr`` (no copy, no checks): how the engine makes its results."""
+    t = _bare(Tensor)
     t.array = arr
-    t._grad = None
-    t.grad_fn = None
-    t._requires_grad = False
+    t.grad_fn = grad_fn
+    t._requires_grad = requires_grad
+    t._grad = t._hooks = t.name = t._base = None
     t._vc = [0]
-    t._hooks = None
-    t.name = None
-    t._base = None
     return t
 
 
+def _const(arr: np.ndarray) -> "Tensor":
+    """A tensor around ``arr`` (no copy) that requires no grad."""
+    return _new(arr, None, False)
+
+
+_bare = object.__new__
 autograd._const = _const  # the engine wraps gradients in tensors without importing this module
 
 
@@ -690,35 +721,11 @@ class Tensor:
         return self._modify("uniform_", lambda old: _const(rng.uniform(a, b, self.shape).astype(self.dtype)))
 
     # ----------------------------------------------------------------- arithmetic
-    def __add__(self, other):
-        return apply(_ADD, *_pair(self, _lift(other, self)))
-
-    def __radd__(self, other):
-        return apply(_ADD, *_pair(_lift(other, self), self))
-
-    def __sub__(self, other):
-        return apply(_SUB, *_pair(self, _lift(other, self)))
-
-    def __rsub__(self, other):
-        return apply(_SUB, *_pair(_lift(other, self), self))
-
-    def __mul__(self, other):
-        return apply(_MUL, *_pair(self, _lift(other, self)))
-
-    def __rmul__(self, other):
-        return apply(_MUL, *_pair(_lift(other, self), self))
-
-    def __truediv__(self, other):
-        return apply(_DIV, *_true_div_pair(self, _lift(other, self)))
-
-    def __rtruediv__(self, other):
-        return apply(_DIV, *_true_div_pair(_lift(other, self), self))
-
-    def __pow__(self, other):
-        return apply(_POW, *_pair(self, _lift(other, self)))
-
-    def __rpow__(self, other):
-        return apply(_POW, *_pair(_lift(other, self), self))
+    __add__, __radd__ = _binary(_ADD)
+    __sub__, __rsub__ = _binary(_SUB)
+    __mul__, __rmul__ = _binary(_MUL)
+    __truediv__, __rtruediv__ = _binary(_DIV, _true_div_pair)
+    __pow__, __rpow__ = _binary(_POW)
 
     def __neg__(self):
         return apply(_NEG, self)
