@@ -339,6 +339,8 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             with np.errstate(all="ignore"):  # reported as an AnomalyError instead
                 grads = node.op.vjp(node, g, *[p.array for p in parents])
             anomaly.check_backward(node, grads)
+        elif len(parents) == 2:  # most ops: the arrays without a loop
+            grads = node.op.vjp(node, g, parents[0].array, parents[1].array)
         else:
             grads = node.op.vjp(node, g, *[p.array for p in parents])
         for parent, edge, need, pg in zip(parents, node.edges, needs, grads):
@@ -347,7 +349,7 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             array = parent.array
             if pg.shape != array.shape:
                 pg = sum_to(pg, array.shape)
-            if pg.dtype != array.dtype:
+            if pg.dtype is not array.dtype and pg.dtype != array.dtype:
                 pg = pg.astype(array.dtype)
             if edge is None:
                 if capture is None and parent._hooks is None and not create_graph:  # the common case
