@@ -45,6 +45,22 @@ def test_reused_node_gets_the_sum_of_its_paths():
     assert x.grad == pytest.approx(126.0)
 
 
+def test_a_node_feeding_another_input_of_the_same_op_runs_after_it():
+    # c = a·b with b = 3a: c's node sends gradients to two nodes, one of which feeds the other, so
+    # a's node must wait for b's contribution (backward hands a chain's gradient on without the heap,
+    # but not here). c = 3a² = 12x² with a = 2x -> dc/dx = 24x = 72 at x = 3.
+    x = leaf(3.0)
+    a = x * 2
+    b = a * 3
+    (a * b).backward()
+    assert x.grad == pytest.approx(72.0)
+    # the same with the operands the other way round: b's node is reached first, a's second
+    y = leaf(3.0)
+    a = y * 2
+    (a * 3 * a).backward()
+    assert y.grad == pytest.approx(72.0)
+
+
 def test_same_leaf_in_two_graphs_accumulates():
     w = leaf([1.0, -1.0])
     (w * 2).sum().backward()

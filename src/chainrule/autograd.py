@@ -314,12 +314,21 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
 
 
 def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode) -> None:
-    """Run each node's vjp once all the gradients of its output are in (the heap's order)."""
+    """Run each node's vjp once all the gradients of its output are in (the heap's order).
+
+    Where a node passes a gradient to exactly one earlier node and no other node has a gradient
+    waiting (a chain, or the layers of an MLP), that node is the one the heap would return next,
+    so it is handed on directly (``following``) without going through ``pending`` and the heap.
+    """
     checking = anomaly._enabled
     pop, push, get = heapq.heappop, heapq.heappush, pending.get
-    while waiting:  # the hot loop: keep per-node work to what the gradient needs
-        node = pop(waiting)[1]
-        g = pending.pop(node)
+    node = g = None
+    while True:  # the hot loop: keep per-node work to what the gradient needs
+        if node is None:
+            if not waiting:
+                return
+            node = pop(waiting)[1]
+            g = pending.pop(node)
         parents = node.parents
         if parents is None:
             raise GraphError(_FREED)
@@ -343,6 +352,7 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             grads = node.op.vjp(node, g, parents[0].array, parents[1].array)
         else:
             grads = node.op.vjp(node, g, *[p.array for p in parents])
+        following = None
         for parent, edge, need, pg in zip(parents, node.edges, needs, grads):
             if pg is None or not need:
                 continue
@@ -358,16 +368,25 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
                 else:
                     _deliver(parent, pg, capture, create_graph)
             else:
+                if following is not None:  # a second node gets a gradient: both go through the heap
+                    pending[following] = following_g
+                    push(waiting, (-following.seq, following))
+                    following = None
                 prev = get(edge)
-                if prev is None:
+                if prev is not None:
+                    pending[edge] = prev + pg
+                elif not pending:  # no other node has a gradient waiting: this one may run next
+                    following, following_g = edge, pg
+                else:
                     pending[edge] = pg
                     push(waiting, (-edge.seq, edge))
-                else:
-                    pending[edge] = prev + pg
         if not retain_graph:
             node.parents = None
             node.edges = ()
             node.out = None
+        node = following
+        if node is not None:
+            g = following_g
 
 
 def _observe(node, g, capture, create_graph):
