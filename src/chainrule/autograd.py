@@ -352,7 +352,7 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             grads = node.op.vjp(node, g, parents[0].array, parents[1].array)
         else:
             grads = node.op.vjp(node, g, *[p.array for p in parents])
-        following = None
+        following = following_g = None
         for parent, edge, need, pg in zip(parents, node.edges, needs, grads):
             if pg is None or not need:
                 continue
@@ -384,9 +384,7 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             node.parents = None
             node.edges = ()
             node.out = None
-        node = following
-        if node is not None:
-            g = following_g
+        node, g = following, following_g  # None: take the next node from the heap
 
 
 def _observe(node, g, capture, create_graph):
