@@ -146,6 +146,10 @@ class Node:
             a, b = parents
             self.edges = (a.grad_fn, b.grad_fn)
             self.versions = (a._vc[0], b._vc[0]) if op.uses_inputs else None
+        elif len(parents) == 3:  # linear layers
+            a, b, c = parents
+            self.edges = (a.grad_fn, b.grad_fn, c.grad_fn)
+            self.versions = (a._vc[0], b._vc[0], c._vc[0]) if op.uses_inputs else None
         else:
             self.edges = tuple([p.grad_fn for p in parents])
             self.versions = tuple([p._vc[0] for p in parents]) if op.uses_inputs else None
@@ -350,6 +354,8 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             anomaly.check_backward(node, grads)
         elif len(parents) == 2:  # most ops: the arrays without a loop
             grads = node.op.vjp(node, g, parents[0].array, parents[1].array)
+        elif len(parents) == 3:
+            grads = node.op.vjp(node, g, parents[0].array, parents[1].array, parents[2].array)
         else:
             grads = node.op.vjp(node, g, *[p.array for p in parents])
         following = following_g = None

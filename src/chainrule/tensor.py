@@ -87,6 +87,10 @@ def apply(op, *parents, **attrs) -> "Tensor":
     elif n == 1:
         arrays = (parents[0].array,)
         needs = (parents[0]._requires_grad,)
+    elif n == 3:  # linear layers: input, weight, bias
+        a, b, c = parents
+        arrays = (a.array, b.array, c.array)
+        needs = (a._requires_grad, b._requires_grad, c._requires_grad)
     else:
         arrays = [p.array for p in parents]
         needs = tuple([p._requires_grad for p in parents])
