@@ -75,9 +75,10 @@ def _forward_error(op, parents, exc) -> Exception:
 def apply(op, *parents, **attrs) -> "Tensor":
     """Run ``op`` forward on the parents' arrays and record a node when a gradient is needed.
 
-    Every op of every graph passes through here, so it is written for speed: one- and two-input
-    ops (nearly all of a graph) take their arrays and ``needs`` without a loop, and the result is
-    built with ``_new`` rather than ``Tensor()``, which would check and convert its data.
+    Every op of every graph passes through here, so it is written for speed: ops of one, two or
+    three inputs (nearly all of a graph) take their arrays and ``needs`` without a loop (a list
+    comprehension costs a function call in Python 3.11), and the result is built with ``_new``
+    rather than ``Tensor()``, which would check and convert its data.
     """
     n = len(parents)
     if n == 2:
@@ -201,6 +202,9 @@ def _arrays(data):
     return data
 
 
+_bare = object.__new__  # an empty instance, without running Tensor.__init__
+
+
 def _new(arr: np.ndarray, grad_fn, requires_grad: bool) -> "Tensor":
     """A tensor around ``arr`` (no copy, no checks): how the engine makes its results."""
     t = _bare(Tensor)
@@ -217,7 +221,6 @@ def _const(arr: np.ndarray) -> "Tensor":
     return _new(arr, None, False)
 
 
-_bare = object.__new__
 autograd._const = _const  # the engine wraps gradients in tensors without importing this module
 
 
