@@ -44,7 +44,7 @@ LABELS = {
                        "with its shape, mean and largest magnitude."),
         "fixed": "the spec's fixed x and y", "digits": "the first sample of the bundled digits set (pixels / 16), label {y}",
         "random": "a seeded random input x ~ N(0, 1) (seed {seed}), target {y}",
-        "init_fixed": "as the spec fixes or its seed {seed} draws them", "init_seed": "drawn with the spec's seed {seed}",
+        "init_fixed": "as the spec fixes them (any others drawn with seed {seed})", "init_seed": "drawn with the spec's seed {seed}",
         "init_zero": "drawn with seed 0 (the spec has no seed)",
         "forward": "1. Forward pass", "block": "Module {i}{at}: {kind}{hyper}",
         "shapes": "Shape in {a} → shape out {b}{params}.", "weights": "; weights {w}",
@@ -74,7 +74,7 @@ LABELS = {
                        "并给出形状、均值与绝对值最大值。"),
         "fixed": "配置文件中给定的 x 与 y", "digits": "自带手写数字数据集的第一个样本（像素值除以 16），标签 {y}",
         "random": "以种子 {seed} 生成的随机输入 x ~ N(0, 1)，目标 {y}",
-        "init_fixed": "由配置文件给定或以其种子 {seed} 生成", "init_seed": "以配置文件的种子 {seed} 生成",
+        "init_fixed": "由配置文件给定（其余以种子 {seed} 生成）", "init_seed": "以配置文件的种子 {seed} 生成",
         "init_zero": "以种子 0 生成（配置文件未给种子）",
         "forward": "1. 前向传播", "block": "模块 {i}{at}：{kind}{hyper}",
         "shapes": "输入形状 {a} → 输出形状 {b}{params}。", "weights": "；权重 {w}",
@@ -247,7 +247,6 @@ def derive_layered_matrix(spec, lang: str = "en", precision: int | None = None) 
     p = DEFAULT_PRECISION if precision is None else int(precision)
     if not 1 <= p <= 17:
         raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
-    T = LABELS[lang]
     net, x, target, (how, how_args), stages, loss, loss_rules, n, seed = _step(spec)
     names = net.parameter_names()
     L = float(np.asarray(loss.array))
@@ -336,7 +335,9 @@ class MatrixDerivation:
         T, s, zh = LABELS[self.lang], self.spec, self.lang == "zh"
         how = self.sample["source"]
         sample = T[how].format(**{k: v for k, v in self.sample.items() if k in ("seed", "y")})
-        init = T["init_seed" if s.seed is not None else "init_zero"].format(seed=s.seed)
+        fixed = any(k in b for b in s.blocks for k in ("weight", "weight_ih"))
+        init = T["init_fixed" if fixed else "init_seed" if s.seed is not None else "init_zero"].format(
+            seed=0 if s.seed is None else s.seed)
         opt = s.optimizer if not zh else {"momentum": "动量 SGD"}.get(s.optimizer, s.optimizer)
         items = [("h", 1, T["title"].format(name=s.name))]
         if not zh and s.description:
