@@ -38,6 +38,12 @@ def torch_twin(spec):
         name = type(m).__name__
         if name == "Conv2d":
             t = torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding).double()
+        elif name == "BatchNorm2d":
+            t = torch.nn.BatchNorm2d(m.num_features, eps=m.eps, momentum=m.momentum).double()
+        elif name == "AvgPool2d":
+            t = torch.nn.AvgPool2d(m.kernel_size, m.stride)
+        elif name in ("Tanh", "Sigmoid"):
+            t = getattr(torch.nn, name)()
         elif name == "Linear":
             t = torch.nn.Linear(m.in_features, m.out_features).double()
         elif name == "ReLU":
@@ -48,7 +54,9 @@ def torch_twin(spec):
             t = torch.nn.Flatten()
         else:
             raise AssertionError(name)
-        t.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in m.state_dict().items()})
+        with torch.no_grad():
+            for k, v in m.named_parameters():
+                getattr(t, k).copy_(torch.from_numpy(np.array(v.array, dtype=np.float64)))
         mods.append(t)
     return mods
 
@@ -201,3 +209,76 @@ def test_docs_are_the_command_output(capsys):
     main(["derive", "lenet-digits", "--format", "md"])
     mask = re.compile(r"\d\.\de[-+]\d+")
     assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))
+
+
+MIXED = """name = "mixed"
+input = [2, 6, 6]
+loss = "mse"
+optimizer = "sgd"
+lr = 0.1
+seed = 3
+[[layers]]
+kind = "conv2d"
+out_channels = 3
+kernel_size = 3
+padding = 1
+activation = "tanh"
+[[layers]]
+kind = "batchnorm"
+[[layers]]
+kind = "avgpool2d"
+kernel_size = 2
+[[layers]]
+kind = "conv2d"
+out_channels = 4
+kernel_size = 2
+activation = "sigmoid"
+[[layers]]
+kind = "flatten"
+[[layers]]
+kind = "linear"
+out = 2
+"""
+
+
+def test_other_blocks_on_a_seeded_random_sample_equal_torch(tmp_path):
+    """A spec without x/y (batch norm, average pooling, tanh, sigmoid, mse, SGD): the sample is the seeded
+    normal draw the derivation states, the target zeros; every block and the SGD step as PyTorch's."""
+    path = tmp_path / "mixed.toml"
+    path.write_text(MIXED, encoding="utf-8")
+    spec = load_layered_spec(str(path))
+    d = derive_layered_matrix(spec).to_dict()
+    assert d["sample"]["source"] == "random" and d["sample"]["seed"] == 3
+    mods = torch_twin(spec)
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal((1, 2, 6, 6))).requires_grad_(True)
+    outs, h = [], x
+    for m in mods:
+        h = m(h)
+        h.retain_grad()
+        outs.append(h)
+    loss = torch.nn.functional.mse_loss(h, torch.zeros_like(h))
+    loss.backward()
+    assert d["loss"] == pytest.approx(loss.item(), rel=1e-10)
+    assert [b["name"] for b in d["blocks"]] == [type(m).__name__ for m in mods]
+    for b, m, out in zip(d["blocks"], mods, outs):
+        lead = (0,) * (out.ndim - 2)
+        close(b["value"]["head"], out.detach().numpy()[lead][:4, :6])
+        close(b["grad_out"]["head"], out.grad.numpy()[lead][:4, :6])
+        for name, g in b["grads"].items():
+            assert g["norm"] == pytest.approx(dict(m.named_parameters())[name.split(".")[-1]].grad.norm().item(),
+                                              rel=1e-9)
+    close(d["blocks"][0]["grad_in"]["head"], x.grad[0, 0, :4, :6])
+    params = [p for m in mods for p in m.parameters()]
+    for u, p in zip(d["update"], params):
+        assert u["step_norm"] == pytest.approx(spec.lr * p.grad.norm().item(), rel=1e-9)  # SGD: ‖Δw‖ = η‖g‖
+    assert all(c["rel_error"] < 1e-6 for c in d["check"])
+
+
+def test_size_refusal_in_chinese(tmp_path, capsys):
+    path = tmp_path / "big.toml"
+    path.write_text('name = "big"\ninput = [600]\nloss = "mse"\n[[layers]]\nkind = "linear"\nout = 500\n',
+                    encoding="utf-8")
+    assert main(["derive", str(path), "--lang", "zh"]) != 0
+    err = capsys.readouterr().err
+    assert "300,500" in err and "big.toml" in err
+    assert english_words(err.replace(str(tmp_path), "").replace("chainrule derive", "")) == []
