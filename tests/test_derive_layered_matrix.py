@@ -128,7 +128,8 @@ def test_finite_difference_entries_pass_and_match_torch(lenet):
     for i, m in enumerate(mods):
         for k, p in m.named_parameters():
             grads[(i, k)] = p.grad.numpy()
-    block_of = {b["block"]: b["module"] for b in d["blocks"] if b["block"] is not None}
+    block_of = {b["block"]: b["module"] for b in d["blocks"] if b["kind"] != "activation"}
+    assert [b["block"] for b in d["blocks"]] == [0, 0, 1, 2, 2, 3, 4, 5]  # an activation belongs to its block
     assert len(d["check"]) >= 2 * len(grads)
     for c in d["check"]:
         assert c["rel_error"] < 1e-6
@@ -202,11 +203,12 @@ def test_output_is_bounded(lenet):
     assert len(text.splitlines()) < 60 * 8  # at most a page per module
 
 
-def test_docs_are_the_command_output(capsys):
-    """docs/derivation-lenet-digits.md is `chainrule derive lenet-digits --format md` as it is; the
+@pytest.mark.parametrize("lang, name", [("en", "derivation-lenet-digits.md"), ("zh", "derivation-lenet-digits-zh.md")])
+def test_docs_are_the_command_output(capsys, lang, name):
+    """docs/derivation-lenet-digits*.md are `chainrule derive lenet-digits --format md` as it is; the
     finite-difference relative errors are masked (they depend on the platform's rounding)."""
-    doc = Path(__file__).resolve().parents[1] / "docs" / "derivation-lenet-digits.md"
-    main(["derive", "lenet-digits", "--format", "md"])
+    doc = Path(__file__).resolve().parents[1] / "docs" / name
+    main(["derive", "lenet-digits", "--lang", lang, "--format", "md"])
     mask = re.compile(r"\d\.\de[-+]\d+")
     assert mask.sub("ε", capsys.readouterr().out) == mask.sub("ε", doc.read_text(encoding="utf-8"))
 

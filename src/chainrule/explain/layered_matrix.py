@@ -47,7 +47,7 @@ LABELS = {
         "init_fixed": "as the spec fixes them (any others drawn with seed {seed})", "init_seed": "drawn with the spec's seed {seed}",
         "init_zero": "drawn with seed 0 (the spec has no seed)",
         "forward": "1. Forward pass", "block": "Module {i}{at}: {kind}{hyper}",
-        "shapes": "Shape in {a} → shape out {b}{params}.", "weights": "; weights {w}",
+        "shapes": "Shape in {a} → shape out {b}{params}.", "weights": "; parameters: {w}",
         "rule": "The {op} op's forward rule:", "rule_d": "The {op} op's vector-Jacobian rule:",
         "out": "Output", "input": "Input x",
         "loss": "2. Loss", "loss_value": "L = {v}",
@@ -77,7 +77,7 @@ LABELS = {
         "init_fixed": "由配置文件给定（其余以种子 {seed} 生成）", "init_seed": "以配置文件的种子 {seed} 生成",
         "init_zero": "以种子 0 生成（配置文件未给种子）",
         "forward": "1. 前向传播", "block": "模块 {i}{at}：{kind}{hyper}",
-        "shapes": "输入形状 {a} → 输出形状 {b}{params}。", "weights": "；权重 {w}",
+        "shapes": "输入形状 {a} → 输出形状 {b}{params}。", "weights": "；参数：{w}",
         "rule": "算子 {op} 的前向公式：", "rule_d": "算子 {op} 的向量-雅可比公式：",
         "out": "输出", "input": "输入 x",
         "loss": "2. 损失", "loss_value": "L = {v}",
@@ -238,7 +238,7 @@ def _kind(net, i, spec):
     if i in net.block_of:
         b = spec.blocks[net.block_of[i]]
         return b["kind"], b
-    return "activation", None
+    return "activation", None  # the activation of the block before it (net.block_of[i - 1])
 
 
 def derive_layered_matrix(spec, lang: str = "en", precision: int | None = None) -> "MatrixDerivation":
@@ -258,7 +258,7 @@ def derive_layered_matrix(spec, lang: str = "en", precision: int | None = None) 
                  if v.grad is not None}
         gin = st["input"].grad
         blocks.append({
-            "module": i, "block": None if b is None else net.block_of[i], "kind": kind,
+            "module": i, "block": net.block_of[i] if b is not None else net.block_of[i - 1], "kind": kind,
             "name": type(st["module"]).__name__,
             "hyper": {} if b is None else {k: b[k] for k in HYPER if k in b},
             "params": params, "shape_in": list(st["input"].shape), "shape_out": list(st["output"].shape),
@@ -313,7 +313,7 @@ class MatrixDerivation:
         return f"{b['kind']} ({b['name']})" if b["kind"] != "activation" else f"activation ({b['name']})"
 
     def _head(self, b):
-        at = "" if b["block"] is None else (f"（`layers[{b['block']}]`）" if self.lang == "zh" else f" (layers[{b['block']}])")
+        at = f"（`layers[{b['block']}]`）" if self.lang == "zh" else f" (layers[{b['block']}])"
         return LABELS[self.lang]["block"].format(i=b["module"], at=at, kind=self._kind_name(b), hyper=self._hyper(b))
 
     def _hyper(self, b):
