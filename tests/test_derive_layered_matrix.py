@@ -284,3 +284,12 @@ def test_size_refusal_in_chinese(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "300,500" in err and "big.toml" in err
     assert english_words(err.replace(str(tmp_path), "").replace("chainrule derive", "")) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_form_is_refused_for_fully_connected_specs(capsys, lang):
+    assert main(["derive", "seed", "--form", "matrix", "--lang", lang]) != 0
+    err = capsys.readouterr().err
+    assert "--form" in err and "matrix" in err and "seed" in err
+    if lang == "zh":
+        assert english_words(err.replace("chainrule derive", "")) == []

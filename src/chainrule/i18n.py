@@ -68,6 +68,9 @@ CATALOG = [
      "maxpool2d (got {opts}); train it with chainrule train",
      "{path}：`chainrule derive` 只推导由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）组成的分层设定（实际是 {opts}）；"
      "请用 `chainrule train` 训练它"),
+    ("derive: --form {code} is for layered specs; {path} is fully connected (its derivation switches to matrix "
+     "form by itself beyond the size that fits on a page)",
+     "`derive`：`--form` {code} 只用于分层设定；{path} 是全连接网络（超出一页能写下的规模时，它的推导自动改用矩阵形式）"),
     ("{path}: derive writes the matrix form of networks up to {limit} parameters (this one has {n}); train it with "
      "chainrule train and check it with chainrule check",
      "{path}：`derive` 只为不超过 {limit} 个参数的网络写出矩阵形式（这个网络有 {n} 个）；请用 `chainrule train` 训练，"

@@ -84,6 +84,11 @@ def run(args) -> int:
     layered = load_layered_spec(args.spec)  # a convolution described block by block (the shipped conv), or None
     if layered is not None:
         return run_layered(args, layered)
+    if getattr(args, "form", "auto") != "auto":
+        from ..errors import SpecError
+
+        raise SpecError(f"derive: --form {args.form} is for layered specs; {args.spec} is fully connected (its "
+                        f"derivation switches to matrix form by itself beyond the size that fits on a page)")
     derivation = derive(args.spec, steps=args.steps, lang=args.lang, notation=args.notation, precision=args.precision)
     fmt = args.format or default_format(args.out)
     text = render(derivation, fmt)
