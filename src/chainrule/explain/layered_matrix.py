@@ -23,7 +23,7 @@ from ..check import relative_error
 from ..errors import SpecError
 from .conv import _width
 from .matrix import mat
-from .symbols import num_text
+from .symbols import derive_options, num_text
 
 DEFAULT_PRECISION = 6
 FD_EPS = 1e-6
@@ -242,11 +242,7 @@ def _kind(net, i, spec):
 
 
 def derive_layered_matrix(spec, lang: str = "en", precision: int | None = None) -> "MatrixDerivation":
-    if lang not in LABELS:
-        raise ValueError(f"derive: lang must be one of {', '.join(LABELS)}, got {lang!r}")
-    p = DEFAULT_PRECISION if precision is None else int(precision)
-    if not 1 <= p <= 17:
-        raise ValueError(f"derive: precision must be between 1 and 17 significant digits, got {p}")
+    p = derive_options(LABELS, lang, precision, DEFAULT_PRECISION)
     net, x, target, (how, how_args), stages, loss, loss_rules, n, seed = _step(spec)
     names = net.parameter_names()
     L = float(np.asarray(loss.array))
