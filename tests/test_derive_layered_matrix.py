@@ -244,15 +244,16 @@ out = 2
 
 
 def test_other_blocks_on_a_seeded_random_sample_equal_torch(tmp_path):
-    """A spec without x/y (batch norm, average pooling, tanh, sigmoid, mse, SGD): the sample is the seeded
-    normal draw the derivation states, the target zeros; every block and the SGD step as PyTorch's."""
+    """A spec without x/y (batch norm, average pooling, tanh, sigmoid, mse, SGD): the batch is the seeded
+    normal draw the derivation states, the targets zeros; every block and the SGD step as PyTorch's."""
     path = tmp_path / "mixed.toml"
     path.write_text(MIXED, encoding="utf-8")
     spec = load_layered_spec(str(path))
     d = derive_layered_matrix(spec).to_dict()
     assert d["sample"]["source"] == "random" and d["sample"]["seed"] == 3
+    assert d["sample"]["n"] == 4  # batch norm: a batch of 4 rather than one sample
     mods = torch_twin(spec)
-    x = torch.from_numpy(np.random.default_rng(3).standard_normal((1, 2, 6, 6))).requires_grad_(True)
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal((4, 2, 6, 6))).requires_grad_(True)
     outs, h = [], x
     for m in mods:
         h = m(h)

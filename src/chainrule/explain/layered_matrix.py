@@ -30,6 +30,7 @@ FD_EPS = 1e-6
 MAX_PARAMS = 250_000      # beyond this the step (and its check) is no longer a page-sized read
 MAX_VALUES = 500_000      # elements of one block's output
 MAX_MODULES = 40
+BATCH_NORM = 4            # samples drawn for a spec with batch norm and no x (one sample has no batch statistics)
 FD_ENTRIES = 3            # entries of each parameter checked by central differences
 HYPER = ("out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "out", "hidden_size",
          "nonlinearity", "p", "momentum", "eps", "last")
@@ -44,6 +45,10 @@ LABELS = {
                        "with its shape, mean and largest magnitude."),
         "fixed": "the spec's fixed x and y", "digits": "the first sample of the bundled digits set (pixels / 16), label {y}",
         "random": "a seeded random input x ~ N(0, 1) (seed {seed}), target {y}",
+        "digits_n": ("the first {n} samples of the bundled digits set (pixels / 16; batch norm needs more than one), "
+                     "labels {y}"),
+        "random_n": ("a seeded random batch of {n} inputs x ~ N(0, 1) (seed {seed}; batch norm needs more than one), "
+                     "targets {y}"),
         "init_fixed": "as the spec fixes them (any others drawn with seed {seed})", "init_seed": "drawn with the spec's seed {seed}",
         "init_zero": "drawn with seed 0 (the spec has no seed)",
         "forward": "1. Forward pass", "block": "Module {i}{at}: {kind}{hyper}",
@@ -74,6 +79,8 @@ LABELS = {
                        "并给出形状、均值与绝对值最大值。"),
         "fixed": "配置文件中给定的 x 与 y", "digits": "自带手写数字数据集的第一个样本（像素值除以 16），标签 {y}",
         "random": "以种子 {seed} 生成的随机输入 x ~ N(0, 1)，目标 {y}",
+        "digits_n": "自带手写数字数据集的前 {n} 个样本（像素值除以 16；批归一化需要不止一个样本），标签 {y}",
+        "random_n": "以种子 {seed} 生成的 {n} 个随机输入 x ~ N(0, 1)（批归一化需要不止一个样本），目标 {y}",
         "init_fixed": "由配置文件给定（其余以种子 {seed} 生成）", "init_seed": "以配置文件的种子 {seed} 生成",
         "init_zero": "以种子 0 生成（配置文件未给种子）",
         "forward": "1. 前向传播", "block": "模块 {i}{at}：{kind}{hyper}",
@@ -133,7 +140,8 @@ def _rules(nodes) -> list[dict]:
 
 
 def _sample(spec, net):
-    """(x, target, how) for the step: the spec's x/y, the first digits sample, or a seeded random one."""
+    """(x, target, how) for the step: the spec's x/y, the first digits sample, or a seeded random one (the
+    first BATCH_NORM samples, or as many random ones, when a batch norm needs a batch)."""
     from .. import float64, int64, tensor
 
     if spec.x is not None and spec.y is not None:
@@ -144,21 +152,22 @@ def _sample(spec, net):
         net.eval()
         out_shape = tuple(net(tensor(np.zeros((1, *spec.input_shape)), dtype=float64)).shape[1:])
         net.train()
+    n = BATCH_NORM if any(b["kind"] == "batchnorm" for b in spec.blocks) else 1
     if int(np.prod(spec.input_shape)) == 64 and out_shape == (10,) and spec.loss == "cross_entropy":
         from ..data.datasets import load_digits
 
         images, labels = load_digits()
-        x = images[:1].astype(np.float64).reshape(1, *spec.input_shape)
-        return (tensor(x, dtype=float64, requires_grad=True), tensor(labels[:1].astype(np.int64), dtype=int64),
-                ("digits", {"y": int(labels[0])}))
+        x = images[:n].astype(np.float64).reshape(n, *spec.input_shape)
+        return (tensor(x, dtype=float64, requires_grad=True), tensor(labels[:n].astype(np.int64), dtype=int64),
+                ("digits", {"n": n, "y": ", ".join(str(int(v)) for v in labels[:n])}))
     seed = 0 if spec.seed is None else spec.seed
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((1, *spec.input_shape))
+    x = rng.standard_normal((n, *spec.input_shape))
     if spec.loss == "cross_entropy":
-        y, target = "0", tensor(np.zeros(1, dtype=np.int64), dtype=int64)
+        y, target = "0", tensor(np.zeros(n, dtype=np.int64), dtype=int64)
     else:
-        y, target = "0", tensor(np.zeros((1, *out_shape)), dtype=float64)
-    return tensor(x, dtype=float64, requires_grad=True), target, ("random", {"seed": seed, "y": y})
+        y, target = "0", tensor(np.zeros((n, *out_shape)), dtype=float64)
+    return tensor(x, dtype=float64, requires_grad=True), target, ("random", {"n": n, "seed": seed, "y": y})
 
 
 def _validate(spec, net):
@@ -330,7 +339,8 @@ class MatrixDerivation:
     def items(self) -> list:
         T, s, zh = LABELS[self.lang], self.spec, self.lang == "zh"
         how = self.sample["source"]
-        sample = T[how].format(**{k: v for k, v in self.sample.items() if k in ("seed", "y")})
+        many = self.sample.get("n", 1) > 1
+        sample = T[how + "_n" if many else how].format(**{k: v for k, v in self.sample.items() if k in ("n", "seed", "y")})
         fixed = any(k in b for b in s.blocks for k in ("weight", "weight_ih"))
         init = T["init_fixed" if fixed else "init_seed" if s.seed is not None else "init_zero"].format(
             seed=0 if s.seed is None else s.seed)
