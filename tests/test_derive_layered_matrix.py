@@ -78,7 +78,7 @@ def test_values_and_gradients_equal_torch(lenet):
     mods = torch_twin(spec)
     x, label = digits_first()
     x.requires_grad_(True)
-    assert d["sample"]["source"] == "digits" and d["sample"]["y"] == int(label[0])
+    assert d["sample"]["source"] == "digits" and d["sample"]["y"] == str(int(label[0])) and d["sample"]["n"] == 1
     close(d["sample"]["x"]["head"], x.detach()[0, 0, :4, :6])
     outs, h = [], x
     for m in mods:
