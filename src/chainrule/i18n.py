@@ -68,6 +68,17 @@ CATALOG = [
      "maxpool2d (got {opts}); train it with chainrule train",
      "{path}：`chainrule derive` 只推导由一个 `conv2d` 块（后面可以再接一个 `maxpool2d`）组成的分层设定（实际是 {opts}）；"
      "请用 `chainrule train` 训练它"),
+    ("derive: --form {code} is for layered specs; {path} is fully connected (its derivation switches to matrix "
+     "form by itself beyond the size that fits on a page)",
+     "`derive`：`--form` {code} 只用于分层设定；{path} 是全连接网络（超出一页能写下的规模时，它的推导自动改用矩阵形式）"),
+    ("{path}: derive writes the matrix form of networks up to {limit} parameters (this one has {n}); train it with "
+     "chainrule train and check it with chainrule check",
+     "{path}：`derive` 只为不超过 {limit} 个参数的网络写出矩阵形式（这个网络有 {n} 个）；请用 `chainrule train` 训练，"
+     "用 `chainrule check` 检验"),
+    ("{path}: derive writes the matrix form of networks up to {limit} modules (this one has {n})",
+     "{path}：`derive` 只为不超过 {limit} 个模块的网络写出矩阵形式（这个网络有 {n} 个）"),
+    ("{path}: module {i} ({code}) outputs {n} values; derive writes the matrix form up to {limit} per module",
+     "{path}：模块 {i}（{code}）输出 {n} 个值；`derive` 的矩阵形式每个模块至多 {limit} 个值"),
     ("{path}: derive writes out windows that do not overlap (stride = kernel_size, padding = 0), got stride {a}, "
      "padding {b}",
      "{path}：`derive` 只推导互不重叠的窗口（`stride = kernel_size`，`padding = 0`），实际 `stride` 是 {a}，`padding` 是 {b}"),

@@ -1,7 +1,7 @@
 """Layered specs: networks described block by block (``[[layers]]`` tables with a ``kind``), for the
 convolutional and normalised networks that the fully-connected spec format (``spec.py``) cannot
 describe. ``chainrule train`` accepts them; ``chainrule derive`` writes out one whose only block is a
-conv2d (``explain/conv.py``), ``chainrule draw`` draws its step as grids (``viz/conv.py``) and
+conv2d (``explain/conv.py``), any other in matrix form (``explain/layered_matrix.py``), ``chainrule draw`` draws its step as grids (``viz/conv.py``) and
 ``chainrule check`` checks it; ``chainrule export`` writes it as NumPy or PyTorch (``export/layered.py``).
 
     name = "lenet-digits"
