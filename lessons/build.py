@@ -57,6 +57,8 @@ ZH_COMMENTS = {
     "# different initial weights...": "# 不同的初始权重……",
     "# ...replaced by the saved ones": "# ……被保存的权重替换",
     "# the cosine ends at eta_min = 0": "# 余弦调度在 eta_min = 0 处结束",
+    "# the printed labels in the notebook's language (library messages stay as PyTorch words them)":
+        "# 打印标签使用笔记本的语言（库的报错信息与 PyTorch 一样保持英文）",
     "# a Drawing shows inline in the notebook": "# 图直接显示在笔记本里",
     "# worked above": "# 上面已经算过",
     "# sqrt of a negative number: NaN": "# 负数开平方：NaN",
@@ -675,6 +677,12 @@ deviation — the validation rows must not leak into the statistics.
 from chainrule import nn
 import chainrule.nn.functional as F
 
+# the printed labels in the notebook's language (library messages stay as PyTorch words them)
+SAY = {"en": {"train": "train loss", "val": "validation loss", "acc": "accuracy", "bytes": "bytes",
+              "after": "validation accuracy after {n} epochs", "wrong": "{k} of {n} validation digits wrong"},
+       "zh": {"train": "训练损失", "val": "验证损失", "acc": "准确率", "bytes": "字节",
+              "after": "训练 {n} 轮后的验证准确率", "wrong": "{n} 个验证数字中错了 {k} 个"}}[LANG]
+
 iris = cr.data.load_dataset("iris")
 print(iris.x.shape, iris.feature_names, iris.classes, np.bincount(iris.y))
 assert iris.x.shape == (150, 4) and np.bincount(iris.y).tolist() == [50, 50, 50]
@@ -789,7 +797,7 @@ for epoch in range(30):
     history["train"].append(total / len(train_set))
     val_loss, val_acc = evaluate(model, xv, yv)
     history["val"].append(val_loss)
-print(f"train loss {history['train'][-1]:.3f}, validation loss {val_loss:.3f}, accuracy {val_acc:.0%}")
+print(f"{SAY['train']} {history['train'][-1]:.3f}, {SAY['val']} {val_loss:.3f}, {SAY['acc']} {val_acc:.0%}")
 assert history["train"][-1] < history["train"][0] / 5 and val_acc >= 0.9
 cr.viz.plot_loss(history, lang=LANG)
 """),
@@ -854,7 +862,7 @@ cr.manual_seed(123)                                        # different initial w
 model2 = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
 opt2 = cr.optim.Adam(model2.parameters(), lr=0.01)
 ckpt = cr.io.load_checkpoint(path, model2, opt2)           # ...replaced by the saved ones
-print(ckpt["meta"], os.path.getsize(path), "bytes")
+print(ckpt["meta"], os.path.getsize(path), SAY["bytes"])
 for m, o in ((model, opt), (model2, opt2)):
     o.zero_grad()
     F.cross_entropy(m(xv), yv).backward()
@@ -902,7 +910,7 @@ for epoch in range(EPOCHS):
     curves["train"].append(total / len(d_train))
     val_loss, val_acc = evaluate(net, dv, lv)
     curves["val"].append(val_loss)
-print(f"validation accuracy after {EPOCHS} epochs: {val_acc:.1%}")
+print(f"{SAY['after'].format(n=EPOCHS)}: {val_acc:.1%}")
 assert val_acc > 0.9 and opt.param_groups[0]["lr"] < 1e-12   # the cosine ends at eta_min = 0
 cr.viz.plot_loss(curves, lang=LANG)
 """),
@@ -916,7 +924,7 @@ from matplotlib.figure import Figure
 
 with cr.no_grad():
     guess = net(dv).argmax(1).numpy()
-print(f"{int((guess != l_val).sum())} of {len(l_val)} validation digits wrong")
+print(SAY["wrong"].format(k=int((guess != l_val).sum()), n=len(l_val)))
 pick = np.random.default_rng(1).choice(len(l_val), 24, replace=False)
 fig = Figure(figsize=(9, 1.9))
 for ax, k in zip(fig.subplots(2, 12).flat, pick):
@@ -988,8 +996,9 @@ deep = nn.Sequential(*layers, nn.Linear(4, 1))
 x = cr.randn(16, 4)
 (deep(x) ** 2).mean().backward()
 norms = [float(np.abs(m.weight.grad.numpy()).mean()) for m in deep if isinstance(m, nn.Linear)]
+LAYER = {"en": "layer {k}: mean |∂L/∂W| = {n:.2e}", "zh": "第 {k} 层：|∂L/∂W| 的平均值 = {n:.2e}"}[LANG]
 for k, n in enumerate(norms, 1):
-    print(f"layer {k}: mean |∂L/∂W| = {n:.2e}")
+    print(LAYER.format(k=k, n=n))
 assert norms[0] < norms[-1] / 100
 """),
     md("""
