@@ -797,7 +797,8 @@ for epoch in range(30):
     history["train"].append(total / len(train_set))
     val_loss, val_acc = evaluate(model, xv, yv)
     history["val"].append(val_loss)
-print(f"{SAY['train']} {history['train'][-1]:.3f}, {SAY['val']} {val_loss:.3f}, {SAY['acc']} {val_acc:.0%}")
+print(f"{SAY['train']} {history['train'][-1]:.3f}, {SAY['val']} {val_loss:.3f},",
+      f"{SAY['acc']} {val_acc:.0%}")
 assert history["train"][-1] < history["train"][0] / 5 and val_acc >= 0.9
 cr.viz.plot_loss(history, lang=LANG)
 """),
@@ -996,7 +997,8 @@ deep = nn.Sequential(*layers, nn.Linear(4, 1))
 x = cr.randn(16, 4)
 (deep(x) ** 2).mean().backward()
 norms = [float(np.abs(m.weight.grad.numpy()).mean()) for m in deep if isinstance(m, nn.Linear)]
-LAYER = {"en": "layer {k}: mean |∂L/∂W| = {n:.2e}", "zh": "第 {k} 层：|∂L/∂W| 的平均值 = {n:.2e}"}[LANG]
+LAYER = {"en": "layer {k}: mean |∂L/∂W| = {n:.2e}",
+         "zh": "第 {k} 层：|∂L/∂W| 的平均值 = {n:.2e}"}[LANG]
 for k, n in enumerate(norms, 1):
     print(LAYER.format(k=k, n=n))
 assert norms[0] < norms[-1] / 100
