@@ -60,3 +60,9 @@ def test_epoch_ticks_are_whole_numbers():
     drawing = viz.plot_loss([3.0, 2.0])  # two epochs: a default locator would tick 1.2, 1.4, ...
     ticks = drawing.figure.axes[0].get_xticks()
     assert len(ticks) and all(float(t).is_integer() for t in ticks)
+
+
+def test_chinese_legend_names_the_usual_series_and_keeps_other_names(svg):
+    drawing = viz.plot_loss({"train": [1.0, 0.5], "val": [1.2, 0.7], "sgd-0.1": [1.1, 0.9]}, lang="zh")
+    assert [line.get_label() for line in drawing.axes.get_lines()] == ["训练", "验证", "sgd-0.1"]
+    assert "series-train" in svg(drawing).ids  # the element ids keep the series' own names

@@ -44,6 +44,14 @@ def wants_log(series: dict[str, np.ndarray]) -> bool:
     return math.log10(values.max() / values.min()) >= DECADES
 
 
+# The series names training code uses (``chainrule train``'s history, ``{"train": ..., "val": ...}``),
+# as the legend shows them; any other name is shown as given.
+SERIES_NAMES = {
+    "zh": {"train": "训练", "val": "验证", "loss": "损失", "train_loss": "训练损失", "val_loss": "验证损失",
+           "accuracy": "准确率", "val_accuracy": "验证准确率"},
+}
+
+
 def plot_loss(history, ax=None, lang: str = "en", title: str | None = None, log: bool | None = None) -> Drawing:
     """Plot per-epoch metrics: a list of floats, a dict of lists (``{"train": [...], "val": [...]}``)
     or a ``Run``. Epochs are numbered from 1. ``log`` forces the y scale; by default it is
@@ -55,7 +63,8 @@ def plot_loss(history, ax=None, lang: str = "en", title: str | None = None, log:
         fig, ax, owned = _base.figure_and_axes(ax, 7.5, 4.2)
         for k, (name, values) in enumerate(series.items()):
             epochs = np.arange(1, values.size + 1)
-            ax.plot(epochs, values, color=COLORS[k % len(COLORS)], lw=1.8, label=name,
+            ax.plot(epochs, values, color=COLORS[k % len(COLORS)], lw=1.8,
+                    label=SERIES_NAMES.get(lang, {}).get(name, name),
                     marker="o" if values.size <= 30 else None, ms=4, gid=f"series-{name}")
         if use_log:
             ax.set_yscale("log")
