@@ -86,3 +86,31 @@ def test_no_display_and_lazy_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_notebook_html_shows_a_wide_figure_at_a_legible_size():
+    """Jupyter/nbconvert cap a bare image at the column width (~550-950 px); the mazur network is
+    ~1600 px wide, so scaled down its 8.5pt labels would be ~3-5 px tall. The HTML repr must declare
+    the natural width, opt out of the cap, and scroll sideways instead."""
+    import base64
+    import re
+
+    drawing = viz.draw_network("mazur", show="all", lang="zh")
+    page = drawing._repr_html_()
+    box = re.match(r'<div [^>]*style="([^"]*)"[^>]*>\s*<img ([^>]*)>\s*</div>$', page)
+    assert box, page[:300]
+    assert "overflow-x: auto" in box.group(1)
+    img = box.group(2)
+    assert "max-width: none" in img  # an inline style beats the notebook's `img {max-width: 100%}`
+    shown = float(re.search(r'\bwidth="([0-9.]+)"', img).group(1))
+    assert f"width: {shown:g}px" in img
+    svg = base64.b64decode(re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', img).group(1))
+    root = ET.fromstring(svg)
+    assert svg == drawing.to_bytes("svg")
+    view_w = float(root.get("viewBox").split()[2])  # user units (= pt) across the figure
+    assert root.get("width").endswith("pt")
+    natural_px = float(root.get("width")[:-2]) * 96 / 72  # CSS: 1pt = 96/72 px
+    assert shown == pytest.approx(natural_px, abs=1) and shown > 1000
+    sizes = [float(s) for s in re.findall(r"font-size: ([0-9.]+)px", svg.decode())]
+    smallest_shown_px = min(sizes) * shown / view_w
+    assert smallest_shown_px >= 10, f"smallest label drawn at {smallest_shown_px:.1f} px"

@@ -7,8 +7,11 @@ on an explicit Agg canvas, so no display, no global figure registry and no backe
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import os
+import re
 import warnings
 
 import matplotlib
@@ -166,7 +169,8 @@ def pretty_symbol(plain: str) -> str:
 
 class Drawing:
     """A finished picture: ``.figure`` is the matplotlib figure; notebooks show it inline via
-    ``_repr_png_`` / ``_repr_svg_``; ``save(path)`` writes PNG, SVG or PDF by extension, atomically."""
+    ``_repr_html_`` (natural size, scrolling sideways; ``_repr_png_`` / ``_repr_svg_`` for other
+    front ends); ``save(path)`` writes PNG, SVG or PDF by extension, atomically."""
 
     def __init__(self, figure: Figure, kind: str, lang: str = "en", info: dict | None = None):
         self.figure = figure
@@ -199,6 +203,22 @@ class Drawing:
     def _repr_svg_(self) -> str:
         return self.to_bytes("svg").decode("utf-8")
 
+    def _repr_html_(self) -> str:
+        """The SVG as an image at its natural size inside a box that scrolls sideways.
+
+        Jupyter and nbconvert shrink a bare image or SVG to the notebook column (``max-width:
+        100%``): a wide figure such as ``draw_network(show="all")`` (about 1600 px) then comes out
+        at a third of its size and its labels cannot be read. The inline ``max-width: none`` beats
+        that stylesheet rule, and the ``overflow-x: auto`` box keeps the page itself from widening.
+        """
+        svg = self.to_bytes("svg")
+        width, height = _svg_size_px(svg)
+        data = base64.b64encode(svg).decode("ascii")
+        alt = html.escape(f"chainrule {self.kind} drawing", quote=True)
+        return (f'<div class="chainrule-drawing" style="overflow-x: auto; max-width: 100%;">'
+                f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" width="{width}" height="{height}" '
+                f'style="max-width: none; width: {width}px; height: {height}px;"></div>')
+
     def save(self, path, dpi=None) -> str:
         """Write the figure to ``path`` (.png, .svg or .pdf); the old file survives any failure."""
         path = os.fspath(path)
@@ -212,6 +232,18 @@ class Drawing:
     def __repr__(self) -> str:
         w, h = self.figure.get_size_inches()
         return f"<chainrule.viz.Drawing {self.kind} {w:.1f}x{h:.1f} in>"
+
+
+def _svg_size_px(svg: bytes) -> tuple[int, int]:
+    """The natural size in CSS pixels of a matplotlib SVG (it declares width/height in pt; 1pt = 4/3 px)."""
+    head = svg[: svg.index(b">", svg.index(b"<svg")) + 1].decode("utf-8")
+    size = []
+    for key in ("width", "height"):
+        m = re.search(rf'\b{key}="([0-9.]+)(pt|px)?"', head)
+        if m is None:
+            raise ValueError(f"SVG header has no numeric {key}: {head[:200]!r}")
+        size.append(round(float(m.group(1)) * (4 / 3 if m.group(2) in (None, "pt") else 1)))
+    return size[0], size[1]
 
 
 def _embed_cjk(svg: bytes) -> bytes:
