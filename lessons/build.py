@@ -553,7 +553,7 @@ assert np.allclose(z.grad.numpy(), 1 / (1 + np.exp(-np.array([-3.0, 0.0, 2.5])))
     code("""
 zs = cr.randn(4, 3, dtype=cr.float64, requires_grad=True)
 assert cr.gradcheck(softplus, (zs,))
-print("gradcheck passed")
+print({"en": "gradcheck passed", "zh": "梯度检查通过"}[LANG])
 """),
     md("""
 ## A wrong VJP is caught
@@ -1497,7 +1497,7 @@ def loss_of(w_hh):
 
 
 assert cr.gradcheck(loss_of, (cr.tensor(W_hh, requires_grad=True),))
-print("gradcheck ✓")
+print({"en": "gradcheck ✓", "zh": "梯度检查 ✓"}[LANG])
 """),
     md("""
 ## The figure and the derivation
