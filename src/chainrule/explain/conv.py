@@ -20,6 +20,7 @@ from ..autograd import no_grad, tensor_order
 from ..check import relative_error
 from ..errors import SpecError
 from ..layered import random_bias
+from .render import _width
 from .symbols import derive_options, num_latex, num_text
 
 DEFAULT_PRECISION = 6
@@ -153,6 +154,9 @@ class ConvDerivation:
     ("eqs", [entry, ...]) and ("grid", label, key, array); ``entries`` every written equation with
     its key, symbol, expression (text and LaTeX) and value."""
 
+    SUB_RULE = "-"                # the text underline of headings below level 3 (level 1 is "=")
+    LATEX_RULES_IN_ZH = False     # text output: write a rule's LaTeX where its plain text is English
+
     def __init__(self, spec, lang, precision, items, grids, check, loss):
         self.spec, self.lang, self.precision = spec, lang, precision
         self.items, self.grids, self.check, self.loss = items, grids, check, loss
@@ -192,6 +196,8 @@ class ConvDerivation:
                 out.append("$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$\n")
             elif kind == "grid":
                 out.append(f"{item[1]}{self._colon}\n\n$$\n{_grid_latex(item[3], self.precision)}\n$$\n")
+            elif kind == "mat":
+                out.append(f"{item[1]} — {item[2]}{self._colon}\n\n$$\n{item[4]}\n$$\n")
             elif kind == "table":
                 head, rows = item[1], item[2]
                 out.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
@@ -203,19 +209,24 @@ class ConvDerivation:
         for item in self.items:
             kind = item[0]
             if kind == "h":
-                out.append(item[2] + "\n" + ("=" if item[1] <= 1 else "-") * _width(item[2]))
+                out.append(item[2] + "\n" + ("=" if item[1] <= 1 else "-" if item[1] <= 3 else self.SUB_RULE)
+                           * _width(item[2]))
             elif kind == "p":
                 out.append(item[1])
             elif kind == "rule":
-                out.append(f"{item[1]}\n  {item[3]}")
+                out.append(f"{item[1]}\n  " + (f"$${item[2]}$$" if self.LATEX_RULES_IN_ZH and self.lang == "zh"
+                                                else item[3]))
             elif kind == "eqs":
                 out.append("\n".join(f"  {e['symbol']} {e['relation']} {e['expression']}" for e in item[1]))
             elif kind == "grid":
                 out.append(f"{item[1]}{self._colon}\n" + _grid_text(item[3], self.precision))
+            elif kind == "mat":
+                out.append(f"{item[1]} — {item[2]}{self._colon}\n  {item[3]}")
             elif kind == "table":
                 head, rows = item[1], item[2]
-                widths = [max(len(r[k]) for r in [head, *rows]) for k in range(len(head))]
-                out.append("\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [head, *rows]))
+                widths = [max(_width(r[k]) for r in [head, *rows]) for k in range(len(head))]
+                out.append("\n".join("  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths))
+                                     for r in [head, *rows]))
         return "\n\n".join(out) + "\n"
 
     def __str__(self) -> str:
@@ -224,13 +235,6 @@ class ConvDerivation:
     @property
     def _colon(self) -> str:
         return "：" if self.lang == "zh" else ":"
-
-
-def _width(text: str) -> int:
-    """Columns a terminal gives ``text`` (CJK characters take two)."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _grid_text(a, p) -> str:

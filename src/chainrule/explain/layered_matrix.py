@@ -21,7 +21,7 @@ import numpy as np
 from ..autograd import no_grad, tensor_order
 from ..check import relative_error
 from ..errors import SpecError
-from .conv import _width
+from .conv import ConvDerivation
 from .matrix import mat
 from .symbols import derive_options, num_text
 
@@ -287,9 +287,14 @@ def derive_layered_matrix(spec, lang: str = "en", precision: int | None = None) 
     return MatrixDerivation(spec, lang, p, n, sample, blocks, L, loss_rules, update, loss_after, check)
 
 
-class MatrixDerivation:
-    """The written matrix form; ``markdown()``, ``text()``, ``to_json()``. ``blocks`` holds one dict per
-    module (kind, hyper-parameters, weight shapes, shapes, the ops' rules and the numbers shown)."""
+class MatrixDerivation(ConvDerivation):
+    """The written matrix form; ``markdown()``, ``text()``, ``to_json()`` (rendered as the tiny
+    derivations are, from ``items``, with ("mat", label, caption, text, latex) slices). ``blocks`` holds
+    one dict per module (kind, hyper-parameters, weight shapes, shapes, the ops' rules and the numbers
+    shown)."""
+
+    SUB_RULE = "·"
+    LATEX_RULES_IN_ZH = True  # the ops' plain-text rules are written in English
 
     def __init__(self, spec, lang, precision, n_params, sample, blocks, loss, loss_rules, update, loss_after, check):
         self.spec, self.lang, self.precision, self.n_params = spec, lang, precision, n_params
@@ -336,6 +341,7 @@ class MatrixDerivation:
                                     mean=self._n(s["mean"]), mx=self._n(s["max_abs"]))
         return ("mat", label, caption, text, latex)
 
+    @property
     def items(self) -> list:
         T, s, zh = LABELS[self.lang], self.spec, self.lang == "zh"
         how = self.sample["source"]
@@ -395,50 +401,6 @@ class MatrixDerivation:
                    [((lambda e: f"`{e}`" if zh else e)(f"{c['param']}[{', '.join(map(str, c['index']))}]"),
                      self._n(c["engine"]), self._n(c["fd"]), f"{c['rel_error']:.1e}") for c in self.check])]
         return items
-
-    def markdown(self) -> str:
-        out = []
-        for item in self.items():
-            kind = item[0]
-            if kind == "h":
-                out.append("#" * item[1] + " " + item[2] + "\n")
-            elif kind == "p":
-                out.append(item[1] + "\n")
-            elif kind == "rule":
-                out.append(f"{item[1]}\n\n$$\n{item[2]}\n$$\n")
-            elif kind == "mat":
-                out.append(f"{item[1]} — {item[2]}{self._colon}\n\n$$\n{item[4]}\n$$\n")
-            elif kind == "table":
-                head, rows = item[1], item[2]
-                out.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
-                           + "".join("| " + " | ".join(r) + " |\n" for r in rows))
-        return "\n".join(out)
-
-    def text(self) -> str:
-        out = []
-        for item in self.items():
-            kind = item[0]
-            if kind == "h":
-                out.append(item[2] + "\n" + ("=" if item[1] <= 1 else "-" if item[1] <= 3 else "·") * _width(item[2]))
-            elif kind == "p":
-                out.append(item[1])
-            elif kind == "rule":  # zh: the op's LaTeX twin (its plain-text rule is written in English)
-                out.append(f"{item[1]}\n  " + (f"$${item[2]}$$" if self.lang == "zh" else item[3]))
-            elif kind == "mat":
-                out.append(f"{item[1]} — {item[2]}{self._colon}\n  {item[3]}")
-            elif kind == "table":
-                head, rows = item[1], item[2]
-                widths = [max(_width(r[k]) for r in [head, *rows]) for k in range(len(head))]
-                out.append("\n".join("  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths))
-                                     for r in [head, *rows]))
-        return "\n\n".join(out) + "\n"
-
-    def __str__(self) -> str:
-        return self.text()
-
-    @property
-    def _colon(self) -> str:
-        return "：" if self.lang == "zh" else ":"
 
 
 __all__ = ["derive_layered_matrix", "MatrixDerivation", "summary", "MAX_PARAMS"]

@@ -92,6 +92,7 @@ def markdown(dv) -> str:
 
 # --------------------------------------------------------------------------- plain text
 def _width(s: str) -> int:
+    """Columns a terminal gives ``s`` (CJK characters take two)."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
