@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from . import limits, notation
 from .errors import SpecError
+from .grading.marks import Tally
 from .grading.messages import LANGS, message
 from .grading.mistakes import cannot_tell, find_cause, knobs
 from .grading.replay import Context, truth_paths
@@ -187,29 +188,12 @@ class Mark:
 
 
 @dataclass
-class Report:
+class Report(Tally):
     spec: str
     marks: list
     tolerance: str
     cannot_tell: list = field(default_factory=list)   # mistakes this exercise cannot detect
     lang: str = "en"
-
-    @property
-    def counts(self) -> dict:
-        return {s: sum(m.status == s for m in self.marks) for s in ("right", "wrong", "carried")}
-
-    @property
-    def all_right(self) -> bool:
-        return all(m.status == "right" for m in self.marks)
-
-    @property
-    def carried_groups(self) -> list[tuple[tuple, list]]:
-        """One group per root mistake: (the answers it comes from, the carried marks), in report order."""
-        groups: dict = {}
-        for m in self.marks:
-            if m.status == "carried":
-                groups.setdefault(tuple(m.carried_from), []).append(m)
-        return list(groups.items())
 
     def to_dict(self) -> dict:
         return {"spec": self.spec, "tolerance": self.tolerance, "counts": self.counts,

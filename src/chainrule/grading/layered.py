@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import SpecError
 from ..io import parse_config, read_text
 from ..spec import short_repr
+from .marks import Tally
 from .messages import LANGS, MESSAGES, message
 from .mistakes import _rounded
 
@@ -198,7 +199,7 @@ class LayeredMark:
 
 
 @dataclass
-class LayeredReport:
+class LayeredReport(Tally):
     spec: str
     kind: str
     marks: list
@@ -210,14 +211,6 @@ class LayeredReport:
     layered = True
 
     @property
-    def counts(self) -> dict:
-        return {s: sum(m.status == s for m in self.marks) for s in ("right", "wrong", "carried")}
-
-    @property
-    def all_right(self) -> bool:
-        return all(m.status == "right" for m in self.marks)
-
-    @property
     def quantities(self) -> list[dict]:
         out = {}
         for m in self.marks:
@@ -227,14 +220,6 @@ class LayeredReport:
         for q in out.values():
             q["cause"] = self.causes.get(q["key"])
         return list(out.values())
-
-    @property
-    def carried_groups(self) -> list[tuple[tuple, list]]:
-        groups: dict = {}
-        for m in self.marks:
-            if m.status == "carried":
-                groups.setdefault(tuple(m.carried_from), []).append(m)
-        return list(groups.items())
 
     def to_dict(self) -> dict:
         return {"spec": self.spec, "kind": self.kind, "tolerance": self.tolerance, "counts": self.counts,
