@@ -53,3 +53,18 @@ def test_refuses_dropout():
     raw["y"] = np.zeros((1, 3, 3)).tolist()
     with pytest.raises(SpecError, match="dropout"):
         check_layered(parse_layered(raw, "drop.toml"))
+
+
+def test_layered_central_difference_matches_hand_algebra_and_restores_the_weight():
+    from chainrule import float64, tensor
+    from chainrule.check import layered_central_difference
+    from chainrule.layered import LayeredNetwork, load_layered_spec
+
+    net = LayeredNetwork(load_layered_spec("conv")).double_exact()
+    x = tensor([[[[1.0, 2, 0, 1], [0, 1, 3, 1], [2, 1, 0, 2], [1, 0, 1, 1]]]], dtype=float64)
+    t = tensor([[[[3.0, 6, 0], [0, 1, 7], [1, 2, 2]]]], dtype=float64)
+    w = net.body[0].weight
+    before = w.array.copy()
+    # by hand: ∂L/∂k_11 = Σ_ab (y_ab − t_ab)·x_ab, worked with Python loops in tests/test_derive_conv.py
+    assert layered_central_difference(net, x, t, w, (0, 0, 0, 0), 1e-6) == pytest.approx(by_hand()["gk"][0][0], rel=1e-7)
+    assert (w.array == before).all()

@@ -183,6 +183,20 @@ def check_spec(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, 
     return rows
 
 
+def layered_central_difference(net, x, target, param, index, eps: float) -> float:
+    """(L(w + ε) − L(w − ε)) / 2ε for one element ``index`` of ``param`` of a layered network, the loss
+    recomputed by the engine's forward on ``x`` and ``target``; the element is restored."""
+    def loss_at(delta):
+        with no_grad():
+            old = param.array[index]
+            param.array[index] = old + delta
+            value = float(np.asarray(net.loss_from_output(net(x), target).array))
+            param.array[index] = old
+        return value
+
+    return (loss_at(eps) - loss_at(-eps)) / (2 * eps)
+
+
 def check_layered(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, use_torch: bool = True) -> list[Row]:
     """``check_spec`` for a layered spec that fixes its sample (``x``, ``y``; the shipped ``conv``): every
     parameter element's gradient of one step in float64 — the engine's backward, a central difference of
@@ -206,14 +220,6 @@ def check_layered(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-
     names = net.parameter_names()
     params = dict(net.named_parameters())
 
-    def loss_at(p, index, delta):
-        with no_grad():
-            old = p.array[index]
-            p.array[index] = old + delta
-            value = float(np.asarray(net.loss_from_output(net(x), target).array))
-            p.array[index] = old
-        return value
-
     reference = None
     if use_torch and torch_reference.available():
         reference = _torch_layered_grads(net, spec)
@@ -221,7 +227,7 @@ def check_layered(spec, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-
     for name, p in params.items():
         grad = np.asarray(p.grad.array)
         for index in np.ndindex(grad.shape):
-            numerical = (loss_at(p, index, eps) - loss_at(p, index, -eps)) / (2 * eps)
+            numerical = layered_central_difference(net, x, target, p, index, eps)
             engine = float(grad[index])
             ok = abs(engine - numerical) <= atol + rtol * abs(numerical)
             ref = None if reference is None else float(reference[name[len("body."):]][index])

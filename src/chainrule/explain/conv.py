@@ -16,8 +16,8 @@ import json
 
 import numpy as np
 
-from ..autograd import no_grad, tensor_order
-from ..check import relative_error
+from ..autograd import tensor_order
+from ..check import layered_central_difference, relative_error
 from ..errors import SpecError
 from ..layered import random_bias
 from .render import _width
@@ -540,24 +540,16 @@ def _pool_backward(items, grids, T, lang, p, P, TG, GP, GY, WR, WC, pnode, ps, p
 
 def _finite_differences(net, conv, x, target, GK, GB, p):
     """Central differences of the loss, recomputed by the engine's forward, for every kernel weight (and b)."""
-    def loss_at(param, idx, delta):
-        with no_grad():
-            old = param.array[idx]
-            param.array[idx] = old + delta
-            value = float(np.asarray(net.loss_from_output(net(x.detach()), target).array))
-            param.array[idx] = old
-        return value
-
     rows = []
     kh, kw = GK.shape
     for i in range(kh):
         for j in range(kw):
             idx = (0, 0, i, j)
-            num = (loss_at(conv.weight, idx, FD_EPS) - loss_at(conv.weight, idx, -FD_EPS)) / (2 * FD_EPS)
+            num = layered_central_difference(net, x, target, conv.weight, idx, FD_EPS)
             rows.append({"key": f"dL_dk_{i + 1}{j + 1}", "symbol": f"∂L/∂k_{i + 1}{j + 1}", "engine": float(GK[i, j]),
                          "numeric": num, "relative_error": relative_error(float(GK[i, j]), num)})
     if GB is not None:
-        num = (loss_at(conv.bias, (0,), FD_EPS) - loss_at(conv.bias, (0,), -FD_EPS)) / (2 * FD_EPS)
+        num = layered_central_difference(net, x, target, conv.bias, (0,), FD_EPS)
         rows.append({"key": "dL_db", "symbol": "∂L/∂b", "engine": GB, "numeric": num,
                      "relative_error": relative_error(GB, num)})
     return rows

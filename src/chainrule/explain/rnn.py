@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad, tensor_order
-from ..check import relative_error
+from ..autograd import tensor_order
+from ..check import layered_central_difference, relative_error
 from ..errors import SpecError
 from .conv import ConvDerivation, _entry
 from .symbols import derive_options, num_latex, num_text
@@ -445,20 +445,12 @@ def derive_rnn(spec, lang: str = "en", precision: int | None = None) -> RNNDeriv
 
 def _finite_differences(net, x, target, W, G, rnn, lin):
     """Central differences of the loss, recomputed by the engine's forward, for every parameter element."""
-    def loss_at(param, idx, delta):
-        with no_grad():
-            old = param.array[idx]
-            param.array[idx] = old + delta
-            value = float(np.asarray(net.loss_from_output(net(x), target).array))
-            param.array[idx] = old
-        return value
-
     rows = []
     for k in W:
         param = getattr(rnn if k in RNN_PARAMS else lin, MODULE_NAMES[k])
         for idx in np.ndindex(W[k].shape):
             one = tuple(n + 1 for n in idx)
-            num = (loss_at(param, idx, FD_EPS) - loss_at(param, idx, -FD_EPS)) / (2 * FD_EPS)
+            num = layered_central_difference(net, x, target, param, idx, FD_EPS)
             engine = float(G[k][idx])
             rows.append({"key": f"dL_d{k}_{''.join(map(str, one))}", "symbol": _sym(k, *one, grad=True)[0],
                          "engine": engine, "numeric": num, "relative_error": relative_error(engine, num)})
