@@ -396,3 +396,12 @@ def test_a_network_too_large_to_write_out_is_refused(monkeypatch):
     monkeypatch.setattr(layered, "MAX_PARAMETERS", 1000)
     with pytest.raises(SpecError, match=r"lenet-digits.*6090 parameters.*at most 1000.*chainrule train"):
         export("lenet-digits", to="numpy")
+
+
+def test_state_lines_name_one_zero_array_per_weight_and_optimizer_slot():
+    from chainrule.export.graph import state_lines
+
+    assert state_lines("sgd", ["W1"]) == []
+    assert state_lines("momentum", ["W1", "b1"])[1:] == ["buf_W1 = np.zeros_like(W1)", "buf_b1 = np.zeros_like(b1)"]
+    adam = state_lines("adam", ["W1"])[1:]
+    assert adam == ["m_W1 = np.zeros_like(W1)", "v_W1 = np.zeros_like(W1)"]

@@ -231,6 +231,16 @@ UPDATE_NOTE = "every gradient above was computed with the weights from before th
 UPDATED_NOTE = "The parameters after this epoch's update"
 
 
+def state_lines(optimizer: str, names) -> list[str]:
+    """The NumPy arrays an optimizer keeps for each weight ``names``, created as zeros before the loop."""
+    if optimizer == "momentum":
+        return ["", "# Momentum buffers"] + [f"buf_{n} = np.zeros_like({n})" for n in names]
+    if optimizer == "adam":
+        return (["", "# Adam's running averages of the gradient (m) and of its square (v)"]
+                + [f"{k}_{n} = np.zeros_like({n})" for n in names for k in ("m", "v")])
+    return []
+
+
 def update_lines(optimizer: str, pairs, sqrt: str) -> list[str]:
     """The update of every (weight, gradient) name pair: the same rules as chainrule.optim's
     SGD, SGD with momentum and Adam, written as code (``sqrt`` is ``math.sqrt`` or ``np.sqrt``)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import UPDATED_NOTE, block, op_lines, update_lines
+from .graph import UPDATED_NOTE, block, op_lines, state_lines, update_lines
 from .layered import LayeredContext, LayeredRecorded, flat_lines, header
 
 
@@ -117,11 +117,7 @@ def generate_numpy(rec: LayeredRecorded, steps: int, lang: str = "en") -> str:
         for var, values in rec.constants.items():
             lines += flat_lines(f"{var} = np.array(", values, ")")
     names = list(rec.params)
-    if spec.optimizer == "momentum":
-        lines += ["", "# Momentum buffers"] + [f"buf_{n} = np.zeros_like({n})" for n in names]
-    elif spec.optimizer == "adam":
-        lines += ["", "# Adam's running averages of the gradient (m) and of its square (v)"]
-        lines += [f"{k}_{n} = np.zeros_like({n})" for n in names for k in ("m", "v")]
+    lines += state_lines(spec.optimizer, names)
 
     body = ["# Forward pass"] + forward
     body += ["print('epoch', epoch, 'prediction', y_pred.tolist(), 'loss', float(loss))", ""]

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import UPDATED_NOTE, Context, Recorded, block, header, matrix_lines, op_lines, prediction_expr, update_lines
+from .graph import (
+    UPDATED_NOTE,
+    Context,
+    Recorded,
+    block,
+    header,
+    matrix_lines,
+    op_lines,
+    prediction_expr,
+    state_lines,
+    update_lines,
+)
 
 
 def generate(rec: Recorded, steps: int) -> str:
@@ -38,11 +49,7 @@ def generate(rec: Recorded, steps: int) -> str:
         values = rec.initial[name].T if p.ndim == 2 else rec.initial[name]
         lines += matrix_lines(f"{c.v(p)} = np.array(", values, ")")
     names = [c.v(p) for p in rec.params.values()]
-    if spec.optimizer == "momentum":
-        lines += ["", "# Momentum buffers"] + [f"buf_{n} = np.zeros_like({n})" for n in names]
-    elif spec.optimizer == "adam":
-        lines += ["", "# Adam's running averages of the gradient (m) and of its square (v)"]
-        lines += [f"{k}_{n} = np.zeros_like({n})" for n in names for k in ("m", "v")]
+    lines += state_lines(spec.optimizer, names)
 
     body = ["# Forward pass"] + forward
     shown = prediction_expr(spec, "float({})")
