@@ -402,6 +402,6 @@ def test_state_lines_name_one_zero_array_per_weight_and_optimizer_slot():
     from chainrule.export.graph import state_lines
 
     assert state_lines("sgd", ["W1"]) == []
-    assert state_lines("momentum", ["W1", "b1"])[1:] == ["buf_W1 = np.zeros_like(W1)", "buf_b1 = np.zeros_like(b1)"]
-    adam = state_lines("adam", ["W1"])[1:]
+    assert state_lines("momentum", ["W1", "b1"]) == ["", "# Momentum buffers", "buf_W1 = np.zeros_like(W1)", "buf_b1 = np.zeros_like(b1)"]
+    adam = state_lines("adam", ["W1"])[2:]
     assert adam == ["m_W1 = np.zeros_like(W1)", "v_W1 = np.zeros_like(W1)"]
