@@ -142,11 +142,16 @@ class Node:
     def __init__(self, op, parents, attrs, out, needs=None):
         self.op = op
         self.parents = parents
-        if len(parents) == 2:  # most ops: the same as the loops below, unrolled (made for every op)
+        n = len(parents)
+        if n == 2:  # most ops: the same as the loops below, unrolled (made for every op)
             a, b = parents
             self.edges = (a.grad_fn, b.grad_fn)
             self.versions = (a._vc[0], b._vc[0]) if op.uses_inputs else None
-        elif len(parents) == 3:  # linear layers
+        elif n == 1:
+            a = parents[0]
+            self.edges = (a.grad_fn,)
+            self.versions = (a._vc[0],) if op.uses_inputs else None
+        elif n == 3:  # linear layers
             a, b, c = parents
             self.edges = (a.grad_fn, b.grad_fn, c.grad_fn)
             self.versions = (a._vc[0], b._vc[0], c._vc[0]) if op.uses_inputs else None

@@ -157,13 +157,23 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     labels = np.asarray(target.array if isinstance(target, Tensor) else target)
     x = _t(input)
     if (weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f"
-            and not (labels == ignore_index).any()):
+            and not _holds(labels, ignore_index)):
         if x._requires_grad and is_grad_enabled():  # a backward may follow: keep the softmax for it
             return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction, saved={})
         return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction)
     from .functional_nn import cross_entropy_general
 
     return cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _holds(labels, value) -> bool:
+    """Whether ``value`` occurs in ``labels``. A negative value (``ignore_index`` is -100 by default)
+    is ruled out by one minimum when the labels are class indices, which the fused op checks anyway."""
+    if not labels.size:
+        return False
+    if value < 0 and labels.dtype.kind in "iu" and np.minimum.reduce(labels, axis=None) > value:
+        return False
+    return bool((labels == value).any())
 
 
 def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from .base import Op, register
 from .elementwise import sigmoid
-from .softmax import log_softmax, log_softmax_and_softmax
+from .softmax import log_softmax, log_softmax_and_softmax, rows
 
 
 def _reduce(values, reduction):
@@ -137,7 +137,8 @@ class HalfSSELoss(Op):
 def _check_labels(labels, classes):
     if labels.dtype.kind not in "iu":
         raise ShapeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):  # two reductions; find the culprit only on failure
+    # two reductions (the ufuncs themselves, without .min()'s dispatch); the culprit is found only on failure
+    if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
         bad = np.flatnonzero((labels < 0) | (labels >= classes))
         i = int(bad[0])
         raise ShapeError(
@@ -164,7 +165,7 @@ class CrossEntropyLoss(Op):
         """``saved`` (a dict, given when a backward may follow) receives log softmax and softmax, from
         the same pass of exponentials, so backward does not compute them again."""
         logits2 = logits[None, :] if logits.ndim == 1 else logits
-        labels2 = np.atleast_1d(labels)
+        labels2 = labels if labels.ndim else labels.reshape(1)
         if logits2.ndim != 2 or labels2.shape != (logits2.shape[0],):
             raise ShapeError(
                 f"cross_entropy: expected logits (N, C) with labels (N,), got logits {logits.shape} "
@@ -175,27 +176,29 @@ class CrossEntropyLoss(Op):
             log_p = log_softmax(logits2, axis=1)
         else:
             log_p, saved["softmax"] = log_softmax_and_softmax(logits2, axis=1)
-            saved["log_softmax"] = log_p
-        losses = -log_p[np.arange(len(labels2)), labels2]
-        if logits.ndim == 1 and reduction == "none":
-            losses = losses.reshape(())
-        return _reduce(losses, reduction)
+        picked = log_p[rows(len(labels2)), labels2]  # log softmax of each sample's true class
+        if saved is not None:
+            saved["picked"] = picked
+        if reduction == "none":
+            return (-picked).reshape(()) if logits.ndim == 1 else -picked
+        return -_reduce(picked, reduction)  # −Σ log p and Σ −log p are the same number (negation is exact)
 
     def vjp(self, n, g, logits):
         labels, reduction = n.attrs["labels"], n.attrs["reduction"]
         logits2 = logits[None, :] if logits.ndim == 1 else logits
-        labels2 = np.atleast_1d(labels)
-        rows = np.arange(len(labels2))
+        labels2 = labels if labels.ndim else labels.reshape(1)
+        at_label = (rows(len(labels2)), labels2)
         saved = n.attrs.get("saved") or {}
         if "softmax" in saved:  # the forward's; the gradient is written into it, so take it only once
-            log_p, grad = saved.pop("log_softmax"), saved.pop("softmax")
+            picked, grad = saved.pop("picked"), saved.pop("softmax")
         else:
             log_p, grad = log_softmax_and_softmax(logits2, axis=1)
+            picked = log_p[at_label]
         # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
-        grad[rows, labels2] = np.expm1(log_p[rows, labels2])
+        grad[at_label] = np.expm1(picked)
         g = _scale(g, len(labels2), reduction)
-        g = g.reshape(-1, 1) if g.ndim else g
-        return ((grad * g).reshape(logits.shape),)
+        grad *= g.reshape(-1, 1) if g.ndim else g  # grad is this backward's own array
+        return (grad.reshape(logits.shape),)
 
     # Code export: the targets are written one-hot (c.target(j) is 1 for the sample's class, else 0).
     # When the graph also has softmax(z) (the spec's softmax output layer), its lines come first and
