@@ -31,6 +31,13 @@ _last_write = -1
 _const = None  # chainrule.tensor._const (a tensor around an array), set when tensor.py loads
 
 
+def wrote() -> None:
+    """Note that some tensor was just changed in place (each changed tensor's counter is bumped by the
+    caller): nodes recorded before now check their inputs' versions in backward."""
+    global _last_write
+    _last_write = next(_clock)
+
+
 def is_grad_enabled() -> bool:
     return _grad_enabled
 
@@ -436,7 +443,7 @@ def _accumulate(tensor, g, create_graph=False, shared=True) -> None:
             tensor._grad = grad + g
         return
     if grad is None:
-        if shared or type(g) is not np.ndarray or not g.flags.owndata or not g.flags.writeable:
+        if shared or type(g) is not np.ndarray or g.base is not None or not g.flags.writeable:
             g = np.array(g)
         tensor._grad = _const(g)
     elif grad.requires_grad or grad.array.shape != g.shape:

@@ -574,7 +574,7 @@ class Tensor:
         """Record an in-place change: the version advances, and backward learns that it must check
         the versions of nodes recorded before now (``autograd._last_write``)."""
         self._vc[0] += 1
-        autograd._last_write = next(autograd._clock)
+        autograd.wrote()
 
     def _alias(self, out: "Tensor") -> "Tensor":
         """Mark ``out`` as sharing ``self``'s memory when it does (a NumPy view, not a copy)."""

@@ -39,6 +39,11 @@ class _Numpy:
     index_add = staticmethod(index_add)
     values = staticmethod(np.asarray)  # the numbers of x, for masks and indices (not differentiated)
 
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        """``np.sum`` of an array, as the ufunc reduction itself (np.sum adds ~1 µs of dispatch)."""
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
     def __getattr__(self, name):
         value = getattr(np, name)
         setattr(self, name, value)  # found once, then a plain attribute

@@ -106,11 +106,11 @@ class Linear(Op):
         needs = n.needs
         gx = g @ w if needs[0] else None
         gw = gb = None
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # every leading axis is a batch axis
         if needs[1]:
-            g2 = g.reshape(-1, g.shape[-1])
-            gw = g2.T @ x.reshape(-1, x.shape[-1])
+            gw = g2.T @ (x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
         if b is not None and needs[2]:
-            gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
+            gb = n.xp.sum(g2, axis=0)
         return gx, gw, gb
 
     # Code export. Scalar Python writes every sum out (z_1 = x_1 * w_1_11 + x_2 * w_1_21); NumPy and

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .. import autograd
 from ..autograd import enable_grad
 from ..tensor import Tensor, zero_grads
 
@@ -78,18 +79,21 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        states, update = self.state, self._update
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p._grad
                 if grad is None:
                     continue
-                state = self.state.get(id(p))
+                state = states.get(id(p))
                 if state is None:
-                    state = self.state[id(p)] = {}
-                new = self._update(p.array, grad.array, state, group)
-                if new is not p.array:
-                    np.copyto(p.array, new)
-                p._bump()
+                    state = states[id(p)] = {}
+                w = p.array
+                new = update(w, grad.array, state, group)
+                if new is not w:
+                    np.copyto(w, new)
+                p._vc[0] += 1  # a new version of p (Tensor._bump, with the clock ticked once below)
+        autograd.wrote()
         return loss
 
     def _update(self, w, g, state, group):
