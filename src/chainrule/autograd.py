@@ -295,6 +295,12 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
             capture[id(t.grad_fn) if t.grad_fn is not None else id(t)] = None
     pending = {}  # node -> the sum of the gradients that reached its output so far
     waiting = []  # heap of (-seq, node): the latest-created node with a gradient comes out first
+    start = start_g = None  # the node backward begins with when there is only one (loss.backward())
+    if len(roots) == 1 and roots[0].grad_fn is not None:
+        start, start_g = roots[0].grad_fn, grads[0]
+        if start.parents is None:
+            raise GraphError(_FREED)
+        roots = ()
     for root, grad in zip(roots, grads):
         node = root.grad_fn
         if node is None:
@@ -308,7 +314,7 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
             heapq.heappush(waiting, (-node.seq, node))
         else:
             pending[node] = prev + grad
-    if not waiting:
+    if start is None and not waiting:
         return capture
     if create_graph:
         from .graph_xp import GraphNode  # vjps that record themselves, for higher derivatives
@@ -320,7 +326,8 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode if create_graph else None)
+        _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode if create_graph else None,
+                        start, start_g)
     finally:
         if collecting:
             gc.enable()
@@ -329,16 +336,16 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
     return capture
 
 
-def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode) -> None:
+def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, GraphNode, node, g) -> None:
     """Run each node's vjp once all the gradients of its output are in (the heap's order).
 
     Where a node passes a gradient to exactly one earlier node and no other node has a gradient
     waiting (a chain, or the layers of an MLP), that node is the one the heap would return next,
     so it is handed on directly (``following``) without going through ``pending`` and the heap.
+    ``node`` and ``g`` (or None) are a first node to run before the heap's.
     """
     checking = anomaly._enabled
-    pop, push, get = heapq.heappop, heapq.heappush, pending.get
-    node = g = None
+    pop, push, get, ndarray = heapq.heappop, heapq.heappush, pending.get, np.ndarray
     while True:  # the hot loop: keep per-node work to what the gradient needs
         if node is None:
             if not waiting:
@@ -381,7 +388,12 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
                 pg = pg.astype(array.dtype)
             if edge is None:
                 if capture is None and parent._hooks is None and not create_graph:  # the common case
-                    if parent._requires_grad:
+                    if not parent._requires_grad:
+                        continue
+                    if (parent._grad is None and pg is not g and type(pg) is ndarray and pg.base is None
+                            and pg.flags.writeable):  # a fresh array: it becomes .grad (_accumulate, inlined)
+                        parent._grad = _const(pg)
+                    else:
                         _accumulate(parent, pg, False, pg is g)
                 else:
                     _deliver(parent, pg, capture, create_graph)

@@ -441,7 +441,7 @@ class Tensor:
         if inputs is not None:
             autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
             return
-        if not self.requires_grad:
+        if not self._requires_grad:
             raise GraphError(
                 "backward(): this tensor does not require grad and has no grad_fn, so there is "
                 "nothing to differentiate; set requires_grad=True on the inputs (and make sure the "
@@ -459,7 +459,7 @@ class Tensor:
             grad = _seed_gradient(self, gradient, "backward()")
         if create_graph:
             grad = grad if isinstance(gradient, Tensor) and gradient.shape == self.shape else _const(grad)
-        autograd.run_backward([self], [grad], retain_graph=retain_graph, create_graph=create_graph)
+        autograd.run_backward((self,), (grad,), retain_graph, create_graph)
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""

@@ -67,7 +67,8 @@ class Optimizer:
                 raise ValueError(f"{name}: Invalid {label}: {value} (it must be a finite number >= 0)")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
+        for group in self.param_groups:
+            zero_grads(group["params"], set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient, in place (its version counter advances).
