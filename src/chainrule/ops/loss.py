@@ -26,9 +26,11 @@ def _reduce(values, reduction):
 def _mean(values):
     """``values.mean()`` to the same bits without its ~4 µs of Python-level bookkeeping: for float32
     and float64 NumPy sums in the values' dtype, divides by the count in float64 and rounds back."""
-    if values.dtype.kind != "f" or values.dtype.itemsize < 4 or values.size == 0:
+    dtype = values.dtype
+    if dtype.kind != "f" or dtype.itemsize < 4 or values.size == 0:
         return values.mean()  # integers, float16 (summed in float32) and empty input: NumPy's own rules
-    return values.dtype.type(np.add.reduce(values, axis=None) / np.float64(values.size))
+    # a Python float divides in float64, as NumPy's mean does, without making NumPy scalars
+    return dtype.type(float(np.add.reduce(values, axis=None)) / values.size)
 
 
 def _scale(g, values_size, reduction):
