@@ -448,6 +448,26 @@ def test_in_place_change_through_an_alias_is_caught_by_backward(alias):
         y.backward()
 
 
+@pytest.mark.parametrize("alias", [lambda w: w.detach(), lambda w: w[1:], lambda w: w.reshape(2, 1)])
+def test_alias_made_before_the_forward_pass_shares_the_version_counter(alias):
+    # A tensor's version counter is made only when first needed; an alias taken before the op ran
+    # must still share it, so the change through the alias is caught (PyTorch raises here too).
+    w = leaf([1.0, 2.0])
+    view = alias(w)
+    y = (w * w).sum()
+    with cr.no_grad():
+        view.add_(10.0)
+    assert w._version == view._version == 1
+    with pytest.raises(GraphError, match="in-place"):
+        y.backward()
+
+
+def test_fresh_tensors_do_not_share_a_version_counter():
+    a, b = cr.tensor([1.0]), cr.tensor([2.0])
+    a.add_(1.0)
+    assert (a._version, b._version) == (1, 0)
+
+
 def test_in_place_change_of_a_copy_does_not_invalidate_the_graph():
     # integer-array indexing copies (PyTorch too), so the graph stays valid: d/dw Σw² = 2w
     w = leaf([1.0, 2.0])

@@ -72,6 +72,11 @@ def _forward_error(op, parents, exc) -> Exception:
     return ShapeError(f"{op.name}: cannot combine operands of shapes {shown}: {exc}")
 
 
+# ``needs`` of one- and two-input ops, made once: looked up by the inputs' flags, not built per op
+_NEEDS1 = ((False,), (True,))
+_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
+
+
 def apply(op, *parents, **attrs) -> "Tensor":
     """Run ``op`` forward on the parents' arrays and record a node when a gradient is needed.
 
@@ -84,10 +89,10 @@ def apply(op, *parents, **attrs) -> "Tensor":
     if n == 2:
         a, b = parents
         arrays = (a.array, b.array)
-        needs = (a._requires_grad, b._requires_grad)  # which inputs require grad, fixed now (PyTorch)
+        needs = _NEEDS2[a._requires_grad][b._requires_grad]  # which inputs require grad, fixed now (PyTorch)
     elif n == 1:
         arrays = (parents[0].array,)
-        needs = (parents[0]._requires_grad,)
+        needs = _NEEDS1[parents[0]._requires_grad]
     elif n == 3:  # linear layers: input, weight, bias
         a, b, c = parents
         arrays = (a.array, b.array, c.array)
@@ -111,7 +116,8 @@ def apply(op, *parents, **attrs) -> "Tensor":
         node = autograd.Node(op, parents, attrs, out, needs)
         t = _new(out, node, True)
         if op.uses_output:
-            node.saved_out = (t._vc, 0)
+            t._vc = vc = [0]
+            node.saved_out = (vc, 0)
         if anomaly._enabled:
             node.origin = anomaly.user_frame()
             anomaly.check_forward(op.name, out, node.origin)
@@ -204,6 +210,11 @@ def _arrays(data):
 
 _bare = object.__new__  # an empty instance, without running Tensor.__init__
 
+# The version counter of a tensor not yet changed in place and sharing memory with no other tensor:
+# read as version 0 like any counter, and replaced by a list of its own (``Tensor._counter``) before
+# it is bumped or shared. Most tensors never need one, so most never allocate it.
+_FRESH = (0,)
+
 
 def _new(arr: np.ndarray, grad_fn, requires_grad: bool) -> "Tensor":
     """A tensor around ``arr`` (no copy, no checks): how the engine makes its results."""
@@ -212,7 +223,7 @@ def _new(arr: np.ndarray, grad_fn, requires_grad: bool) -> "Tensor":
     t.grad_fn = grad_fn
     t._requires_grad = requires_grad
     t._grad = t._hooks = t.name = t._base = None
-    t._vc = [0]
+    t._vc = _FRESH
     return t
 
 
@@ -276,7 +287,7 @@ class Tensor:
 
     # ``array`` is the NumPy array holding the values (what chainrule's own code computes with);
     # ``.data`` and ``.grad`` are tensors, as in PyTorch. ``_vc`` is the version counter (a one-item
-    # list: cheaper to make than an object, and mutable), one
+    # list: cheaper to make than an object, and mutable; ``_FRESH`` until first needed), one
     # object shared by a tensor, its views and detach() results, so an in-place change through any
     # alias is seen by backward; ``_base`` (views only) is the tensor whose memory a view shares.
     __slots__ = ("array", "_grad", "grad_fn", "_requires_grad", "_vc", "_hooks", "name", "_base", "__weakref__")
@@ -290,7 +301,7 @@ class Tensor:
         self.array = as_array(data, dtype)
         self._grad = None
         self.grad_fn = None
-        self._vc = [0]
+        self._vc = _FRESH
         self._hooks = None
         self.name = None
         self._base = None
@@ -476,7 +487,7 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory and version counter, like PyTorch)."""
         out = _const(self.array)
-        out._vc = self._vc
+        out._vc = self._counter()
         out._base = self if self._base is None else self._base
         return out
 
@@ -573,13 +584,20 @@ class Tensor:
     def _bump(self) -> None:
         """Record an in-place change: the version advances, and backward learns that it must check
         the versions of nodes recorded before now (``autograd._last_write``)."""
-        self._vc[0] += 1
+        self._counter()[0] += 1
         autograd.wrote()
+
+    def _counter(self) -> list:
+        """This tensor's version counter, made its own first if it was the shared ``_FRESH``."""
+        vc = self._vc
+        if vc is _FRESH:
+            vc = self._vc = [0]
+        return vc
 
     def _alias(self, out: "Tensor") -> "Tensor":
         """Mark ``out`` as sharing ``self``'s memory when it does (a NumPy view, not a copy)."""
         if out.array.base is not None and np.may_share_memory(out.array, self.array):
-            out._vc = self._vc
+            out._vc = self._counter()
             out._base = self if self._base is None else self._base
         return out
 

@@ -93,7 +93,7 @@ class Optimizer:
                 new = update(w, grad.array, state, group)
                 if new is not w:
                     np.copyto(w, new)
-                p._vc[0] += 1  # a new version of p (Tensor._bump, with the clock ticked once below)
+                p._counter()[0] += 1  # a new version of p (Tensor._bump, with the clock ticked once below)
         autograd.wrote()
         return loss
 
