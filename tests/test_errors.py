@@ -342,6 +342,33 @@ def test_V1_cross_entropy_label_out_of_range():
         nn.CrossEntropyLoss()(randn(2, 3), cr.tensor([-1, 0]))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("labels", [[0, 2, 1], [0, 3], [2, -1], [-128, 0], [255, 0], [], [1, 2, 0][::2]])
+def test_V1_label_range_check_in_one_reduction_matches_plain_python(dtype, labels):
+    from chainrule.ops.loss import labels_in_range
+
+    values = [v for v in labels if np.iinfo(dtype).min <= v <= np.iinfo(dtype).max]
+    expected = all(0 <= v < 3 for v in values)  # the rule, written out element by element
+    assert labels_in_range(np.array(values, dtype=dtype), 3) is expected
+    assert labels_in_range(np.repeat(np.array(values, dtype=dtype), 2)[::2], 3) is expected  # a strided view
+
+
+def test_V1_negative_labels_equal_to_ignore_index_are_ignored_not_refused():
+    torch = pytest.importorskip("torch")
+    logits = np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 3.0], [2.0, 1.0, 0.0]])
+    labels = np.array([2, -100, 0])
+    z = cr.tensor(logits, requires_grad=True)
+    loss = nn.functional.cross_entropy(z, labels)
+    loss.backward()
+    zt = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(zt, torch.tensor(labels))
+    expected.backward()
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(z.grad.numpy(), zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ShapeError, match=esc("label -1 at index 1")):  # any other negative label is refused
+        nn.functional.cross_entropy(cr.tensor(logits), np.array([2, -1, 0]))
+
+
 @pytest.mark.parametrize("bad, shown", [(1.5, "1.5"), (-0.25, "-0.25"), (float("nan"), "nan")])
 def test_V2_bce_probabilities_outside_unit_interval(bad, shown):
     p = cr.tensor(np.array([[0.5, 0.2], [0.1, bad]]))

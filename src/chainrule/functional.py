@@ -7,6 +7,7 @@ import numpy as np
 from .autograd import is_grad_enabled
 from .errors import ShapeError
 from .ops import REGISTRY as OPS
+from .ops.loss import labels_in_range
 from .tensor import Tensor, _const, _lift, _shape_str, apply, check_dim
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -157,7 +158,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     labels = np.asarray(target.array if isinstance(target, Tensor) else target)
     x = _t(input)
     if (weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f"
-            and not _holds(labels, ignore_index)):
+            and not _holds(labels, ignore_index, x.shape[-1] if x.ndim else 0)):
         if x._requires_grad and is_grad_enabled():  # a backward may follow: keep the softmax for it
             return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction, saved={})
         return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction)
@@ -166,12 +167,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     return cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
 
 
-def _holds(labels, value) -> bool:
-    """Whether ``value`` occurs in ``labels``. A negative value (``ignore_index`` is -100 by default)
-    is ruled out by one minimum when the labels are class indices, which the fused op checks anyway."""
+def _holds(labels, value, classes) -> bool:
+    """Whether ``value`` occurs in ``labels``. When it is no class index (``ignore_index`` is -100 by
+    default), labels all in range rule it out with the one reduction the fused op checks them with."""
     if not labels.size:
         return False
-    if value < 0 and labels.dtype.kind in "iu" and np.minimum.reduce(labels, axis=None) > value:
+    if (value < 0 or value >= classes) and labels.dtype.kind in "iu" and labels_in_range(labels, classes):
         return False
     return bool((labels == value).any())
 

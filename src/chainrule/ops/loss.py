@@ -136,11 +136,19 @@ class HalfSSELoss(Op):
         return [c.acc(p, j, f"{c.v(p, j)} - {c.target(j)}") for j in c.elements(p)]
 
 
+def labels_in_range(labels, classes) -> bool:
+    """Whether every integer label is in 0..classes-1, in one reduction: read as unsigned integers,
+    negative labels are the largest values, so one maximum bounds both ends."""
+    if not labels.size:
+        return True
+    unsigned = labels if labels.dtype.kind == "u" else labels.view(labels.dtype.str.replace("i", "u"))
+    return bool(np.maximum.reduce(unsigned, axis=None) < classes)
+
+
 def _check_labels(labels, classes):
     if labels.dtype.kind not in "iu":
         raise ShapeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
-    # two reductions (the ufuncs themselves, without .min()'s dispatch); the culprit is found only on failure
-    if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
+    if not labels_in_range(labels, classes):  # the culprit is looked for only on failure
         bad = np.flatnonzero((labels < 0) | (labels >= classes))
         i = int(bad[0])
         raise ShapeError(
