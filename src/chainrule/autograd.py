@@ -373,6 +373,8 @@ def _backward_nodes(waiting, pending, capture, retain_graph, create_graph, Graph
             anomaly.check_backward(node, grads)
         elif len(parents) == 2:  # most ops: the arrays without a loop
             grads = node.op.vjp(node, g, parents[0].array, parents[1].array)
+        elif len(parents) == 1:
+            grads = node.op.vjp(node, g, parents[0].array)
         elif len(parents) == 3:
             grads = node.op.vjp(node, g, parents[0].array, parents[1].array, parents[2].array)
         else:

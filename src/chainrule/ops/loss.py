@@ -136,12 +136,16 @@ class HalfSSELoss(Op):
         return [c.acc(p, j, f"{c.v(p, j)} - {c.target(j)}") for j in c.elements(p)]
 
 
+_UNSIGNED = {np.dtype(t): np.dtype(t).str.replace("i", "u") for t in (np.int8, np.int16, np.int32, np.int64)}
+
+
 def labels_in_range(labels, classes) -> bool:
     """Whether every integer label is in 0..classes-1, in one reduction: read as unsigned integers,
     negative labels are the largest values, so one maximum bounds both ends."""
     if not labels.size:
         return True
-    unsigned = labels if labels.dtype.kind == "u" else labels.view(labels.dtype.str.replace("i", "u"))
+    dtype = labels.dtype
+    unsigned = labels if dtype.kind == "u" else labels.view(_UNSIGNED.get(dtype) or dtype.str.replace("i", "u"))
     return bool(np.maximum.reduce(unsigned, axis=None) < classes)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import autograd
 from ..autograd import enable_grad
-from ..tensor import Tensor, zero_grads
+from ..tensor import _FRESH, Tensor, zero_grads
 
 
 class Optimizer:
@@ -93,7 +93,7 @@ class Optimizer:
                 new = update(w, grad.array, state, group)
                 if new is not w:
                     np.copyto(w, new)
-                p._counter()[0] += 1  # a new version of p (Tensor._bump, with the clock ticked once below)
+                (p._vc if p._vc is not _FRESH else p._counter())[0] += 1  # Tensor._bump; the clock ticks once below
         autograd.wrote()
         return loss
 
