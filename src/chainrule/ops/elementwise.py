@@ -6,6 +6,14 @@ import numpy as np
 
 from .base import Op, register
 
+_ZEROS = {np.dtype(t): t(0) for t in (np.float16, np.float32, np.float64)}
+
+
+def _zero(dtype):
+    """0 as a scalar of a float ``dtype`` (0 of the array's own type: NumPy compares a float32 array
+    with the Python int 0 through a slower, promoting path, ~1 µs more per call); the int 0 otherwise."""
+    return _ZEROS.get(dtype, 0)
+
 
 def unbroadcast(g: str, out_shape: tuple, shape: tuple) -> str:
     """Code export: the expression that sums gradient ``g`` (shaped ``out_shape``) back to ``shape``."""
@@ -333,10 +341,11 @@ class Relu(Op):
             "py_d": "(1.0 if {z} > 0 else 0.0)", "np_d": "({z} > 0)"}
 
     def forward(self, a):
-        return np.maximum(a, 0)
+        return np.maximum(a, _zero(a.dtype))
 
     def vjp(self, n, g, a):
-        return (g * (n.xp.values(a) > 0),)
+        a = n.xp.values(a)
+        return (g * (a > _zero(a.dtype)),)
 
 
 @register
