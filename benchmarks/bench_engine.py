@@ -15,7 +15,9 @@ Rows, each timed in interleaved rounds (numpy, chainrule, torch, numpy, ...; bes
 * peak memory of one step of the large MLP (tracemalloc, which sees NumPy's buffers);
 * start-up: ``import numpy`` / ``import chainrule`` / ``import torch``, ``chainrule --version`` and
   ``chainrule derive seed`` in fresh interpreters (CPU time of the child process, bytecode compiled
-  once beforehand, as for an installed package), and ``derive("seed")`` in process;
+  once beforehand, as for an installed package); the wall clock of ``chainrule derive seed``, of
+  ``derive`` on a 20-neuron network and of ``chainrule demo`` (until its first line, and in all);
+  ``derive("seed")`` in process;
 * agreement: max |w − w_numpy| after 5 steps, so the three really compute the same step.
 
 This is a script, not a test: nothing here asserts on time.
@@ -285,6 +287,12 @@ def chain_curve(n_ops, repeat):
     return fwd, bwd
 
 
+def _child_env(pycache):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PYTHONPYCACHEPREFIX": pycache}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def child_cpu_ms(argv, repeat, pycache):
     """Best CPU time (user + system) of a fresh interpreter running ``argv``, in ms.
 
@@ -292,8 +300,7 @@ def child_cpu_ms(argv, repeat, pycache):
     chainrule loads as an installed package does, even where PYTHONDONTWRITEBYTECODE is set.
     """
     best = float("inf")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PYTHONPYCACHEPREFIX": pycache}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = _child_env(pycache)
     subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -301,6 +308,24 @@ def child_cpu_ms(argv, repeat, pycache):
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         best = min(best, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     return best * 1e3
+
+
+def child_wall_ms(argv, repeat, pycache):
+    """Best wall-clock ms of a fresh interpreter running ``argv``: (until its first line of output,
+    until it exits). Bytecode cached as in ``child_cpu_ms``."""
+    env = _child_env(pycache)
+    subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL, env=env)
+    first = total = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, env=env) as child:
+            child.stdout.readline()
+            t1 = time.perf_counter()
+            child.stdout.read()
+        if child.returncode:
+            raise subprocess.CalledProcessError(child.returncode, argv)
+        first, total = min(first, t1 - t0), min(total, time.perf_counter() - t0)
+    return first * 1e3, total * 1e3
 
 
 def _ratio(a, b):
@@ -390,6 +415,18 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as pycache:
         for label, argv_ in starts.items():
             print(f"  {label:<22}{child_cpu_ms(argv_, rounds, pycache):8.0f} ms", flush=True)
+    print("wall clock, fresh interpreter (best of rounds): first line of output / whole run")
+    with tempfile.TemporaryDirectory() as tmp:
+        net20 = os.path.join(tmp, "net20.toml")  # 4 + 6 + 6 + 4 = 20 neurons, sigmoid, random weights
+        subprocess.run([sys.executable, "-m", "chainrule", "new", "4-6-6-4", "--activation", "sigmoid", "--loss",
+                        "mse", "--init", "random", "--seed", "0", "--out", net20], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_child_env(tmp))
+        walls = {"chainrule derive seed": ["-m", "chainrule", "derive", "seed"],
+                 "chainrule derive (20 neurons)": ["-m", "chainrule", "derive", net20],
+                 "chainrule demo": ["-m", "chainrule", "demo"]}
+        for label, argv_ in walls.items():
+            first, total = child_wall_ms(argv_, 2 if label == "chainrule demo" else rounds, tmp)
+            print(f"  {label:<30}{first:8.0f} ms / {total:6.0f} ms", flush=True)
     from chainrule.spec import load_spec
 
     spec = load_spec("seed")
