@@ -189,3 +189,38 @@ def test_optimizer_accepts_and_skips_a_tensor_without_grad():
     np.testing.assert_array_equal(frozen, [1.0, 1.0])
     with pytest.raises(TypeError, match="SGD can only optimize Tensors, but one of the params is ndarray"):
         cr.optim.SGD([np.zeros(2)], lr=0.1)
+
+
+@pytest.mark.parametrize("name,kwargs,loss", [("SGD", {"lr": 0.05, "momentum": 0.9}, "ce"), ("Adam", {"lr": 0.01}, "ce"),
+                                              ("SGD", {"lr": 0.05}, "mse")])
+def test_float32_training_stays_float32_and_tracks_torch(name, kwargs, loss):
+    # The speed work computes in place (softmax scaled in its own array, gradients taken over as .grad,
+    # buffers updated in place): nothing may drift to float64, and the float32 numbers stay PyTorch's.
+    torch.manual_seed(3)
+    theirs = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    ours = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4))
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 6)).astype(np.float32)
+    y = rng.integers(0, 4, 8) if loss == "ce" else rng.standard_normal((8, 4)).astype(np.float32)
+    opt, topt = getattr(cr.optim, name)(ours.parameters(), **kwargs), getattr(torch.optim, name)(theirs.parameters(), **kwargs)
+    for _ in range(10):
+        opt.zero_grad()
+        out = ours(cr.tensor(x))
+        value = cr.nn.functional.cross_entropy(out, y) if loss == "ce" else cr.nn.functional.mse_loss(out, y)
+        value.backward()
+        opt.step()
+        topt.zero_grad()
+        tout = theirs(torch.from_numpy(x))
+        tvalue = (torch.nn.functional.cross_entropy(tout, torch.from_numpy(y)) if loss == "ce"
+                  else torch.nn.functional.mse_loss(tout, torch.from_numpy(y)))
+        tvalue.backward()
+        topt.step()
+        assert value.dtype == np.float32 and out.dtype == np.float32
+        assert value.item() == pytest.approx(tvalue.item(), rel=2e-6)
+    for p in ours.parameters():
+        assert p.dtype == np.float32 and p.grad.dtype == np.float32
+    for state in opt.state.values():
+        assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
+    for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=n)
