@@ -309,3 +309,20 @@ def test_code_export_templates_compute_what_the_op_computes(name, attrs):
             v, d = float(np.ravel(v)[0]), float(np.ravel(d)[0])
             assert math.isclose(v, a, rel_tol=1e-15, abs_tol=1e-300), (name, lang, z, v, a)
             assert math.isclose(d, float(x.grad[0]), rel_tol=1e-15, abs_tol=1e-300), (name, lang, z, d, x.grad)
+
+
+@pytest.mark.parametrize("row", [[np.inf, 1.0, 2.0], [np.nan, 1.0, 2.0], [-np.inf, 1.0, 2.0], [-np.inf] * 3])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_non_finite_logits_matches_torch(row, reduction):
+    # A row with +inf or nan (or only -inf) gives nan in that row's loss and gradient and leaves the other
+    # rows alone; -inf next to finite logits is an ordinary zero probability. PyTorch, side by side.
+    z = np.array([row, [0.5, 1.5, -1.0]])
+    y = np.array([1, 2])
+    ours = cr.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(ours, y, reduction=reduction)
+    theirs = torch.tensor(z, requires_grad=True)
+    tloss = TF.cross_entropy(theirs, torch.tensor(y), reduction=reduction)
+    np.testing.assert_allclose(loss.detach().numpy(), tloss.detach().numpy(), rtol=1e-12, equal_nan=True)
+    loss.sum().backward()
+    tloss.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True)

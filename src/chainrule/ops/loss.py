@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from .base import Op, register
 from .elementwise import sigmoid
-from .softmax import log_softmax, log_softmax_and_softmax, rows
+from .softmax import picked_log_softmax, rows
 
 
 def _reduce(values, reduction):
@@ -186,12 +186,10 @@ class CrossEntropyLoss(Op):
                 f"and labels {np.shape(labels)}"
             )
         _check_labels(labels2, logits2.shape[1])
-        if saved is None:
-            log_p = log_softmax(logits2, axis=1)
+        if saved is None:  # log softmax of each sample's true class
+            (picked,) = picked_log_softmax(logits2, labels2)
         else:
-            log_p, saved["softmax"] = log_softmax_and_softmax(logits2, axis=1)
-        picked = log_p[rows(len(labels2)), labels2]  # log softmax of each sample's true class
-        if saved is not None:
+            picked, saved["softmax"] = picked_log_softmax(logits2, labels2, softmax=True)
             saved["picked"] = picked
         if reduction == "none":
             return (-picked).reshape(()) if logits.ndim == 1 else -picked
@@ -206,8 +204,7 @@ class CrossEntropyLoss(Op):
         if "softmax" in saved:  # the forward's; the gradient is written into it, so take it only once
             picked, grad = saved.pop("picked"), saved.pop("softmax")
         else:
-            log_p, grad = log_softmax_and_softmax(logits2, axis=1)
-            picked = log_p[at_label]
+            picked, grad = picked_log_softmax(logits2, labels2, softmax=True)
         # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
         grad[at_label] = np.expm1(picked)
         g = _scale(g, len(labels2), reduction)

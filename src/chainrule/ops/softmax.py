@@ -17,21 +17,24 @@ def log_softmax(a, axis=-1):
     return _finite_rows(a, axis, softmax=False)[0]
 
 
-def log_softmax_and_softmax(a, axis=-1):
-    """(log softmax(a), softmax(a)) from one pass of exponentials (cross-entropy's backward needs both);
-    softmax is e^(z − max) / Σ e^(z − max), every entry to full relative precision."""
-    return _finite_rows(a, axis, softmax=True)
+def picked_log_softmax(a, labels, softmax=False):
+    """For rows of logits (N, C): [log softmax(a)[i, labels[i]] for every row i], and softmax(a) after it
+    when asked, from one pass of exponentials (cross-entropy's loss and gradient need no more; the
+    other entries of log softmax are never formed). Softmax is e^(z − max) / Σ e^(z − max), every
+    entry to full relative precision."""
+    return _finite_rows(a, 1, softmax, labels)
 
 
-def _finite_rows(a, axis, softmax):
+def _finite_rows(a, axis, softmax, labels=None):
     top = np.maximum.reduce(a, axis=axis, keepdims=True)  # the ufunc itself: a.max() adds ~1 µs of dispatch
     # One sum tells whether every maximum is finite (an overflowing sum only sends a finite input the
     # careful way, which gives the same numbers).
     if math.isfinite(np.add.reduce(top, axis=None)):
-        return _log_softmax(a, top, axis, softmax)
+        return _log_softmax(a, top, axis, softmax, labels)
     with np.errstate(invalid="ignore"):  # an inf or nan along the axis gives nan there, as in PyTorch
         finite = np.isfinite(top)
-        return [np.where(finite, x, np.nan) for x in _log_softmax(a, top, axis, softmax)]
+        return [np.where(finite if x.ndim == a.ndim else finite[:, 0], x, np.nan)
+                for x in _log_softmax(a, top, axis, softmax, labels)]
 
 
 @functools.lru_cache(maxsize=32)
@@ -42,7 +45,7 @@ def rows(n: int) -> np.ndarray:
     return index
 
 
-def _log_softmax(a, top, axis, softmax):
+def _log_softmax(a, top, axis, softmax, labels=None):
     shifted = a - top
     e = np.exp(shifted)
     # The top term e^0 = 1 is set aside for the sum (log1p adds it back exactly).
@@ -58,7 +61,8 @@ def _log_softmax(a, top, axis, softmax):
         rest = e.sum(axis=axis, keepdims=True)
         if softmax:
             np.put_along_axis(e, at_top, 1, axis=axis)
-    log_p = shifted - np.log1p(rest)
+    log_sum = np.log1p(rest)
+    log_p = shifted - log_sum if labels is None else shifted[rows(len(a)), labels] - log_sum[:, 0]
     if not softmax:
         return [log_p]
     e /= 1 + rest  # e is this function's own array: divided in place
