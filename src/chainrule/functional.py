@@ -42,7 +42,7 @@ def sigmoid(x):
 
 
 def relu(x):
-    return _t(x).relu()
+    return apply(OPS["relu"], x if isinstance(x, Tensor) else Tensor(x))  # _t(x).relu(), two calls fewer
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0):
@@ -196,7 +196,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def linear(x, weight, bias=None) -> Tensor:
     """x @ weightᵀ + bias, with weight of shape (out_features, in_features) as in PyTorch."""
-    x = _t(x)
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
     if bias is None:
         return apply(OPS["linear"], x, weight)
     return apply(OPS["linear"], x, weight, bias)
