@@ -25,22 +25,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import json
 import math
 import os
 import stat
-import tempfile
-import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
 from .errors import CheckpointError, ShapeError, SpecError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+# json, tempfile, tomllib and zipfile are imported where they are used, so that ``import chainrule``
+# does not load them (start-up time; see benchmarks/bench_engine.py).
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -124,6 +119,12 @@ def parse_config(text: str, where: str, *, as_json: bool) -> dict:
     if text.startswith("\ufeff"):  # a byte-order mark is valid UTF-8; editors on Windows write one
         text = text[1:]
     _check_nesting(text, where, as_json)
+    import json
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
     try:
         raw = json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, where)) if as_json \
             else tomllib.loads(text)
@@ -219,6 +220,8 @@ def atomic_open(path, mode: str = "wb", encoding: str = "utf-8"):
         raise FileNotFoundError(f"cannot write '{given}': the folder '{folder}' does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot write '{given}': it is a folder; give a file name")
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding, "newline": ""})) as f:
@@ -349,6 +352,8 @@ def save_checkpoint(path, model_or_state, optimizer=None, meta=None) -> None:
             "group_sizes": [len(g["params"]) for g in optimizer.param_groups],
             "scalars": scalars,
         }
+    import json
+
     try:
         text = json.dumps(header, allow_nan=True)
     except TypeError as exc:
@@ -379,6 +384,8 @@ def load_checkpoint(path, model=None, optimizer=None, max_bytes: int = MAX_BYTES
             f"load_checkpoint: '{path}' is {size:,} bytes, over the limit of {max_bytes:,}; "
             f"pass max_bytes= to raise the limit if you trust this file"
         )
+    import zipfile
+
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -468,6 +475,8 @@ def _header(path, entries) -> dict:
             f"load_checkpoint: '{path}' has no '{_META}' entry, so it was not written by save_checkpoint "
             f"(its entries: {', '.join(sorted(entries)) or 'none'})"
         )
+    import json
+
     try:
         header = json.loads(entries[_META].tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:

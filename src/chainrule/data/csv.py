@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv as _csv
 import io
 import re
 from dataclasses import dataclass
@@ -57,6 +56,8 @@ def parse_number(text: str, where: str) -> float:
 
 def _rows(text: str, where: str):
     """(line number, cells) of every non-blank row. Line endings may be \\n, \\r\\n or \\r alone."""
+    import csv as _csv  # here, not at import: start-up time
+
     reader = _csv.reader(io.StringIO(text.replace("\r\n", "\n").replace("\r", "\n")))
     out = []
     try:

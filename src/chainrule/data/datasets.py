@@ -12,9 +12,6 @@ stored gzipped (54 kB). ``load_digits()`` gives it as (N, 1, 8, 8) images for a 
 
 from __future__ import annotations
 
-import gzip
-from importlib import resources
-
 import numpy as np
 
 from ..errors import SpecError
@@ -24,6 +21,8 @@ _CLASSES = {"digits"}  # bundled sets whose numeric target column holds class la
 
 
 def _files() -> dict:
+    from importlib import resources  # here, not at import: it loads tempfile and zipfile's friends
+
     folder = resources.files("chainrule.data") / "files"
     found = {}
     for p in folder.iterdir():
@@ -43,6 +42,8 @@ def load_dataset(name: str) -> Table:
         raise SpecError(f"{name}: no such bundled data set (bundled: {', '.join(dataset_names())})")
     ref = files[name]
     raw = ref.read_bytes()
+    import gzip  # here, not at import: start-up time
+
     text = (gzip.decompress(raw) if ref.name.endswith(".gz") else raw).decode("utf-8")
     return load_csv(f"{name} (bundled data set)", text=text, classification=True if name in _CLASSES else None)
 
