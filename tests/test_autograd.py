@@ -462,6 +462,37 @@ def test_alias_made_before_the_forward_pass_shares_the_version_counter(alias):
         y.backward()
 
 
+def test_a_pickled_tensor_can_still_be_changed_in_place_and_tracked():
+    import pickle
+
+    t = pickle.loads(pickle.dumps(cr.tensor([1.0, 2.0])))
+    t.add_(1.0)  # the unpickled counter is a copy of the fresh one: it must become a counter of its own
+    np.testing.assert_array_equal(t.numpy(), [2.0, 3.0])
+    w = pickle.loads(pickle.dumps(leaf([1.0, 2.0])))
+    y = (w * w).sum()
+    with cr.no_grad():
+        w.add_(1.0)
+    assert w._version == 1
+    with pytest.raises(GraphError, match="in-place"):
+        y.backward()
+
+
+def test_an_optimizer_step_that_fails_halfway_still_invalidates_the_graph():
+    # The first parameter is updated before the second one's (mismatched) buffer raises; a backward
+    # through a graph that read the first must then refuse, not use the new values (PyTorch raises too).
+    w1, w2 = leaf([[1.0, 2.0]]), leaf([3.0, 4.0])
+    opt = cr.optim.SGD([w1, w2], lr=0.5, momentum=0.9)
+    opt.state[id(w2)] = {"momentum_buffer": np.zeros(3)}
+    x = leaf([[1.0], [1.0]])
+    y = (w1 @ x).sum()
+    w1.grad, w2.grad = cr.tensor(np.ones((1, 2))), cr.tensor(np.ones(2))
+    with pytest.raises(ValueError):
+        opt.step()
+    assert w1._version == 1  # it was changed
+    with pytest.raises(GraphError, match="in-place"):
+        y.backward()
+
+
 def test_fresh_tensors_do_not_share_a_version_counter():
     a, b = cr.tensor([1.0]), cr.tensor([2.0])
     a.add_(1.0)

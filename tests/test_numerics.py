@@ -326,3 +326,27 @@ def test_cross_entropy_with_non_finite_logits_matches_torch(row, reduction):
     loss.sum().backward()
     tloss.sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_an_empty_batch_matches_torch_to_the_sign(reduction):
+    ours = F.cross_entropy(cr.tensor(np.zeros((0, 3), np.float32)), np.zeros(0, np.int64), reduction=reduction)
+    theirs = TF.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64), reduction=reduction)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())  # nan == nan here
+    assert np.array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))  # +0 for the empty sum, not −0
+
+
+def test_cross_entropy_ignore_index_must_be_an_int():
+    logits, labels = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(TypeError, match="ignore_index"):
+        TF.cross_entropy(torch.tensor(logits), torch.tensor(labels), ignore_index=None)
+    with pytest.raises(TypeError, match="argument 'ignore_index' must be int, not NoneType"):
+        F.cross_entropy(cr.tensor(logits), labels, ignore_index=None)
+
+
+def test_mean_reduction_keeps_long_double_precision():
+    if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+        pytest.skip("long double is double here")
+    v = np.array([1, 2, 1], dtype=np.longdouble) / np.array([1, 1, 30], dtype=np.longdouble)
+    ours = F.mse_loss(cr.tensor(v), np.zeros(3, np.longdouble)).item()
+    assert ours == (v * v).mean()  # summed and divided in long double, not rounded through a Python float

@@ -155,6 +155,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     _reduction("cross_entropy", reduction)
     if size_average is not None or reduce is not None:
         raise ValueError("cross_entropy: size_average and reduce are deprecated in PyTorch; use reduction=")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"cross_entropy(): argument 'ignore_index' must be int, not {type(ignore_index).__name__}")
     labels = np.asarray(target.array if isinstance(target, Tensor) else target)
     x = _t(input)
     if (weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f"

@@ -601,10 +601,11 @@ class Tensor:
         autograd.wrote()
 
     def _counter(self) -> list:
-        """This tensor's version counter, made its own first if it was the shared ``_FRESH``."""
+        """This tensor's version counter, made its own first if it was the shared ``_FRESH`` (or a copy
+        of it: unpickling makes a new tuple)."""
         vc = self._vc
-        if vc is _FRESH:
-            vc = self._vc = [0]
+        if type(vc) is not list:
+            vc = self._vc = [vc[0]]
         return vc
 
     def _alias(self, out: "Tensor") -> "Tensor":

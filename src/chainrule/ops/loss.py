@@ -27,8 +27,8 @@ def _mean(values):
     """``values.mean()`` to the same bits without its ~4 µs of Python-level bookkeeping: for float32
     and float64 NumPy sums in the values' dtype, divides by the count in float64 and rounds back."""
     dtype = values.dtype
-    if dtype.kind != "f" or dtype.itemsize < 4 or values.size == 0:
-        return values.mean()  # integers, float16 (summed in float32) and empty input: NumPy's own rules
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8) or values.size == 0:
+        return values.mean()  # integers, float16 (summed in float32), long double, empty input: NumPy's own rules
     # a Python float divides in float64, as NumPy's mean does, without making NumPy scalars
     return dtype.type(float(np.add.reduce(values, axis=None)) / values.size)
 
@@ -193,7 +193,8 @@ class CrossEntropyLoss(Op):
             saved["picked"] = picked
         if reduction == "none":
             return (-picked).reshape(()) if logits.ndim == 1 else -picked
-        return -_reduce(picked, reduction)  # −Σ log p and Σ −log p are the same number (negation is exact)
+        loss = -_reduce(picked, reduction)  # −Σ log p and Σ −log p are the same number (negation is exact)
+        return loss if picked.size else loss + 0  # but an empty sum is +0 (PyTorch's too), and −(+0) is −0
 
     def vjp(self, n, g, logits):
         labels, reduction = n.attrs["labels"], n.attrs["reduction"]

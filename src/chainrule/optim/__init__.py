@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import autograd
 from ..autograd import enable_grad
-from ..tensor import _FRESH, Tensor, zero_grads
+from ..tensor import Tensor, zero_grads
 
 
 class Optimizer:
@@ -81,6 +81,9 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         states, update = self.state, self._update
+        # Nodes recorded before now must check their inputs' versions in backward: said once, before any
+        # parameter changes (so even a step that fails halfway leaves the graph checking them).
+        autograd.wrote()
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p._grad
@@ -93,8 +96,10 @@ class Optimizer:
                 new = update(w, grad.array, state, group)
                 if new is not w:
                     np.copyto(w, new)
-                (p._vc if p._vc is not _FRESH else p._counter())[0] += 1  # Tensor._bump; the clock ticks once below
-        autograd.wrote()
+                vc = p._vc
+                if type(vc) is not list:
+                    vc = p._counter()
+                vc[0] += 1  # a new version of p: Tensor._bump, with the clock ticked once above
         return loss
 
     def _update(self, w, g, state, group):
