@@ -350,3 +350,21 @@ def test_mean_reduction_keeps_long_double_precision():
     v = np.array([1, 2, 1], dtype=np.longdouble) / np.array([1, 1, 30], dtype=np.longdouble)
     ours = F.mse_loss(cr.tensor(v), np.zeros(3, np.longdouble)).item()
     assert ours == (v * v).mean()  # summed and divided in long double, not rounded through a Python float
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_loss_gradient_scale_is_numpys_quotient_to_the_bit(dtype):
+    # _scale divides a 0-d gradient by the element count as a Python float (faster); the number must be
+    # NumPy's own g / n, for every magnitude (subnormal to overflow) and count (over 2**24 too).
+    from chainrule.ops.loss import _scale
+
+    rng = np.random.default_rng(7)
+    span = 4 if dtype is np.float16 else 40
+    for _ in range(3000):
+        with np.errstate(all="ignore"):
+            g = np.asarray(dtype(rng.standard_normal() * 10.0 ** rng.uniform(-span, span)))
+            n = int(rng.integers(1, 10 ** int(rng.integers(1, 9))))
+            ours, numpy_ = _scale(g, n, "mean"), g / n
+        assert ours.dtype == numpy_.dtype
+        assert ours == numpy_ or (np.isnan(ours) and np.isnan(numpy_)), (g, n)
+        assert np.signbit(ours) == np.signbit(numpy_)

@@ -34,8 +34,18 @@ def _mean(values):
 
 
 def _scale(g, values_size, reduction):
-    """The upstream gradient spread over the per-element losses."""
-    return g / values_size if reduction == "mean" else g
+    """The upstream gradient spread over the per-element losses.
+
+    A 0-d float32 or float64 gradient (the usual loss.backward()) is divided as a Python float: the
+    double quotient rounded to float32 is the correctly rounded float32 quotient itself (double has more
+    than twice its digits), so the number is NumPy's, without NumPy's ~0.7 µs per scalar operation.
+    (Counts over 2**24, which float32 cannot hold exactly, and other dtypes go through NumPy.)"""
+    if reduction != "mean":
+        return g
+    if type(g) is np.ndarray and g.ndim == 0 and g.dtype.kind == "f" and g.dtype.itemsize in (4, 8) \
+            and values_size <= 16_777_216:
+        return g.dtype.type(float(g) / values_size)
+    return g / values_size
 
 
 def _size(x) -> int:
