@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
@@ -523,6 +523,15 @@ def test_random_graphs_match_finite_differences(case):
             return
         ours.backward(upstream)
         expected = finite_difference_grads(program, upstream)
+        # The reference is trusted only where central differences at two step sizes agree: where the
+        # forward itself cancels (log(1 − p) at p = σ(15), say), its rounding noise over h swamps the
+        # difference quotient, and the two steps disagree (noise ∝ 1/h, truncation ∝ h²).
+        wider = finite_difference_grads(program, upstream, h=4e-6)
+    for exp, other in zip(expected, wider):
+        scale = max(1.0, float(np.abs(exp).max(initial=0)))
+        stable = np.allclose(exp, other, rtol=2e-6, atol=2e-7 * scale)
+        event("finite differences " + ("stable" if stable else "unstable: case skipped"))
+        assume(stable)
     for n, (leaf, exp) in enumerate(zip(leaves, expected)):
         actual = np.zeros(leaf.shape) if leaf.grad is None else leaf.grad
         scale = max(1.0, float(np.abs(exp).max(initial=0)))
