@@ -42,7 +42,7 @@ def sigmoid(x):
 
 
 def relu(x):
-    return apply(OPS["relu"], x if isinstance(x, Tensor) else Tensor(x))  # _t(x).relu(), two calls fewer
+    return apply(OPS["relu"], _t(x))
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0):
@@ -198,8 +198,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def linear(x, weight, bias=None) -> Tensor:
     """x @ weightᵀ + bias, with weight of shape (out_features, in_features) as in PyTorch."""
-    if not isinstance(x, Tensor):
-        x = Tensor(x)
+    x = _t(x)
     if bias is None:
         return apply(OPS["linear"], x, weight)
     return apply(OPS["linear"], x, weight, bias)

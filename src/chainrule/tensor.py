@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import weakref
 from collections import namedtuple
 
@@ -75,6 +76,7 @@ def _forward_error(op, parents, exc) -> Exception:
 # ``needs`` of one- and two-input ops, made once: looked up by the inputs' flags, not built per op
 _NEEDS1 = ((False,), (True,))
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
+_ARRAY, _REQUIRES_GRAD = operator.attrgetter("array"), operator.attrgetter("_requires_grad")  # map() them: no frame
 
 
 def apply(op, *parents, **attrs) -> "Tensor":
@@ -87,20 +89,25 @@ def apply(op, *parents, **attrs) -> "Tensor":
     check and convert its data.
     """
     n = len(parents)
+    if n == 2:  # which inputs require grad, fixed now (PyTorch)
+        a, b = parents
+        needs = _NEEDS2[a._requires_grad][b._requires_grad]
+    elif n == 1:
+        a = parents[0]
+        needs = _NEEDS1[a._requires_grad]
+    elif n == 3:  # linear layers: input, weight, bias
+        a, b, c = parents
+        needs = (a._requires_grad, b._requires_grad, c._requires_grad)
+    else:
+        needs = tuple(map(_REQUIRES_GRAD, parents))
     try:
         if attrs or not 0 < n <= 3 or anomaly._enabled:
-            out, needs = _forward(op, parents, attrs)
+            out = _forward(op, parents, attrs)
         elif n == 2:  # the op's forward called with positional arrays: a *args call costs ~150 ns more
-            a, b = parents
-            needs = _NEEDS2[a._requires_grad][b._requires_grad]  # which inputs require grad, fixed now (PyTorch)
             out = op.forward(a.array, b.array)
         elif n == 1:
-            a = parents[0]
-            needs = _NEEDS1[a._requires_grad]
             out = op.forward(a.array)
-        else:  # three inputs: linear layers (input, weight, bias)
-            a, b, c = parents
-            needs = (a._requires_grad, b._requires_grad, c._requires_grad)
+        else:
             out = op.forward(a.array, b.array, c.array)
     except (ValueError, IndexError) as exc:
         if isinstance(exc, ChainruleError):
@@ -112,8 +119,7 @@ def apply(op, *parents, **attrs) -> "Tensor":
         node = autograd.Node(op, parents, attrs, out, needs)
         t = _new(out, node, True)
         if op.uses_output:
-            t._vc = vc = [0]
-            node.saved_out = (vc, 0)
+            node.saved_out = (t._counter(), 0)
         if anomaly._enabled:
             node.origin = anomaly.user_frame()
             anomaly.check_forward(op.name, out, node.origin)
@@ -122,20 +128,11 @@ def apply(op, *parents, **attrs) -> "Tensor":
 
 
 def _forward(op, parents, attrs):
-    """(output, needs) of an op called with attributes, with more than three inputs, or in anomaly mode."""
-    if len(parents) == 1:  # reductions and reshapes: one input with attributes
-        a = parents[0]
-        needs, arrays = _NEEDS1[a._requires_grad], (a.array,)
-    elif len(parents) == 2:
-        a, b = parents
-        needs, arrays = _NEEDS2[a._requires_grad][b._requires_grad], (a.array, b.array)
-    else:
-        needs = tuple([p._requires_grad for p in parents])
-        arrays = [p.array for p in parents]
+    """The output of an op called with attributes, with no or more than three inputs, or in anomaly mode."""
     if anomaly._enabled:  # NaN/Inf is reported as an AnomalyError by apply, so NumPy's warning is noise
         with np.errstate(all="ignore"):
-            return op.forward(*arrays, **attrs), needs
-    return op.forward(*arrays, **attrs), needs
+            return op.forward(*map(_ARRAY, parents), **attrs)
+    return op.forward(*map(_ARRAY, parents), **attrs)
 
 
 def _lift(value, like: "Tensor") -> "Tensor":

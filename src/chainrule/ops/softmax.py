@@ -67,7 +67,7 @@ def _log_softmax(a, top, axis, softmax, labels=None, at_top=None):
         if softmax:
             np.put_along_axis(e, at_top, 1, axis=axis)
     log_sum = np.log1p(rest)
-    log_p = shifted - log_sum if labels is None else shifted[rows(len(a)), labels] - log_sum[:, 0]
+    log_p = shifted - log_sum if labels is None else shifted[at_top[0], labels] - log_sum[:, 0]
     if not softmax:
         return [log_p]
     e /= 1 + rest  # e is this function's own array: divided in place
