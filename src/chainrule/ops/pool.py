@@ -200,19 +200,26 @@ class MaxPool2d(Op):
         return lines + [c.acc(x, None, gx)]
 
     def _export_numpy(self, c, t):
-        from .conv import _np_pad, _np_windows
-
-        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+        a = t.grad_fn.attrs
         if a["ceil_mode"]:
             raise NotImplementedError("op 'max_pool2d' with ceil_mode=True has no code-export rule for NumPy")
-        src = c.v(x)
-        lines = []
-        if any(a["padding"]):
-            lines += ["# padded with −∞, which never wins a window", f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'], '-np.inf')}"]
-            src = c.tmp(t, "x_pad")
-        return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
-                        f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], a['dilation'])}",
-                        f"{c.v(t)} = {c.tmp(t, 'windows')}.max(axis=(4, 5))"]
+        return _np_pool_lines(c, t, "# padded with −∞, which never wins a window", "-np.inf", a["dilation"], "max")
+
+
+def _np_pool_lines(c, t, pad_note, pad_fill, dilation, reduce):
+    """Code export: a pooling written in NumPy, the input padded (with ``pad_fill``, zeros when "") when the op pads,
+    every window cut out, and each reduced by ``reduce`` ("max" or "mean")."""
+    from .conv import _np_pad, _np_windows
+
+    x, a = t.grad_fn.parents[0], t.grad_fn.attrs
+    src = c.v(x)
+    lines = []
+    if any(a["padding"]):
+        lines += [pad_note, f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'], pad_fill)}"]
+        src = c.tmp(t, "x_pad")
+    return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
+                    f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], dilation)}",
+                    f"{c.v(t)} = {c.tmp(t, 'windows')}.{reduce}(axis=(4, 5))"]
 
 
 def avg_divisor(size, k, stride, padding, out, count_include_pad):
@@ -278,18 +285,8 @@ class AvgPool2d(Op):
                                       "has no code-export rule for NumPy")
 
     def _export_numpy(self, c, t):
-        from .conv import _np_pad, _np_windows
-
-        x, a = t.grad_fn.parents[0], t.grad_fn.attrs
-        self._numpy_check(a)
-        src = c.v(x)
-        lines = []
-        if any(a["padding"]):
-            lines += ["# zeros around the image", f"{c.tmp(t, 'x_pad')} = {_np_pad(src, a['padding'])}"]
-            src = c.tmp(t, "x_pad")
-        return lines + ["# every window of the input, one per output pixel: (N, C, OH, OW, kh, kw)",
-                        f"{c.tmp(t, 'windows')} = {_np_windows(src, x.shape[2:], a['kernel_size'], a['stride'], (1, 1))}",
-                        f"{c.v(t)} = {c.tmp(t, 'windows')}.mean(axis=(4, 5))"]
+        self._numpy_check(t.grad_fn.attrs)
+        return _np_pool_lines(c, t, "# zeros around the image", "", (1, 1), "mean")
 
     def export_vjp(self, c, t):
         if c.lang != "np":
