@@ -342,6 +342,23 @@ def test_V1_cross_entropy_label_out_of_range():
         nn.CrossEntropyLoss()(randn(2, 3), cr.tensor([-1, 0]))
 
 
+@pytest.mark.parametrize("labels, kwargs, shown", [
+    ([1, 99, 2], {}, "label 99 at index 1"),  # the fused op
+    ([-5, 1, 2], {}, "label -5 at index 0"),
+    ([1, -100, 99], {}, "target 99 at flat index 2"),  # -100 is ignore_index: the general path
+    ([1, 0, 7], {"ignore_index": 0}, "target 7 at flat index 2"),
+    ([1, 2, 7], {"label_smoothing": 0.1}, "target 7 at flat index 2"),
+])
+def test_V1_out_of_range_labels_raise_index_error_as_in_pytorch(labels, kwargs, shown):
+    torch = pytest.importorskip("torch")
+    logits = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    with pytest.raises(IndexError, match="out of bounds"):
+        torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels), **kwargs)
+    with pytest.raises(IndexError, match=esc(shown)) as e:
+        nn.functional.cross_entropy(cr.tensor(logits, requires_grad=True), np.array(labels), **kwargs)
+    assert isinstance(e.value, cr.LabelRangeError) and isinstance(e.value, ShapeError)
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64])
 @pytest.mark.parametrize("labels", [[0, 2, 1], [0, 3], [2, -1], [-128, 0], [255, 0], [], [1, 2, 0][::2]])
 def test_V1_label_range_check_in_one_reduction_matches_plain_python(dtype, labels):

@@ -17,6 +17,7 @@ from .errors import (
     DTypeError,
     GradcheckError,
     GraphError,
+    LabelRangeError,
     ShapeError,
     SpecError,
 )
@@ -95,7 +96,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "AnomalyError", "ChainruleError", "CheckpointError", "DTypeError", "GraphError", "ShapeError", "SpecError",
+    "AnomalyError", "ChainruleError", "CheckpointError", "DTypeError", "GraphError", "LabelRangeError", "ShapeError", "SpecError",
     "Tensor", "abs", "arange", "cat", "clamp", "clip", "detect_anomaly", "enable_grad", "exp", "eye", "float32",
     "float64", "full", "get_default_dtype", "int64", "io", "is_grad_enabled", "leaky_relu", "log", "log_softmax",
     "logsumexp",

@@ -10,6 +10,10 @@ class ShapeError(ChainruleError, ValueError, RuntimeError):
     """Operand shapes that an op cannot combine."""
 
 
+class LabelRangeError(ShapeError, IndexError):
+    """A class label outside 0..classes-1: an IndexError too, as PyTorch's "Target 99 is out of bounds" is."""
+
+
 class DTypeError(ChainruleError, TypeError, RuntimeError):
     """A dtype an op or autograd cannot work with."""
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import is_grad_enabled
-from .errors import ShapeError
+from .errors import LabelRangeError, ShapeError
 from .ops import REGISTRY as OPS
-from .ops.loss import labels_in_range
 from .tensor import Tensor, _const, _lift, _shape_str, apply, check_dim
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -159,24 +158,20 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise TypeError(f"cross_entropy(): argument 'ignore_index' must be int, not {type(ignore_index).__name__}")
     labels = np.asarray(target.array if isinstance(target, Tensor) else target)
     x = _t(input)
-    if (weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f"
-            and not _holds(labels, ignore_index, x.shape[-1] if x.ndim else 0)):
-        if x._requires_grad and is_grad_enabled():  # a backward may follow: keep the softmax for it
-            return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction, saved={})
-        return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction)
+    if weight is None and not label_smoothing and x.ndim <= 2 and labels.dtype.kind != "f":
+        classes = x.shape[-1] if x.ndim else 0
+        if not 0 <= ignore_index < classes or not (labels == ignore_index).any():
+            try:  # the fused op checks that every label is a class index
+                if x._requires_grad and is_grad_enabled():  # a backward may follow: keep the softmax for it
+                    return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction, saved={})
+                return apply(OPS["cross_entropy"], x, labels=labels, reduction=reduction)
+            except LabelRangeError:  # raised before anything is recorded
+                if not (labels == ignore_index).any():
+                    raise
+                # ignore_index (-100 by default) is no class index, but it is in the labels: those rows are left out
     from .functional_nn import cross_entropy_general
 
     return cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
-
-
-def _holds(labels, value, classes) -> bool:
-    """Whether ``value`` occurs in ``labels``. When it is no class index (``ignore_index`` is -100 by
-    default), labels all in range rule it out with the one reduction the fused op checks them with."""
-    if not labels.size:
-        return False
-    if (value < 0 or value >= classes) and labels.dtype.kind in "iu" and labels_in_range(labels, classes):
-        return False
-    return bool((labels == value).any())
 
 
 def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:  # noqa: A002

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import LabelRangeError, ShapeError
 from .base import Op, register
 from .elementwise import sigmoid
 from .softmax import picked_log_softmax, rows
@@ -165,7 +165,7 @@ def _check_labels(labels, classes):
     if not labels_in_range(labels, classes):  # the culprit is looked for only on failure
         bad = np.flatnonzero((labels < 0) | (labels >= classes))
         i = int(bad[0])
-        raise ShapeError(
+        raise LabelRangeError(
             f"cross_entropy: label {int(labels[i])} at index {i} is out of range for {classes} classes "
             f"(valid labels are 0..{classes - 1})"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import LabelRangeError, ShapeError
 from .base import Op, register
 from .loss import _reduce, _same_shape, _scale
 
@@ -38,7 +38,7 @@ def check_targets(op, logp_shape, target, ignore_index):
     bad = np.flatnonzero(((target < 0) | (target >= classes)) & (target != ignore_index))
     if bad.size:
         i = int(bad[0])
-        raise ShapeError(
+        raise LabelRangeError(
             f"{op}: target {int(target.ravel()[i])} at flat index {i} is out of bounds for {classes} classes "
             f"(valid targets are 0..{classes - 1}, or ignore_index={ignore_index})"
         )
