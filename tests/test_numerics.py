@@ -328,6 +328,38 @@ def test_cross_entropy_with_non_finite_logits_matches_torch(row, reduction):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
+@pytest.mark.parametrize("layout", ["F", "strided", "1-D"])
+@pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.uint64])
+def test_cross_entropy_reads_and_writes_rows_in_any_memory_layout(layout, label_dtype):
+    # Rows are picked and written at flat indices: logits in Fortran order or with strides give the very
+    # numbers of a contiguous copy, and PyTorch's to its own rounding; log_softmax too.
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((9, 12)) * 4
+    z = {"F": np.asfortranarray(base[:5, :4]), "strided": base[::2, 1::3], "1-D": base[0, :4].copy()}[layout]
+    y = np.array([3, 0, 2, 1, 3], dtype=label_dtype) if z.ndim == 2 else np.array(2, dtype=label_dtype)
+    contiguous = np.ascontiguousarray(z)
+    assert contiguous.ctypes.data != z.ctypes.data or z.ndim == 1
+    for reduction in ("mean", "sum", "none"):
+        results = []
+        for logits in (z, contiguous):
+            ours = cr.tensor(logits, requires_grad=True)
+            loss = F.cross_entropy(ours, y, reduction=reduction)
+            loss.sum().backward()
+            no_backward = F.cross_entropy(cr.tensor(logits), y, reduction=reduction)  # keeps no softmax
+            results.append((loss.detach().numpy(), no_backward.numpy(), ours.grad.numpy()))
+        for got, expected in zip(*results):
+            np.testing.assert_array_equal(got, expected)
+        theirs = torch.tensor(contiguous, requires_grad=True)
+        tloss = TF.cross_entropy(theirs, torch.tensor(y.astype(np.int64)), reduction=reduction)
+        tloss.sum().backward()
+        np.testing.assert_allclose(results[0][0], tloss.detach().numpy(), rtol=1e-11)
+        np.testing.assert_allclose(results[0][2], theirs.grad.numpy(), rtol=1e-11, atol=1e-16)
+    np.testing.assert_array_equal(F.log_softmax(cr.tensor(z), dim=-1).numpy(),
+                                  F.log_softmax(cr.tensor(contiguous), dim=-1).numpy())
+    np.testing.assert_allclose(F.log_softmax(cr.tensor(z), dim=-1).numpy(),
+                               TF.log_softmax(torch.tensor(contiguous), dim=-1).numpy(), rtol=1e-11)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_of_an_empty_batch_matches_torch_to_the_sign(reduction):
     ours = F.cross_entropy(cr.tensor(np.zeros((0, 3), np.float32)), np.zeros(0, np.int64), reduction=reduction)

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import LabelRangeError, ShapeError
 from .base import Op, register
 from .elementwise import sigmoid
-from .softmax import picked_log_softmax, rows
+from .softmax import picked_log_softmax, row_starts
 
 
 def _reduce(values, reduction):
@@ -171,6 +171,11 @@ def _check_labels(labels, classes):
         )
 
 
+def _flat_index(logits, labels) -> np.ndarray:
+    """Where each row's true class sits in the flat order of C-ordered (N, C) logits (labels checked)."""
+    return np.add(row_starts(*logits.shape), labels, dtype=np.intp)
+
+
 @register
 class CrossEntropyLoss(Op):
     """Softmax cross-entropy from logits (N, C) or (C,) and integer class labels."""
@@ -186,8 +191,9 @@ class CrossEntropyLoss(Op):
                "d": "({s} − {t})/{n}", "d_latex": r"\frac{{{s}-{t}}}{{{n}}}", "d_1": "{s} − {t}", "d_1_latex": "{s}-{t}"}
 
     def forward(self, logits, labels=None, reduction="mean", saved=None):
-        """``saved`` (a dict, given when a backward may follow) receives log softmax and softmax, from
-        the same pass of exponentials, so backward does not compute them again."""
+        """``saved`` (a dict, given when a backward may follow) receives the true classes' log softmax,
+        the softmax (from the same pass of exponentials) and the true classes' flat indices, so backward
+        does not compute them again."""
         logits2 = logits[None, :] if logits.ndim == 1 else logits
         labels2 = labels if labels.ndim else labels.reshape(1)
         if logits2.ndim != 2 or labels2.shape != (logits2.shape[0],):
@@ -196,29 +202,28 @@ class CrossEntropyLoss(Op):
                 f"and labels {np.shape(labels)}"
             )
         _check_labels(labels2, logits2.shape[1])
+        at_label = _flat_index(logits2, labels2)
         if saved is None:  # log softmax of each sample's true class
-            (picked,) = picked_log_softmax(logits2, labels2)
+            (picked,) = picked_log_softmax(logits2, at_label)
         else:
-            picked, saved["softmax"] = picked_log_softmax(logits2, labels2, softmax=True)
-            saved["picked"] = picked
+            picked, saved["softmax"] = picked_log_softmax(logits2, at_label, softmax=True)
+            saved["picked"], saved["at_label"] = picked, at_label
         if reduction == "none":
             return (-picked).reshape(()) if logits.ndim == 1 else -picked
         loss = -_reduce(picked, reduction)  # −Σ log p and Σ −log p are the same number (negation is exact)
         return loss if picked.size else loss + 0  # but an empty sum is +0 (PyTorch's too), and −(+0) is −0
 
     def vjp(self, n, g, logits):
-        labels, reduction = n.attrs["labels"], n.attrs["reduction"]
-        logits2 = logits[None, :] if logits.ndim == 1 else logits
-        labels2 = labels if labels.ndim else labels.reshape(1)
-        at_label = (rows(len(labels2)), labels2)
         saved = n.attrs.get("saved") or {}
         if "softmax" in saved:  # the forward's; the gradient is written into it, so take it only once
-            picked, grad = saved.pop("picked"), saved.pop("softmax")
+            picked, grad, at_label = saved.pop("picked"), saved.pop("softmax"), saved.pop("at_label")
         else:
-            picked, grad = picked_log_softmax(logits2, labels2, softmax=True)
+            labels, logits2 = n.attrs["labels"], logits[None, :] if logits.ndim == 1 else logits
+            at_label = _flat_index(logits2, labels if labels.ndim else labels.reshape(1))
+            picked, grad = picked_log_softmax(logits2, at_label, softmax=True)
         # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
-        grad[at_label] = np.expm1(picked)
-        g = _scale(g, len(labels2), reduction)
+        grad.reshape(-1)[at_label] = np.expm1(picked)  # grad is C-ordered: reshape gives a view
+        g = _scale(g, len(at_label), n.attrs["reduction"])
         grad *= g.reshape(-1, 1) if g.ndim else g  # grad is this backward's own array
         return (grad.reshape(logits.shape),)
 
