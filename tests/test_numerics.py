@@ -360,6 +360,26 @@ def test_cross_entropy_reads_and_writes_rows_in_any_memory_layout(layout, label_
                                TF.log_softmax(torch.tensor(contiguous), dim=-1).numpy(), rtol=1e-11)
 
 
+@pytest.mark.parametrize("changed_to", [4, 2, -1])
+def test_cross_entropy_second_backward_uses_the_labels_of_the_forward_pass(changed_to):
+    # Labels changed in place after the forward pass of a retained graph (out of range, or another class):
+    # the second backward still differentiates the loss that was computed, like the first: PyTorch's
+    # gradient with the original labels. (Flat indices made from a changed label 4 would land in the next row.)
+    z = np.arange(12.0).reshape(4, 3) / 5
+    labels = np.array([0, 1, 2, 0])
+    y = cr.tensor(labels)
+    theirs = torch.tensor(z, requires_grad=True)
+    TF.cross_entropy(theirs, torch.tensor(labels), reduction="sum").backward()
+    ours = cr.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(ours, y, reduction="sum")
+    loss.backward(retain_graph=True)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-13, atol=1e-16)
+    ours.grad = None
+    y[1] = changed_to
+    loss.backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-13, atol=1e-16)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_of_an_empty_batch_matches_torch_to_the_sign(reduction):
     ours = F.cross_entropy(cr.tensor(np.zeros((0, 3), np.float32)), np.zeros(0, np.int64), reduction=reduction)

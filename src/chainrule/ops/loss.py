@@ -215,11 +215,18 @@ class CrossEntropyLoss(Op):
 
     def vjp(self, n, g, logits):
         saved = n.attrs.get("saved") or {}
+        logits2 = logits[None, :] if logits.ndim == 1 else logits
+        # The true classes as they were in the forward pass, kept for every backward (the labels array
+        # is the caller's, who may change it in place between two backward passes of a retained graph).
+        at_label = saved.get("at_label")
+        if at_label is None:
+            labels = n.attrs["labels"]
+            labels2 = labels if labels.ndim else labels.reshape(1)
+            _check_labels(labels2, logits2.shape[1])
+            at_label = _flat_index(logits2, labels2)
         if "softmax" in saved:  # the forward's; the gradient is written into it, so take it only once
-            picked, grad, at_label = saved.pop("picked"), saved.pop("softmax"), saved.pop("at_label")
+            picked, grad = saved.pop("picked"), saved.pop("softmax")
         else:
-            labels, logits2 = n.attrs["labels"], logits[None, :] if logits.ndim == 1 else logits
-            at_label = _flat_index(logits2, labels if labels.ndim else labels.reshape(1))
             picked, grad = picked_log_softmax(logits2, at_label, softmax=True)
         # softmax − 1 at the true class as expm1(log softmax): the digits of 1 − p survive when p ≈ 1.
         grad.reshape(-1)[at_label] = np.expm1(picked)  # grad is C-ordered: reshape gives a view
