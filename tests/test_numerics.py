@@ -388,6 +388,32 @@ def test_cross_entropy_of_an_empty_batch_matches_torch_to_the_sign(reduction):
     assert np.array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))  # +0 for the empty sum, not −0
 
 
+EMPTY_BATCH_LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+                      "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+
+
+@pytest.mark.parametrize("name", EMPTY_BATCH_LOSSES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.filterwarnings("error")  # PyTorch warns of nothing here
+def test_losses_of_an_empty_batch_and_their_backward_match_torch(name, reduction):
+    # The mean of no losses is nan and its gradient is empty, as in PyTorch (a 0/0 in the gradient's
+    # scale raised ZeroDivisionError, and NumPy's mean warned "Mean of empty slice").
+    results = []
+    for F_, z, labels, target in (
+        (TF, torch.zeros(0, 3, requires_grad=True), torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3)),
+        (F, cr.zeros(0, 3, requires_grad=True), np.zeros(0, np.int64), cr.zeros(0, 3)),
+    ):
+        x = z.sigmoid() if name == "binary_cross_entropy" else z
+        loss = getattr(F_, name)(x, labels if name in ("cross_entropy", "nll_loss") else target, reduction=reduction)
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), tuple(z.grad.shape)))
+    (theirs, their_grad), (ours, our_grad) = results
+    np.testing.assert_array_equal(ours, theirs)
+    if not np.isnan(theirs).any():  # (a nan's sign bit prints nowhere, and PyTorch's depends on the kernel)
+        np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))  # +0, not −0
+    assert ours.dtype == theirs.dtype and our_grad == their_grad == (0, 3)
+
+
 def test_cross_entropy_ignore_index_must_be_an_int():
     logits, labels = np.zeros((2, 3)), np.array([0, 1])
     with pytest.raises(TypeError, match="ignore_index"):

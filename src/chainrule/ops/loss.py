@@ -27,8 +27,11 @@ def _mean(values):
     """``values.mean()`` to the same bits without its ~4 µs of Python-level bookkeeping: for float32
     and float64 NumPy sums in the values' dtype, divides by the count in float64 and rounds back."""
     dtype = values.dtype
-    if dtype.kind != "f" or dtype.itemsize not in (4, 8) or values.size == 0:
-        return values.mean()  # integers, float16 (summed in float32), long double, empty input: NumPy's own rules
+    if values.size == 0:  # 0 / 0, as PyTorch's mean of nothing (nan, its sign too), without NumPy's warning
+        with np.errstate(invalid="ignore"):
+            return np.divide(np.add.reduce(values, axis=None), values.size)
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        return values.mean()  # integers, float16 (summed in float32), long double: NumPy's own rules
     # a Python float divides in float64, as NumPy's mean does, without making NumPy scalars
     return dtype.type(float(np.add.reduce(values, axis=None)) / values.size)
 
@@ -40,7 +43,7 @@ def _scale(g, values_size, reduction):
     double quotient rounded to float32 is the correctly rounded float32 quotient itself (double has more
     than twice its digits), so the number is NumPy's, without NumPy's ~0.7 µs per scalar operation.
     (Counts over 2**24, which float32 cannot hold exactly, and other dtypes go through NumPy.)"""
-    if reduction != "mean":
+    if reduction != "mean" or not values_size:  # spread over no elements, the gradient is empty anyway
         return g
     if type(g) is np.ndarray and g.ndim == 0 and g.dtype.kind == "f" and g.dtype.itemsize in (4, 8) \
             and values_size <= 16_777_216:
