@@ -630,3 +630,18 @@ def test_every_registered_op_is_tested_here():
 
     missing = sorted(set(cr.ops.REGISTRY) - COVERED - LAYER_OPS)
     assert not missing, f"ops without a PyTorch twin test in tests/test_ops.py: {missing}"
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (0, 0)])
+@pytest.mark.parametrize("dims", [None, 0, 1, (0, 1)])
+@pytest.mark.filterwarnings("error")  # PyTorch warns of nothing here
+def test_mean_of_nothing_is_nan_and_its_gradient_empty_as_in_torch(shape, dims):
+    results = []
+    for lib in (cr, torch):
+        x = lib.zeros(*shape, dtype=lib.float64, requires_grad=True)
+        y = x.mean() if dims is None else x.mean(dim=dims, keepdim=True)
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    (ours, our_grad), (theirs, their_grad) = results
+    np.testing.assert_array_equal(ours, theirs)  # nan where a mean has no terms, empty where there is none
+    assert ours.shape == theirs.shape and our_grad.shape == their_grad.shape == shape

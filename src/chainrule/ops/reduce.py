@@ -64,12 +64,16 @@ class Mean(Op):
     derivative, derivative_latex = "1/N for every term", r"\frac{\partial}{\partial z_i}=\frac{1}{N}"
 
     def forward(self, a, axis=None, keepdims=False):
+        if a.size == 0:  # 0 / 0 where nothing is averaged: nan, as in PyTorch, without NumPy's warnings
+            with np.errstate(invalid="ignore"):
+                return np.divide(np.add.reduce(a, axis=axis, keepdims=keepdims), _count(a.shape, axis))
         return a.mean(axis=axis, keepdims=keepdims)
 
     def vjp(self, n, g, a):
         axis = n.attrs["axis"]
-        g = _expand(g, a.shape, axis, n.attrs["keepdims"], n.xp) / _count(a.shape, axis)
-        return (_spread(g, a.shape, n.xp),)
+        count = _count(a.shape, axis)
+        g = _expand(g, a.shape, axis, n.attrs["keepdims"], n.xp)
+        return (_spread(g / count if count else g, a.shape, n.xp),)  # a count of 0: no element to reach
 
 
 class _Extremum(Op):
