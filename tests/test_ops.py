@@ -645,3 +645,46 @@ def test_mean_of_nothing_is_nan_and_its_gradient_empty_as_in_torch(shape, dims):
     (ours, our_grad), (theirs, their_grad) = results
     np.testing.assert_array_equal(ours, theirs)  # nan where a mean has no terms, empty where there is none
     assert ours.shape == theirs.shape and our_grad.shape == their_grad.shape == shape
+
+
+EMPTY_NORMALISERS = {
+    "softmax": lambda x, d: x.softmax(dim=d),
+    "log_softmax": lambda x, d: x.log_softmax(dim=d),
+    "logsumexp": lambda x, d: x.logsumexp(dim=d),
+}
+
+
+def _ours_and_torchs(make, shape):
+    """(value, gradient) of ``make(lib, x)`` for x = zeros(shape), in chainrule and in PyTorch."""
+    results = []
+    for lib in (cr, torch):
+        x = lib.zeros(*shape, dtype=lib.float64, requires_grad=True)
+        y = make(lib, x)
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    return results
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (0, 0), (0,)])
+@pytest.mark.parametrize("name", list(EMPTY_NORMALISERS))
+@pytest.mark.filterwarnings("error")
+def test_normalising_over_nothing_gives_torchs_result_not_an_error(shape, name):
+    # softmax and log_softmax of an empty tensor are empty and logsumexp over an empty dim is −inf, each
+    # with the empty gradient (a maximum over nothing made them raise)
+    for d in range(len(shape)):
+        (ours, our_grad), (theirs, their_grad) = _ours_and_torchs(lambda lib, x, d=d: EMPTY_NORMALISERS[name](x, d), shape)
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.shape == theirs.shape and our_grad.shape == their_grad.shape == shape
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 0)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.filterwarnings("error")
+def test_cross_entropy_of_no_rows_gives_torchs_result_even_with_no_classes(shape, reduction):
+    def loss(lib, x):
+        labels = np.zeros(0, np.int64) if lib is cr else torch.zeros(0, dtype=torch.int64)
+        return lib.nn.functional.cross_entropy(x, labels, reduction=reduction)
+
+    (ours, our_grad), (theirs, their_grad) = _ours_and_torchs(loss, shape)
+    np.testing.assert_array_equal(ours, theirs)  # nan (mean), 0 (sum), empty (none)
+    assert ours.shape == theirs.shape and our_grad.shape == their_grad.shape == shape

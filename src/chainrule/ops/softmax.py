@@ -27,6 +27,9 @@ def picked_log_softmax(a, picks, softmax=False):
 
 
 def _finite_rows(a, axis, softmax, picks=None):
+    if not a.size:  # nothing to normalise: empty results, as in PyTorch (a maximum over nothing fails)
+        log_p = a.copy() if picks is None else np.zeros(len(picks), a.dtype)
+        return [log_p, a.copy()] if softmax else [log_p]
     if a.ndim == 2 and axis in (1, -1):
         # Rows of logits: each row's largest by argmax (the first, or the first nan, as a maximum would
         # propagate it), read at its flat index. NumPy's maximum over a short last axis is 3-4x slower
@@ -93,6 +96,8 @@ class Softmax(Op):
                "d": "{si}({kd} − {sj})", "d_latex": r"{si}\left({kd}-{sj}\right)"}
 
     def forward(self, a, axis=-1):
+        if not a.size:  # nothing to normalise: the empty result, as in PyTorch (a maximum over nothing fails)
+            return a.copy()
         e = np.exp(a - a.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
 
@@ -159,6 +164,9 @@ class LogSumExp(Op):
     derivative, derivative_latex = "∂/∂z_j = softmax(z)_j", r"\operatorname{softmax}(z)_j"
 
     def forward(self, a, axis=-1, keepdims=False):
+        if not a.size:  # log of an empty sum is −inf, as in PyTorch (a maximum over nothing fails)
+            with np.errstate(divide="ignore"):
+                return np.log(np.add.reduce(np.exp(a), axis=axis, keepdims=keepdims))
         top = a.max(axis=axis, keepdims=True)
         finite = np.isfinite(top)
         top = np.where(finite, top, 0)  # all -inf (or an inf) along the axis: no shift
@@ -175,8 +183,8 @@ class LogSumExp(Op):
         xp = n.xp
         out = n.out if n.attrs["keepdims"] else xp.expand_dims(n.out, axis)
         g = g if n.attrs["keepdims"] else xp.expand_dims(g, axis)
-        top = xp.values(a).max(axis=axis, keepdims=True)
-        if not np.isfinite(top).all():
+        top = xp.values(a).max(axis=axis, keepdims=True) if a.size else None
+        if top is None or not np.isfinite(top).all():  # (an empty a: the empty gradient)
             return (g * xp.exp(a - out),)
         # softmax(z) from the shifted logits, not e^(z − out): out is rounded, and at |out| = 1000 that
         # rounding alone would cost e^(z − out) three digits.
