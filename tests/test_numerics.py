@@ -414,6 +414,39 @@ def test_losses_of_an_empty_batch_and_their_backward_match_torch(name, reduction
     assert ours.dtype == theirs.dtype and our_grad == their_grad == (0, 3)
 
 
+GENERAL_CE_CASES = [(shape, kind, smoothing, reduction, ignore)
+                    for shape in [(0, 0), (0, 3), (2, 3), (4, 3, 2), (0, 3, 2)]
+                    for kind in ["index", "probability"] for smoothing in [0.0, 0.1]
+                    for reduction in ["mean", "sum", "none"] for ignore in [-100, 1]
+                    if kind == "index" or ignore == -100]
+
+
+@pytest.mark.parametrize("shape, kind, smoothing, reduction, ignore", GENERAL_CE_CASES)
+@pytest.mark.filterwarnings("error")  # PyTorch warns of nothing here
+def test_general_cross_entropy_matches_torch_with_no_rows_no_classes_or_every_target_ignored(
+        shape, kind, smoothing, reduction, ignore):
+    # The composed path (label smoothing, ignore_index, probability targets, (N, C, d) logits): no rows or
+    # no classes gave ZeroDivisionError or NumPy's 0/0 warning, and an ignored target's gradient −0.
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(shape)
+    if kind == "probability":
+        target = rng.random(shape)
+    elif shape == (2, 3) and ignore == 1:
+        target = np.array([1, 1])  # every target ignored
+    else:
+        target = rng.integers(0, max(shape[1], 1), (shape[0],) + shape[2:])
+    theirs = torch.tensor(z, requires_grad=True)
+    tloss = TF.cross_entropy(theirs, torch.tensor(target), label_smoothing=smoothing, reduction=reduction,
+                             ignore_index=ignore)
+    tloss.sum().backward()
+    ours = cr.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(ours, target, label_smoothing=smoothing, reduction=reduction, ignore_index=ignore)
+    loss.sum().backward()
+    np.testing.assert_allclose(loss.detach().numpy(), tloss.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(np.signbit(ours.grad.numpy()), np.signbit(theirs.grad.numpy()))
+
+
 def test_cross_entropy_ignore_index_must_be_an_int():
     logits, labels = np.zeros((2, 3)), np.array([0, 1])
     with pytest.raises(TypeError, match="ignore_index"):

@@ -675,6 +675,9 @@ def test_normalising_over_nothing_gives_torchs_result_not_an_error(shape, name):
         (ours, our_grad), (theirs, their_grad) = _ours_and_torchs(lambda lib, x, d=d: EMPTY_NORMALISERS[name](x, d), shape)
         np.testing.assert_array_equal(ours, theirs)
         assert ours.shape == theirs.shape and our_grad.shape == their_grad.shape == shape
+        x = cr.zeros(*shape, dtype=cr.float64, requires_grad=True)  # and the gradient as a recorded graph
+        (g,) = cr.autograd.grad(EMPTY_NORMALISERS[name](x, d).sum(), x, create_graph=True)
+        assert g.shape == shape
 
 
 @pytest.mark.parametrize("shape", [(0, 3), (0, 0)])

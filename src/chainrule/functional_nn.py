@@ -8,6 +8,8 @@ Each is a thin call of one op (``chainrule.ops.conv``, ``pool``, ``norm``, ``act
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .autograd import no_grad
@@ -299,14 +301,15 @@ def cross_entropy_general(x, target, weight=None, ignore_index=-100, reduction="
             )
         probs = _lift(t, x) if t is not None else _const(t_arr.astype(x.dtype))
         if label_smoothing > 0:
-            probs = probs * (1 - label_smoothing) + label_smoothing / classes
+            probs = probs * (1 - label_smoothing) + _share(label_smoothing, classes)
         terms = logp * probs
         if w is not None:
             terms = terms * _const(_class_weight(w, x.ndim))
         if reduction == "none":
             return -terms.sum(axis=class_dim)
         total = -terms.sum()
-        return total / (x.numel() // classes) if reduction == "mean" else total
+        positions = math.prod(n for i, n in enumerate(x.shape) if i != class_dim)
+        return _mean_over(total, positions) if reduction == "mean" else total
     if t_arr.dtype.kind not in "iu":
         raise ShapeError(f"cross_entropy: labels must be integer class indices, got dtype {t_arr.dtype}")
     expected = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
@@ -326,10 +329,21 @@ def cross_entropy_general(x, target, weight=None, ignore_index=-100, reduction="
     smooth = apply(OPS["where"], smooth, _const(np.zeros((), dtype=x.dtype)), cond=~ignored)
     if reduction == "mean":
         denom = w[t_arr[~ignored]].sum() if w is not None else (~ignored).sum()
-        smooth = smooth.sum() / float(denom)
+        smooth = _mean_over(smooth.sum(), float(denom))
     elif reduction == "sum":
         smooth = smooth.sum()
-    return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+    return nll * (1 - label_smoothing) + smooth * _share(label_smoothing, classes)
+
+
+def _share(label_smoothing, classes):
+    """Each class's share of the smoothing. With no classes there is none: nan, so the loss is nan as
+    PyTorch's is (its label_smoothing / 0 is inf, and 0 · inf nan), without NumPy's warning for 0 · inf."""
+    return label_smoothing / classes if classes else math.nan
+
+
+def _mean_over(total, count):
+    """``total / count``: over no terms nan, as PyTorch's, without NumPy's warning for 0 / 0."""
+    return total / count if count else total * float("nan")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean") -> Tensor:  # noqa: A002

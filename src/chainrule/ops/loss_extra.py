@@ -82,7 +82,8 @@ class NLLLoss(Op):
         else:
             scale = g.reshape(safe.shape) if a["reduction"] == "none" else g
         out = np.zeros(lp.shape, dtype=g.dtype)
-        np.put_along_axis(out, safe[..., None], (-w * scale)[..., None].astype(g.dtype, copy=False), axis=-1)
+        picked = 0.0 - w * scale  # not −w·scale: an ignored target's 0 stays +0, as PyTorch's does
+        np.put_along_axis(out, safe[..., None], picked[..., None].astype(g.dtype, copy=False), axis=-1)
         return (_class_back(out, logp.ndim),)
 
 

@@ -183,7 +183,8 @@ class LogSumExp(Op):
         xp = n.xp
         out = n.out if n.attrs["keepdims"] else xp.expand_dims(n.out, axis)
         g = g if n.attrs["keepdims"] else xp.expand_dims(g, axis)
-        top = xp.values(a).max(axis=axis, keepdims=True) if a.size else None
+        values = xp.values(a)  # a is a tensor under create_graph
+        top = values.max(axis=axis, keepdims=True) if values.size else None
         if top is None or not np.isfinite(top).all():  # (an empty a: the empty gradient)
             return (g * xp.exp(a - out),)
         # softmax(z) from the shifted logits, not e^(z − out): out is rounded, and at |out| = 1000 that
