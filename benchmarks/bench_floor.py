@@ -51,8 +51,8 @@ class Var:
         self.array, self.node, self.grad, self.requires_grad = array, node, None, requires_grad
 
     def __mul__(self, other):
-        a, b = self.array, other.array
-        return _record(np.multiply(a, b), (self, other), lambda g: (g * b, g * a))
+        a, b, ra, rb = self.array, other.array, self.requires_grad, other.requires_grad
+        return _record(np.multiply(a, b), (self, other), lambda g: (g * b if ra else None, g * a if rb else None))
 
     def __add__(self, other):
         return _record(np.add(self.array, other.array), (self, other), lambda g: (g, g))
