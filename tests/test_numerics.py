@@ -447,6 +447,20 @@ def test_general_cross_entropy_matches_torch_with_no_rows_no_classes_or_every_ta
     np.testing.assert_array_equal(np.signbit(ours.grad.numpy()), np.signbit(theirs.grad.numpy()))
 
 
+@pytest.mark.parametrize("row", [[np.inf, 1.0], [-np.inf, -np.inf], [np.inf, np.inf], [-np.inf, 2.0], [np.nan, 1.0]])
+@pytest.mark.filterwarnings("error")  # PyTorch warns of nothing here
+def test_logsumexp_of_non_finite_rows_matches_torch_without_warnings(row):
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(np.array([row, [0.5, -1.0]]), requires_grad=True)
+        y = x.logsumexp(dim=1)
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    (ours, our_grad), (theirs, their_grad) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14)  # inf, −inf and nan where PyTorch has them
+    np.testing.assert_allclose(our_grad, their_grad, rtol=1e-14)
+
+
 def test_cross_entropy_ignore_index_must_be_an_int():
     logits, labels = np.zeros((2, 3)), np.array([0, 1])
     with pytest.raises(TypeError, match="ignore_index"):

@@ -186,7 +186,8 @@ class LogSumExp(Op):
         values = xp.values(a)  # a is a tensor under create_graph
         top = values.max(axis=axis, keepdims=True) if values.size else None
         if top is None or not np.isfinite(top).all():  # (an empty a: the empty gradient)
-            return (g * xp.exp(a - out),)
+            with np.errstate(invalid="ignore"):  # inf − inf: nan where PyTorch has nan, without the warning
+                return (g * xp.exp(a - out),)
         # softmax(z) from the shifted logits, not e^(z − out): out is rounded, and at |out| = 1000 that
         # rounding alone would cost e^(z − out) three digits.
         e = xp.exp(a - top)
