@@ -691,3 +691,26 @@ def test_cross_entropy_of_no_rows_gives_torchs_result_even_with_no_classes(shape
     (ours, our_grad), (theirs, their_grad) = _ours_and_torchs(loss, shape)
     np.testing.assert_array_equal(ours, theirs)  # nan (mean), 0 (sum), empty (none)
     assert ours.shape == theirs.shape and our_grad.shape == their_grad.shape == shape
+
+
+EMPTY_EXTREMA = ["x.amax(dim=0)", "x.amin(dim=-1)", "x.max(dim=0)[0]", "x.min(dim=-1)[0]", "x.argmax(dim=0)",
+                 "x.argmin(dim=-1)", "x.max()", "x.amax()", "x.argmax()", "x.amax(dim=(0, -1))"]
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (0,)])
+@pytest.mark.parametrize("expr", EMPTY_EXTREMA)
+def test_extrema_of_empty_tensors_fail_or_succeed_as_in_torch(shape, expr):
+    # over an empty dim PyTorch raises IndexError (NumPy a ValueError about "no identity"); without a dim,
+    # RuntimeError for max/amax and IndexError for argmax; over a non-empty dim, the empty result
+    outcomes = []
+    for lib in (torch, cr):
+        x = lib.zeros(*shape)  # noqa: F841 (read by eval)
+        try:
+            outcomes.append(tuple(eval(expr).shape))  # noqa: S307
+        except (IndexError, RuntimeError, ValueError) as exc:
+            outcomes.append(exc)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, type(theirs)), (ours, theirs)
+    else:
+        assert ours == theirs

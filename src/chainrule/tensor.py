@@ -13,6 +13,7 @@ from . import anomaly, autograd
 from .dtypes import as_array, get_default_dtype
 from .errors import ChainruleError, DTypeError, GraphError, ShapeError
 from .ops import REGISTRY as OPS
+from .ops.reduce import nonempty_along
 
 _ADD, _SUB, _MUL, _DIV, _POW, _NEG, _MATMUL = (
     OPS[k] for k in ("add", "sub", "mul", "div", "pow", "neg", "matmul")
@@ -891,22 +892,36 @@ class Tensor:
         return (MaxResult if name == "max" else MinResult)(values, indices)
 
     def amax(self, dim=None, keepdim=False):
-        return self._reduce("max", _dims(dim), keepdim, None, None)
+        return self._reduce("max", self._extremum_dims("amax", dim), keepdim, None, None)
 
     def amin(self, dim=None, keepdim=False):
-        return self._reduce("min", _dims(dim), keepdim, None, None)
+        return self._reduce("min", self._extremum_dims("amin", dim), keepdim, None, None)
+
+    def _extremum_dims(self, name, dim):
+        dims = _dims(dim)
+        if dims is None and self.array.size == 0:  # PyTorch's RuntimeError (a ShapeError is one)
+            raise ShapeError(f"{name}(): expected a non-empty tensor (shape {_shape_str(self.shape)}), or a dim")
+        return dims
 
     def argmax(self, dim=None, keepdim=False, *, axis=None):
-        return self._arg(self.array.argmax, _axis(axis, dim), keepdim)
+        return self._arg("argmax", self.array.argmax, _axis(axis, dim), keepdim)
 
     def argmin(self, dim=None, keepdim=False, *, axis=None):
-        return self._arg(self.array.argmin, _axis(axis, dim), keepdim)
+        return self._arg("argmin", self.array.argmin, _axis(axis, dim), keepdim)
 
-    def _arg(self, fn, dim, keepdim):
+    def _arg(self, name, fn, dim, keepdim):
         if dim is None:
+            if self.array.size == 0:  # PyTorch's IndexError here
+                raise IndexError(f"{name}(): expected a non-empty tensor (shape {_shape_str(self.shape)}), or a dim")
             out = np.asarray(fn())
             return _const(out.reshape((1,) * self.ndim) if keepdim else out)
-        return _const(np.asarray(fn(axis=check_dim("argmax", dim, self.ndim), keepdims=bool(keepdim))))
+        dim = check_dim(name, dim, self.ndim)
+        if self.array.size == 0:
+            try:
+                nonempty_along(self.shape, dim)
+            except IndexError as exc:
+                raise IndexError(f"{name}(): {exc} (tensor of shape {_shape_str(self.shape)})") from None
+        return _const(np.asarray(fn(axis=dim, keepdims=bool(keepdim))))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):

@@ -76,6 +76,14 @@ class Mean(Op):
         return (_spread(g / count if count else g, a.shape, n.xp),)  # a count of 0: no element to reach
 
 
+def nonempty_along(shape, axis) -> None:
+    """PyTorch's IndexError for a maximum, a minimum or their index over an empty dim (NumPy's own error
+    is a ValueError about a reduction with no identity)."""
+    for ax in range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis:
+        if shape[ax] == 0:
+            raise IndexError(f"Expected reduction dim {ax % len(shape)} to have non-zero size")
+
+
 class _Extremum(Op):
     """max/min; ties share the gradient equally (as torch.amax/amin do)."""
 
@@ -83,6 +91,8 @@ class _Extremum(Op):
     reducer = None
 
     def forward(self, a, axis=None, keepdims=False):
+        if not a.size:
+            nonempty_along(a.shape, axis)
         return self.reducer(a, axis=axis, keepdims=keepdims)
 
     def vjp(self, n, g, a):
@@ -119,6 +129,8 @@ class _ExtremumAlongDim(Op):
     finder = None
 
     def forward(self, a, axis=None, keepdims=False):
+        if not a.size:
+            nonempty_along(a.shape, axis)
         idx = np.expand_dims(self.finder(a, axis=axis), axis)
         out = np.take_along_axis(a, idx, axis=axis)
         return out if keepdims else np.squeeze(out, axis=axis)
