@@ -714,3 +714,18 @@ def test_extrema_of_empty_tensors_fail_or_succeed_as_in_torch(shape, expr):
         assert isinstance(ours, type(theirs)), (ours, theirs)
     else:
         assert ours == theirs
+
+
+@pytest.mark.parametrize("expr", ["x.sum(dim=D)", "x.mean(dim=D)", "x.amax(dim=D)", "x.amin(dim=[D])",
+                                  "x.var(dim=D)", "x.std(dim=(D,))", "x.sum(dim=(D, np.int32(0)))"])
+def test_numpy_integer_dims_reduce_and_differentiate_as_python_ints(expr):
+    # a dim taken from NumPy (np.argmax, a shape) ran forward and then failed in backward ("not iterable")
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3) ** 1.5, requires_grad=True)
+        y = eval(expr, {"x": x, "D": np.int64(1), "np": np})  # noqa: S307
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    (ours, our_grad), (theirs, their_grad) = results
+    assert_close(ours, theirs)
+    assert_close(our_grad, their_grad)

@@ -247,11 +247,13 @@ autograd._const = _const  # the engine wraps gradients in tensors without import
 
 
 def _axis(axis, dim):
+    """A ``dim`` (or NumPy-style ``axis``) as the ops take it: None, an int, or a tuple of ints (NumPy's
+    integers too, which the ops' ``isinstance(axis, int)`` would otherwise read as a sequence)."""
     if dim is not None:
         axis = dim
-    if isinstance(axis, list):
-        axis = tuple(axis)
-    return axis
+    if isinstance(axis, (list, tuple)):
+        return tuple(int(a) if isinstance(a, np.integer) else a for a in axis)
+    return int(axis) if isinstance(axis, np.integer) else axis
 
 
 def _keep(keepdims, keepdim):
@@ -1151,9 +1153,7 @@ MinResult = namedtuple("min", ["values", "indices"])
 
 def _dims(dim):
     """A ``dim`` argument (int, list, tuple or None) as NumPy's ``axis``."""
-    if isinstance(dim, list):
-        return tuple(dim)
-    return dim
+    return _axis(dim, None)
 
 
 def _is_device(value) -> bool:
