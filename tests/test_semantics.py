@@ -238,3 +238,22 @@ def test_sqrt_at_zero_has_infinite_slope_without_a_warning():
         warnings.simplefilter("error")
         x.sqrt().sum().backward()
     assert x.grad[0] == np.inf and x.grad[1] == 0.25  # d√x/dx = 1/(2√x)
+
+
+@pytest.mark.parametrize("write", ["zero_()", "fill_(2.5)", "fill_(lib.tensor(3.0))", "copy_(lib.tensor([5.0, 6.0, 7.0]))",
+                                   "copy_(lib.tensor(9.0))"])
+@pytest.mark.filterwarnings("error")
+def test_overwriting_in_place_forgets_inf_and_nan_as_torch_does(write):
+    # zero_, fill_ and copy_ computed old·0 + new, so an inf or nan already there came back as nan
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (cr, torch):
+        a = lib.tensor([1.0, float("inf"), float("nan")])
+        eval(f"a.{write}", {"a": a, "lib": lib})  # noqa: S307
+        w = lib.tensor([1.0, float("inf"), 3.0], requires_grad=True)  # and inside the graph
+        b = w * 1
+        eval(f"b.{write}", {"b": b, "lib": lib})  # noqa: S307
+        (b + w).sum().backward()
+        results.append((a.numpy(), b.detach().numpy(), w.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)

@@ -246,6 +246,12 @@ def _const(arr: np.ndarray) -> "Tensor":
 autograd._const = _const  # the engine wraps gradients in tensors without importing this module
 
 
+def _overwritten(old: "Tensor", new: "Tensor") -> "Tensor":
+    """``new``, broadcast to ``old``'s shape, in place of ``old``'s values: the gradient reaches ``new`` and
+    none reaches ``old``. (Not old·0 + new, which would carry an inf or nan of ``old`` into the result.)"""
+    return apply(OPS["where"], new, old, cond=np.True_)
+
+
 def _axis(axis, dim):
     """A ``dim`` (or NumPy-style ``axis``) as the ops take it: None, an int, or a tuple of ints (NumPy's
     integers too, which the ops' ``isinstance(axis, int)`` would otherwise read as a sequence)."""
@@ -693,14 +699,14 @@ class Tensor:
 
     def copy_(self, src) -> "Tensor":
         src = _lift(src, self)
-        return self._modify("copy_", lambda old: self._same_dtype(old * 0 + src), (src,))
+        return self._modify("copy_", lambda old: self._same_dtype(_overwritten(old, src)), (src,))
 
     def fill_(self, value) -> "Tensor":
         value = _lift(value, self)
-        return self._modify("fill_", lambda old: self._same_dtype(old * 0 + value), (value,))
+        return self._modify("fill_", lambda old: self._same_dtype(_overwritten(old, value)), (value,))
 
     def zero_(self) -> "Tensor":
-        return self._modify("zero_", lambda old: old * 0)
+        return self._modify("zero_", lambda old: _overwritten(old, _const(np.zeros((), old.dtype))))
 
     def masked_fill_(self, mask, value) -> "Tensor":
         mask = _const(np.asarray(_index(mask), dtype=bool))
