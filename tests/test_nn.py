@@ -427,3 +427,17 @@ def test_half_squared_error_module():
 def test_loss_module_rejects_bad_reduction():
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss("average")
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4), (2, 3, 4, 5)])
+@pytest.mark.parametrize("call", ["F.softmax(x)", "F.log_softmax(x)", "N.Softmax()(x)", "N.LogSoftmax()(x)"])
+def test_softmax_without_a_dim_takes_torchs_implicit_dim_and_warns(shape, call):
+    # PyTorch's legacy choice is dim 0 for 0-, 1- and 3-D inputs and dim 1 otherwise, not the last dim:
+    # a 3-D or 4-D input normalised over the last dim gave other numbers without a word
+    a = np.random.default_rng(0).standard_normal(shape)
+    results = []
+    for lib in (cr, torch):
+        with pytest.warns(UserWarning, match="Implicit dimension choice"):
+            y = eval(call, {"F": lib.nn.functional, "N": lib.nn, "x": lib.tensor(a)})  # noqa: S307
+        results.append(y.numpy())
+    np.testing.assert_allclose(*results, rtol=1e-13, atol=1e-16)

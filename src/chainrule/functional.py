@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .autograd import is_grad_enabled
@@ -65,12 +67,22 @@ def clip(x, min=None, max=None):  # noqa: A002
 clamp = clip
 
 
-def softmax(x, dim: int = -1):
-    return _t(x).softmax(dim)
+def softmax(x, dim=None):
+    x = _t(x)
+    return x.softmax(_implicit_dim("softmax", x.ndim) if dim is None else dim)
 
 
-def log_softmax(x, dim: int = -1):
-    return _t(x).log_softmax(dim)
+def log_softmax(x, dim=None):
+    x = _t(x)
+    return x.log_softmax(_implicit_dim("log_softmax", x.ndim) if dim is None else dim)
+
+
+def _implicit_dim(name: str, ndim: int) -> int:
+    """PyTorch's dim for a softmax called without one, with its deprecation warning: 0 for 0-, 1- and
+    3-D inputs, else 1 (not the last dim, for 3-D and higher)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  f"dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def logsumexp(x, dim: int = -1, keepdim: bool = False):

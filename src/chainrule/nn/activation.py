@@ -40,19 +40,13 @@ class SiLU(Module):
         return F.silu(input)
 
 
-def _legacy_softmax_dim(ndim: int) -> int:
-    """PyTorch's implicit dim for dim=None (kept for old code): 0 for 0-, 1- and 3-D inputs, else 1."""
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class LogSoftmax(Module):
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):  # noqa: A002
-        dim = _legacy_softmax_dim(input.ndim) if self.dim is None else self.dim
-        return Fc.log_softmax(input, dim)
+        return Fc.log_softmax(input, self.dim)  # dim=None: PyTorch's implicit choice, with its warning
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

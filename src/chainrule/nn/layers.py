@@ -127,7 +127,7 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, dim: int = -1):
+    def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
