@@ -729,3 +729,20 @@ def test_numpy_integer_dims_reduce_and_differentiate_as_python_ints(expr):
     (ours, our_grad), (theirs, their_grad) = results
     assert_close(ours, theirs)
     assert_close(our_grad, their_grad)
+
+
+@pytest.mark.parametrize("expr", ["x.sum(dim=())", "x.mean(dim=[])", "x.amax(dim=())", "x.amin(dim=())",
+                                  "x.norm(dim=())", "x.sum(dim=(), keepdim=True)", "x.norm(float('-inf'))",
+                                  "x.norm(float('-inf'), dim=1)", "x.norm(float('inf'), dim=0, keepdim=True)"])
+def test_empty_dim_tuples_reduce_everything_and_the_minus_inf_norm_is_the_smallest_size(expr):
+    # dim=() is every dim in PyTorch (NumPy's axis=() is none: the tensor came back unchanged), and
+    # norm(-inf) is min |x_i| (it came out as sum(|x|^-inf)^(-1/inf) = 1)
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=lib.float64, requires_grad=True)
+        y = eval(expr, {"x": x})  # noqa: S307
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    (ours, our_grad), (theirs, their_grad) = results
+    assert_close(ours, theirs)
+    assert_close(our_grad, their_grad)

@@ -257,8 +257,8 @@ def _axis(axis, dim):
     integers too, which the ops' ``isinstance(axis, int)`` would otherwise read as a sequence)."""
     if dim is not None:
         axis = dim
-    if isinstance(axis, (list, tuple)):
-        return tuple(int(a) if isinstance(a, np.integer) else a for a in axis)
+    if isinstance(axis, (list, tuple)):  # () is every dim, as in PyTorch (NumPy's axis=() is none)
+        return tuple(int(a) if isinstance(a, np.integer) else a for a in axis) or None
     return int(axis) if isinstance(axis, np.integer) else axis
 
 
@@ -1082,6 +1082,8 @@ class Tensor:
             return self.abs().sum(dims, keepdims=keepdim)
         if p == float("inf"):
             return self.abs().amax(dims, keepdim)
+        if p == float("-inf"):
+            return self.abs().amin(dims, keepdim)
         return (self.abs() ** p).sum(dims, keepdims=keepdim) ** (1.0 / p)
 
     def __abs__(self):
