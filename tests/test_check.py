@@ -61,6 +61,8 @@ CASES = {
     "max_dim": (lambda a: a.max(1).values, lambda: (distinct(2, 3),)),
     "min_dim": (lambda a: a.min(0, keepdim=True).values, lambda: (distinct(2, 3),)),
     "norm2": (lambda a: a.norm(dim=1), lambda: (leaf(2, 3),)),
+    "maximum": (lambda a, b: cr.maximum(a, b), lambda: (leaf(2, 3, low=-1, high=0), leaf(3, low=0.1, high=1))),
+    "minimum": (lambda a, b: cr.minimum(a, b), lambda: (leaf(2, 3, low=-1, high=1), leaf(2, 1, low=-1, high=1))),
     "sin": (lambda a: a.sin(), lambda: (leaf(2, 3),)),
     "cos": (lambda a: a.cos(), lambda: (leaf(2, 3),)),
     "log1p": (lambda a: a.log1p(), lambda: (leaf(2, 3, low=0.1, high=2.0),)),

@@ -555,6 +555,8 @@ TENSOR_OPS = {
     "min_dim": (lambda L, x: x.min(-1).values * x.min(0)[0].sum(), (distinct(3, 4),)),
     "max_all": (lambda L, x: x.max() + x.min(), (distinct(3, 4),)),
     "amax_tuple": (lambda L, x: x.amax((0, 2)), (distinct(2, 3, 4),)),
+    "maximum": (lambda L, x, y: L.maximum(x, y) * x.max(y).sum(), (rnd(2, 3), rnd(3))),
+    "minimum": (lambda L, x, y: L.minimum(x, y) + x.min(y), (rnd(3, 1), rnd(4))),
     "remainder": (lambda L, x, y: x % y, (rnd(2, 3), pos(3))),
     "remainder_scalar": (lambda L, x: x % 0.7, (rnd(2, 3),)),
     "free_functions": (lambda L, x: L.sum(L.exp(x)) + L.mean(L.tanh(x), 0).sum() + L.max(x) + L.min(x), (distinct(2, 3),)),
@@ -621,7 +623,7 @@ COVERED = {
     "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "where",
     # test_tensor_ops and friends above; setitem in tests/test_inplace.py
     "sin", "cos", "log1p", "clone", "expand", "repeat", "gather", "scatter_add", "max_dim", "min_dim", "norm2",
-    "remainder", "floor_divide", "setitem",
+    "remainder", "floor_divide", "setitem", "maximum", "minimum",
 }
 
 
@@ -746,3 +748,18 @@ def test_empty_dim_tuples_reduce_everything_and_the_minus_inf_norm_is_the_smalle
     (ours, our_grad), (theirs, their_grad) = results
     assert_close(ours, theirs)
     assert_close(our_grad, their_grad)
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_and_minimum_propagate_nan_and_share_ties_as_in_torch(name):
+    # they picked with >= / <=: nan in b was dropped, and a tie gave a all of the gradient
+    nan = float("nan")
+    results = []
+    for lib in (cr, torch):
+        a = lib.tensor([[nan, 1.0, 2.0, 1.0, nan], [0.5, 3.0, -1.0, 2.0, 4.0]], dtype=lib.float64, requires_grad=True)
+        b = lib.tensor([1.0, nan, 2.0, 0.0, nan], dtype=lib.float64, requires_grad=True)  # broadcast over rows
+        y = getattr(lib, name)(a, b)
+        (y * lib.tensor(np.arange(1.0, 11.0).reshape(2, 5))).sum().backward()
+        results.append((y.detach().numpy(), a.grad.numpy(), b.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)

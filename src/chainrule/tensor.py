@@ -1179,19 +1179,17 @@ def _check_device(device, what: str) -> None:
         )
 
 
-def _pick(a, b, keep_a) -> "Tensor":
-    """Element-wise ``a`` where ``keep_a(a, b)`` holds, else ``b``; the gradient goes to the one picked."""
+def _elementwise(name, a, b) -> "Tensor":
     a = a if isinstance(a, Tensor) else _lift(a, b)
-    b = _lift(b, a)
-    return apply(OPS["where"], *_pair(a, b), cond=np.asarray(keep_a(a.array, b.array)))
+    return apply(OPS[name], *_pair(a, _lift(b, a)))
 
 
 def maximum(a, b) -> "Tensor":
-    return _pick(a, b, np.greater_equal)
+    return _elementwise("maximum", a, b)
 
 
 def minimum(a, b) -> "Tensor":
-    return _pick(a, b, np.less_equal)
+    return _elementwise("minimum", a, b)
 
 
 class _HookHandle:

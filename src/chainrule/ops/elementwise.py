@@ -392,6 +392,43 @@ class Clip(Op):
         return (g * mask,)
 
 
+class _Larger(Op):
+    """max(a, b) element by element, nan where either is nan (``torch.maximum``); on a tie each input
+    gets half the gradient, and where either is nan each gets all of it, as in PyTorch."""
+
+    twice_differentiable = True
+    inputs = ("a", "b")
+    pick = loses = None  # np.maximum and np.less (min: np.minimum and np.greater)
+
+    def forward(self, a, b):
+        return self.pick(a, b)
+
+    def vjp(self, n, g, a, b):
+        a, b = n.xp.values(a), n.xp.values(b)
+        tie = a == b
+        share_a = np.where(tie, 0.5, np.where(self.loses(a, b), 0.0, 1.0)).astype(g.dtype)
+        share_b = np.where(tie, 0.5, np.where(self.loses(b, a), 0.0, 1.0)).astype(g.dtype)
+        return (g * share_a if n.needs[0] else None, g * share_b if n.needs[1] else None)
+
+
+@register
+class Maximum(_Larger):
+    name = "maximum"
+    pick, loses = staticmethod(np.maximum), staticmethod(np.less)
+    formula, formula_latex = "max(a, b)", r"\max(a, b)"
+    derivative = "∂/∂a = [a > b] + ½[a = b], ∂/∂b = [b > a] + ½[a = b]"
+    derivative_latex = r"\frac{\partial}{\partial a}=[a>b]+\tfrac12[a=b]"
+
+
+@register
+class Minimum(_Larger):
+    name = "minimum"
+    pick, loses = staticmethod(np.minimum), staticmethod(np.greater)
+    formula, formula_latex = "min(a, b)", r"\min(a, b)"
+    derivative = "∂/∂a = [a < b] + ½[a = b], ∂/∂b = [b < a] + ½[a = b]"
+    derivative_latex = r"\frac{\partial}{\partial a}=[a<b]+\tfrac12[a=b]"
+
+
 @register
 class Where(Op):
     twice_differentiable = True
