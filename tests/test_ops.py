@@ -763,3 +763,13 @@ def test_maximum_and_minimum_propagate_nan_and_share_ties_as_in_torch(name):
         results.append((y.detach().numpy(), a.grad.numpy(), b.grad.numpy()))
     for ours, theirs in zip(*results):
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("fn", ["exp", "log1p", "sqrt", "tanh", "sigmoid", "sin", "cos"])
+def test_float_functions_of_integer_and_bool_tensors_compute_in_the_default_dtype(dtype, fn):
+    # NumPy promoted int64 to float64 and 8-bit integers and bools to float16: exp(True) was 2.71875
+    a = np.array([3, 0, 1, 2]).astype(dtype)
+    ours, theirs = getattr(cr.tensor(a), fn)(), getattr(torch.tensor(a), fn)()
+    assert ours.dtype == np.float32 and str(theirs.dtype) == "torch.float32"
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-7)

@@ -813,22 +813,22 @@ class Tensor:
 
     # ----------------------------------------------------------------- element-wise functions
     def exp(self):
-        return apply(OPS["exp"], self)
+        return apply(OPS["exp"], self._float())
 
     def log(self):
-        return apply(OPS["log"], self)
+        return apply(OPS["log"], self._float())
 
     def sqrt(self):
-        return apply(OPS["sqrt"], self)
+        return apply(OPS["sqrt"], self._float())
 
     def abs(self):
         return apply(OPS["abs"], self)
 
     def tanh(self):
-        return apply(OPS["tanh"], self)
+        return apply(OPS["tanh"], self._float())
 
     def sigmoid(self):
-        return apply(OPS["sigmoid"], self)
+        return apply(OPS["sigmoid"], self._float())
 
     def relu(self):
         return apply(OPS["relu"], self)
@@ -851,7 +851,12 @@ class Tensor:
 
     def logsumexp(self, dim: int = -1, keepdim: bool = False):
         """log Σ exp along ``dim``, computed from shifted values so ±1000 neither overflows nor warns."""
-        return apply(OPS["logsumexp"], self, axis=check_dim("logsumexp", dim, self.ndim), keepdims=bool(keepdim))
+        return apply(OPS["logsumexp"], self._float(), axis=check_dim("logsumexp", dim, self.ndim), keepdims=bool(keepdim))
+
+    def _float(self) -> "Tensor":
+        """This tensor, or an integer or bool one's values in the default float dtype: what PyTorch's float
+        functions (exp, log, sqrt, ...) compute on. NumPy would pick float64, or float16 for 8-bit input."""
+        return self if self.array.dtype.kind in "fc" else self.to(get_default_dtype())
 
     # ----------------------------------------------------------------- reductions
     def _reduce(self, name, axis, keepdims, dim, keepdim):
@@ -1102,13 +1107,13 @@ class Tensor:
         return _const(np.isfinite(self.array))
 
     def sin(self):
-        return apply(OPS["sin"], self)
+        return apply(OPS["sin"], self._float())
 
     def cos(self):
-        return apply(OPS["cos"], self)
+        return apply(OPS["cos"], self._float())
 
     def log1p(self):
-        return apply(OPS["log1p"], self)
+        return apply(OPS["log1p"], self._float())
 
     def square(self):
         return self * self
