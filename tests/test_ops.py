@@ -773,3 +773,49 @@ def test_float_functions_of_integer_and_bool_tensors_compute_in_the_default_dtyp
     ours, theirs = getattr(cr.tensor(a), fn)(), getattr(torch.tensor(a), fn)()
     assert ours.dtype == np.float32 and str(theirs.dtype) == "torch.float32"
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-7)
+
+
+GATHER_SCATTER = ["x.gather(1, I([[0]]))", "x.gather(1, I([[-1]]))", "x.gather(1, I([[3]]))",
+                  "x.gather(0, I([[1, 0, 1, 0]]))", "x.gather(1, I([[0, 1], [2, 0], [1, 1]]))",
+                  "x.gather(1, I([[0, 1, 2, 0, 1]]))", "x.gather(1, I([[2], [0]]))",
+                  "x.scatter_add(0, I([[1, 0, 1]]), s(1, 2))", "x.scatter_add(0, I([[-1]]), s(1, 1))",
+                  "x.scatter_add(1, I([[0, 0, 0, 0]]), s(1, 4))", "x.scatter_add(0, I([[1], [0], [1]]), s(3, 1))",
+                  "x.scatter_add(1, I([[2, 2], [0, 1]]), s(2, 2))"]
+
+
+@pytest.mark.parametrize("expr", GATHER_SCATTER)
+def test_gather_and_scatter_add_check_and_cut_their_index_as_torch_does(expr):
+    # NumPy broadcast a smaller index (gathering every row), wrapped a negative one (another entry) and
+    # summed the src gradient over rows the index never reached; PyTorch raises or uses the leading block
+    outcomes = []
+    for lib in (cr, torch):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3), dtype=lib.float64, requires_grad=True)
+        sources = []
+
+        def s(*shape, lib=lib, sources=sources):
+            sources.append(lib.tensor(np.arange(1.0, 1 + np.prod(shape)).reshape(shape), dtype=lib.float64,
+                                      requires_grad=True))
+            return sources[-1]
+
+        index = (lambda a: np.array(a)) if lib is cr else (lambda a: torch.tensor(a))  # noqa: E731
+        try:
+            y = eval(expr, {"x": x, "I": index, "s": s})  # noqa: S307
+        except RuntimeError:  # PyTorch's class; chainrule's ShapeError is one too (anything else fails the test)
+            outcomes.append("raised RuntimeError")
+            continue
+        (y * lib.tensor(np.arange(1.0, 1 + y.numel()).reshape(tuple(y.shape)), dtype=lib.float64)).sum().backward()
+        outcomes.append((y.detach().numpy().tolist(), x.grad.numpy().tolist(), [t.grad.numpy().tolist() for t in sources]))
+    ours, theirs = outcomes
+    assert ours == theirs
+
+
+def test_scatter_add_from_a_larger_src_reads_and_differentiates_its_leading_block():
+    # PyTorch computes the values and then fails in backward ("invalid gradient ... got [1, 2]"); by hand:
+    # out[1, 0] += src[0, 0] and out[0, 1] += src[0, 1], so src's gradient is the upstream gradient there
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    src = cr.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    y = x.scatter_add(0, np.array([[1, 0]]), src)
+    np.testing.assert_array_equal(y.detach().numpy(), [[0.0, 3.0, 2.0], [4.0, 4.0, 5.0]])
+    (y * cr.tensor(np.arange(1.0, 7.0).reshape(2, 3))).sum().backward()
+    np.testing.assert_array_equal(src.grad.numpy(), [[4.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(1.0, 7.0).reshape(2, 3))

@@ -246,6 +246,38 @@ def _const(arr: np.ndarray) -> "Tensor":
 autograd._const = _const  # the engine wraps gradients in tensors without importing this module
 
 
+def _scatter_index(name: str, index, dim: int, t: "Tensor") -> np.ndarray:
+    """An integer index for gather/scatter_add, every entry in 0..size-1 along ``dim`` (PyTorch's check:
+    NumPy would wrap a negative index and read or write another entry)."""
+    index = np.asarray(_index(index))
+    if index.dtype.kind not in "iu":
+        raise DTypeError(f"{name}(): Expected dtype int64 for index, got {index.dtype}")
+    size = t.shape[dim] if t.ndim else 1
+    outside = (index < 0) | (index >= size)
+    if outside.any():
+        raise ShapeError(f"{name}(): index {int(index[outside].flat[0])} is out of bounds for dimension {dim} with size {size}")
+    return index
+
+
+def _no_larger(name: str, index: np.ndarray, dim: int, shape: tuple, what: str, apart_from_dim: bool) -> None:
+    """PyTorch's rule that the index is no larger than ``shape`` (apart from ``dim`` for the input), where
+    NumPy would broadcast a smaller one or a smaller source."""
+    for d, (i, n) in enumerate(zip(index.shape, shape)):
+        if i > n and not (apart_from_dim and d == dim):
+            raise ShapeError(
+                f"{name}(): Size does not match at dimension {d}: expected index {list(index.shape)} to be no larger "
+                f"than {what} {list(shape)}" + (f" apart from dimension {dim}" if apart_from_dim else "")
+            )
+
+
+def _leading(t: "Tensor", shape: tuple, dim) -> "Tensor":
+    """``t`` cut to ``shape``'s leading block in every dim but ``dim`` (a recorded slice, so its gradient
+    comes back padded with zeros): the entries a gather or scatter_add with that index shape reads."""
+    if all(n == m or d == dim for d, (n, m) in enumerate(zip(shape, t.shape))):
+        return t
+    return t[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(shape))]
+
+
 def _overwritten(old: "Tensor", new: "Tensor") -> "Tensor":
     """``new``, broadcast to ``old``'s shape, in place of ``old``'s values: the gradient reaches ``new`` and
     none reaches ``old``. (Not old·0 + new, which would carry an inf or nan of ``old`` into the result.)"""
@@ -1035,20 +1067,21 @@ class Tensor:
 
     def gather(self, dim: int, index):
         dim = check_dim("gather", dim, self.ndim)
-        index = np.asarray(_index(index))
-        if index.dtype.kind not in "iu":
-            raise DTypeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
+        index = _scatter_index("gather", index, dim, self)
         if index.ndim != self.ndim:
             raise ShapeError("gather(): Index tensor must have the same number of dimensions as input tensor")
-        return apply(OPS["gather"], self, dim=dim, index=index)
+        _no_larger("gather", index, dim, self.shape, "self", apart_from_dim=True)
+        return apply(OPS["gather"], _leading(self, index.shape, dim), dim=dim, index=index)
 
     def scatter_add(self, dim: int, index, src):
         dim = check_dim("scatter_add", dim, self.ndim)
-        index = np.asarray(_index(index))
-        if index.dtype.kind not in "iu":
-            raise DTypeError(f"scatter_add(): Expected dtype int64 for index, got {index.dtype}")
+        index = _scatter_index("scatter_add", index, dim, self)
         src = _lift(src, self)
-        return apply(OPS["scatter_add"], *_pair(self, src), dim=dim, index=index)
+        if not index.ndim == src.ndim == self.ndim:
+            raise ShapeError("scatter_add(): Index tensor must have the same number of dimensions as self and src tensors")
+        _no_larger("scatter_add", index, dim, src.shape, "src", apart_from_dim=False)
+        _no_larger("scatter_add", index, dim, self.shape, "self", apart_from_dim=True)
+        return apply(OPS["scatter_add"], *_pair(self, _leading(src, index.shape, None)), dim=dim, index=index)
 
     def masked_fill(self, mask, value):
         mask = np.asarray(_index(mask))

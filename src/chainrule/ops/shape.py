@@ -251,6 +251,9 @@ class ScatterAdd(Op):
 
     def vjp(self, n, g, a, src):
         dim, index = n.attrs["dim"], n.attrs["index"]
-        gsrc = n.xp.take_along_axis(g, index, dim) if n.needs[1] else None
+        gsrc = None
+        if n.needs[1]:  # read where src was added: g cut to the index's extent in every other dim
+            block = tuple(slice(None) if d == dim else slice(0, k) for d, k in enumerate(index.shape))
+            gsrc = n.xp.take_along_axis(g[block], index, dim)
         return (g if n.needs[0] else None), gsrc
 
