@@ -927,9 +927,7 @@ class Tensor:
         dim = _axis(axis, dim)
         keepdim = _keep(keepdim, keepdims)
         if dim is None:
-            if self.array.size == 0:
-                raise ShapeError(f"{name}(): expected a non-empty tensor (shape {_shape_str(self.shape)})")
-            return self._reduce(name, None, False, None, None)
+            return self._reduce(name, self._extremum_dims(name, None), False, None, None)
         dim = check_dim(name, dim, self.ndim)
         values = self._reduce("max_dim" if name == "max" else "min_dim", dim, keepdim, None, None)
         arg = self.array.argmax if name == "max" else self.array.argmin

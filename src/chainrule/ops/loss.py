@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import LabelRangeError, ShapeError
 from .base import Op, register
 from .elementwise import sigmoid
+from .reduce import mean_of_nothing
 from .softmax import picked_log_softmax, row_starts
 
 
@@ -27,9 +28,8 @@ def _mean(values):
     """``values.mean()`` to the same bits without its ~4 µs of Python-level bookkeeping: for float32
     and float64 NumPy sums in the values' dtype, divides by the count in float64 and rounds back."""
     dtype = values.dtype
-    if values.size == 0:  # 0 / 0, as PyTorch's mean of nothing (nan, its sign too), without NumPy's warning
-        with np.errstate(invalid="ignore"):
-            return np.divide(np.add.reduce(values, axis=None), values.size)
+    if values.size == 0:
+        return mean_of_nothing(values)
     if dtype.kind != "f" or dtype.itemsize not in (4, 8):
         return values.mean()  # integers, float16 (summed in float32), long double: NumPy's own rules
     # a Python float divides in float64, as NumPy's mean does, without making NumPy scalars

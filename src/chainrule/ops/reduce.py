@@ -64,9 +64,8 @@ class Mean(Op):
     derivative, derivative_latex = "1/N for every term", r"\frac{\partial}{\partial z_i}=\frac{1}{N}"
 
     def forward(self, a, axis=None, keepdims=False):
-        if a.size == 0:  # 0 / 0 where nothing is averaged: nan, as in PyTorch, without NumPy's warnings
-            with np.errstate(invalid="ignore"):
-                return np.divide(np.add.reduce(a, axis=axis, keepdims=keepdims), _count(a.shape, axis))
+        if a.size == 0:
+            return mean_of_nothing(a, axis, keepdims)
         return a.mean(axis=axis, keepdims=keepdims)
 
     def vjp(self, n, g, a):
@@ -74,6 +73,13 @@ class Mean(Op):
         count = _count(a.shape, axis)
         g = _expand(g, a.shape, axis, n.attrs["keepdims"], n.xp)
         return (_spread(g / count if count else g, a.shape, n.xp),)  # a count of 0: no element to reach
+
+
+def mean_of_nothing(a, axis=None, keepdims=False):
+    """The mean of an empty array: 0 / 0 where nothing is averaged, nan as PyTorch's (its sign too),
+    without NumPy's "Mean of empty slice" and "invalid value" warnings."""
+    with np.errstate(invalid="ignore"):
+        return np.divide(np.add.reduce(a, axis=axis, keepdims=keepdims), _count(a.shape, axis))
 
 
 def nonempty_along(shape, axis) -> None:
