@@ -175,7 +175,9 @@ def _check_labels(labels, classes):
 
 
 def _flat_index(logits, labels) -> np.ndarray:
-    """Where each row's true class sits in the flat order of C-ordered (N, C) logits (labels checked)."""
+    """Where each row's true class sits in the flat order of C-ordered (N, C) logits, after checking that
+    the labels (N,) are class indices."""
+    _check_labels(labels, logits.shape[1])
     return np.add(row_starts(*logits.shape), labels, dtype=np.intp)
 
 
@@ -204,7 +206,6 @@ class CrossEntropyLoss(Op):
                 f"cross_entropy: expected logits (N, C) with labels (N,), got logits {logits.shape} "
                 f"and labels {np.shape(labels)}"
             )
-        _check_labels(labels2, logits2.shape[1])
         at_label = _flat_index(logits2, labels2)
         if saved is None:  # log softmax of each sample's true class
             (picked,) = picked_log_softmax(logits2, at_label)
@@ -224,9 +225,7 @@ class CrossEntropyLoss(Op):
         at_label = saved.get("at_label")
         if at_label is None:
             labels = n.attrs["labels"]
-            labels2 = labels if labels.ndim else labels.reshape(1)
-            _check_labels(labels2, logits2.shape[1])
-            at_label = _flat_index(logits2, labels2)
+            at_label = _flat_index(logits2, labels if labels.ndim else labels.reshape(1))
         if "softmax" in saved:  # the forward's; the gradient is written into it, so take it only once
             picked, grad = saved.pop("picked"), saved.pop("softmax")
         else:
